@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the test suite (all labels but gpu unless CUDA is present). Extra args go to ctest,
+# e.g. scripts/test.sh -L unit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+args=(--output-on-failure -j "$(nproc)")
+if ! build/bin/iis version | grep -q "CUDA available: yes"; then
+  args+=(-LE gpu)
+fi
+ctest --test-dir build "${args[@]}" "$@"

@@ -1,0 +1,250 @@
+// .npy reading and writing.
+#include "iis/io/npy.hpp"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <sstream>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+
+namespace iis::io {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr char kHint[] = "save it with numpy.save(path, numpy.ascontiguousarray(array))";
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+File open_or_throw(const std::string& path, const char* mode) {
+  File f(std::fopen(path.c_str(), mode));
+  IIS_CHECK_HINT(f != nullptr, "cannot open " << path << ": " << std::strerror(errno),
+                 "check the path");
+  return f;
+}
+
+struct DTypeInfo {
+  char kind;
+  int size;
+  torch::ScalarType type;
+};
+
+const DTypeInfo kDTypes[] = {
+    {'f', 4, torch::kFloat32}, {'f', 8, torch::kFloat64}, {'f', 2, torch::kFloat16},
+    {'i', 8, torch::kInt64},   {'i', 4, torch::kInt32},   {'i', 2, torch::kInt16},
+    {'i', 1, torch::kInt8},    {'u', 1, torch::kUInt8},   {'b', 1, torch::kBool},
+};
+
+std::string descr_of(torch::ScalarType t) {
+  for (const auto& d : kDTypes) {
+    if (d.type == t) {
+      return std::string(d.size == 1 ? "|" : "<") + d.kind + std::to_string(d.size);
+    }
+  }
+  IIS_FAIL("cannot save a tensor of dtype " << c10::toString(t) << " as .npy",
+           "convert it to float32, float64, float16, int64, int32, int16, int8, uint8 or bool");
+}
+
+// Extracts the value of 'key' from the header dict text.
+std::string dict_value(const std::string& header, const std::string& key, const std::string& path) {
+  std::regex re("['\"]" + key + "['\"]\\s*:\\s*('[^']*'|\"[^\"]*\"|True|False|\\([^)]*\\))");
+  std::smatch m;
+  IIS_CHECK_HINT(std::regex_search(header, m, re),
+                 "reading " << path << ": .npy header has no '" << key << "'", kHint);
+  return m[1].str();
+}
+
+void byteswap_inplace(torch::Tensor& t) {
+  auto n = static_cast<size_t>(t.numel());
+  size_t width = t.element_size();
+  auto* p = static_cast<unsigned char*>(t.data_ptr());
+  for (size_t i = 0; i < n; ++i) std::reverse(p + i * width, p + (i + 1) * width);
+}
+
+}  // namespace
+
+int64_t NpyHeader::numel() const {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+NpyHeader read_npy_header(const std::string& path) {
+  File f = open_or_throw(path, "rb");
+  char magic[8];
+  size_t got = std::fread(magic, 1, 8, f.get());
+  IIS_CHECK_HINT(got == 8 && std::memcmp(magic, kMagic, 6) == 0,
+                 "reading " << path << ": not a .npy file (bad magic string)", kHint);
+  int major = static_cast<unsigned char>(magic[6]);
+  IIS_CHECK_HINT(major >= 1 && major <= 3,
+                 "reading " << path << ": unsupported .npy format version " << major, kHint);
+  uint32_t header_len = 0;
+  unsigned char len_bytes[4] = {0, 0, 0, 0};
+  int len_size = major == 1 ? 2 : 4;
+  IIS_CHECK_HINT(std::fread(len_bytes, 1, len_size, f.get()) == static_cast<size_t>(len_size),
+                 "reading " << path << ": truncated .npy header", kHint);
+  for (int i = len_size - 1; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
+  IIS_CHECK_HINT(header_len < (1u << 24), "reading " << path << ": implausible .npy header length",
+                 kHint);
+  std::string header(header_len, '\0');
+  IIS_CHECK_HINT(std::fread(header.data(), 1, header_len, f.get()) == header_len,
+                 "reading " << path << ": truncated .npy header", kHint);
+
+  NpyHeader h;
+  h.data_offset = 8 + len_size + header_len;
+  std::string descr = dict_value(header, "descr", path);
+  h.descr = descr.substr(1, descr.size() - 2);
+  IIS_CHECK_HINT(h.descr.size() >= 3, "reading " << path << ": unknown dtype '" << h.descr << "'",
+                 kHint);
+  char order = h.descr[0];
+  char kind = h.descr[1];
+  int size = std::atoi(h.descr.c_str() + 2);
+  IIS_CHECK_HINT(order == '<' || order == '>' || order == '|' || order == '=',
+                 "reading " << path << ": unknown dtype '" << h.descr << "'", kHint);
+  h.big_endian = order == '>' && size > 1;
+  bool known = false;
+  for (const auto& d : kDTypes) {
+    if (d.kind == kind && d.size == size && h.descr.size() == 2 + std::to_string(size).size()) {
+      h.dtype = d.type;
+      known = true;
+    }
+  }
+  IIS_CHECK_HINT(known, "reading " << path << ": unsupported dtype '" << h.descr << "'",
+                 "use float32, float64, float16, int64, int32, int16, int8, uint8 or bool");
+  h.fortran_order = dict_value(header, "fortran_order", path) == "True";
+  IIS_CHECK_HINT(!h.fortran_order, "reading " << path << ": array is in Fortran order", kHint);
+  std::string shape = dict_value(header, "shape", path);
+  std::regex num("\\d+");
+  for (auto it = std::sregex_iterator(shape.begin(), shape.end(), num);
+       it != std::sregex_iterator(); ++it) {
+    h.shape.push_back(std::stoll(it->str()));
+  }
+  return h;
+}
+
+torch::Tensor load_npy(const std::string& path) {
+  NpyHeader h = read_npy_header(path);
+  std::error_code ec;
+  uint64_t file_size = std::filesystem::file_size(path, ec);
+  IIS_CHECK(!ec, "cannot stat " << path << ": " << ec.message());
+  auto tensor = torch::empty(h.shape, torch::TensorOptions().dtype(h.dtype));
+  uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+  IIS_CHECK_HINT(file_size >= h.data_offset + bytes,
+                 "reading " << path << ": file is truncated (" << file_size - h.data_offset
+                            << " data bytes, shape needs " << bytes << ")",
+                 "the file was cut short; write it again");
+  File f = open_or_throw(path, "rb");
+  IIS_CHECK(std::fseek(f.get(), static_cast<long>(h.data_offset), SEEK_SET) == 0,
+            "reading " << path << ": seek failed");
+  auto* dst = static_cast<char*>(tensor.data_ptr());
+  uint64_t done = 0;
+  constexpr uint64_t kChunk = 64ULL << 20;
+  while (done < bytes) {
+    size_t n = static_cast<size_t>(std::min(kChunk, bytes - done));
+    size_t got = std::fread(dst + done, 1, n, f.get());
+    IIS_CHECK(got == n, "reading " << path << ": short read");
+    done += got;
+  }
+  if (h.big_endian) byteswap_inplace(tensor);
+  return tensor;
+}
+
+torch::Tensor load_npy(const std::string& path, int64_t rank, const std::string& what) {
+  torch::Tensor t = load_npy(path);
+  IIS_CHECK_HINT(t.dim() == rank,
+                 "reading " << what << " " << path << ": expected a " << rank << "-D array, found "
+                            << t.dim() << "-D with shape " << t.sizes(),
+                 (rank == 2 ? "features are N×D: reshape to (N, -1)"
+                            : "labels are a 1-D array of N class indices"));
+  return t;
+}
+
+void save_npy(const std::string& path, const torch::Tensor& tensor) {
+  torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+  std::ostringstream dict;
+  dict << "{'descr': '" << descr_of(t.scalar_type()) << "', 'fortran_order': False, 'shape': (";
+  for (int64_t i = 0; i < t.dim(); ++i)
+    dict << t.size(i) << (t.dim() == 1 || i + 1 < t.dim() ? ", " : "");
+  dict << "), }";
+  std::string header = dict.str();
+  // Magic (6) + version (2) + length (2) + header + '\n', padded with spaces to 64 bytes.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  core::write_atomic(path, [&](const std::string& tmp) {
+    File f = open_or_throw(tmp, "wb");
+    std::string preamble(kMagic, 6);
+    preamble.push_back('\x01');
+    preamble.push_back('\x00');
+    uint16_t len = static_cast<uint16_t>(header.size());
+    preamble.push_back(static_cast<char>(len & 0xff));
+    preamble.push_back(static_cast<char>(len >> 8));
+    size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f.get()) == preamble.size() &&
+              std::fwrite(header.data(), 1, header.size(), f.get()) == header.size() &&
+              std::fwrite(t.data_ptr(), 1, bytes, f.get()) == bytes;
+    ok = std::fflush(f.get()) == 0 && ok;
+    IIS_CHECK_HINT(ok, "writing " << path << " failed", "check free disk space");
+  });
+}
+
+torch::Tensor load_features(const std::string& path, const std::string& what) {
+  torch::Tensor t = load_npy(path, 2, what);
+  IIS_CHECK_HINT(torch::isFloatingType(t.scalar_type()),
+                 "reading " << what << " " << path << ": expected float features, found "
+                            << c10::toString(t.scalar_type()),
+                 "save features as float32");
+  IIS_CHECK_HINT(t.size(0) > 0 && t.size(1) > 0,
+                 "reading " << what << " " << path << ": empty array of shape " << t.sizes(),
+                 "the split has no rows; check the file");
+  if (t.scalar_type() != torch::kFloat32) t = t.to(torch::kFloat32);
+  auto finite_rows = torch::isfinite(t).all(1);
+  if (!finite_rows.all().item<bool>()) {
+    int64_t row = (~finite_rows).nonzero()[0][0].item<int64_t>();
+    IIS_FAIL("reading " << what << " " << path << ": row " << row << " holds NaN or Inf",
+             "the backbone produced non-finite values; check its input and precision");
+  }
+  return t;
+}
+
+torch::Tensor load_labels(const std::string& path, const std::string& what) {
+  torch::Tensor t = load_npy(path, 1, what);
+  IIS_CHECK_HINT(t.numel() > 0, "reading " << what << " " << path << ": no labels",
+                 "the split is empty; check the file");
+  if (torch::isFloatingType(t.scalar_type())) {
+    auto d = t.to(torch::kFloat64);
+    auto bad = (~torch::isfinite(d)) | (d != d.round());
+    if (bad.any().item<bool>()) {
+      int64_t row = bad.nonzero()[0][0].item<int64_t>();
+      IIS_FAIL("reading " << what << " " << path << ": label " << row << " is not an integer ("
+                          << d[row].item<double>() << ")",
+               "labels are class indices 0..C-1");
+    }
+  } else {
+    IIS_CHECK_HINT(t.scalar_type() != torch::kBool,
+                   "reading " << what << " " << path << ": labels are booleans",
+                   "labels are class indices 0..C-1, saved as int64");
+  }
+  t = t.to(torch::kInt64);
+  auto neg = t < 0;
+  if (neg.any().item<bool>()) {
+    int64_t row = neg.nonzero()[0][0].item<int64_t>();
+    IIS_FAIL("reading " << what << " " << path << ": label " << row << " is negative ("
+                        << t[row].item<int64_t>() << ")",
+             "labels are class indices 0..C-1");
+  }
+  return t;
+}
+
+}  // namespace iis::io

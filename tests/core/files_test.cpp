@@ -1,0 +1,47 @@
+// Tests atomic writes and fingerprints.
+#include "iis/core/files.hpp"
+
+#include <filesystem>
+
+#include "test_support.hpp"
+
+namespace iis::core {
+namespace {
+
+TEST(Files, WriteAtomicLeavesNothingWhenTheWriterFails) {
+  test::TempDir dir;
+  std::string path = dir / "out.txt";
+  write_text_atomic(path, "old");
+  EXPECT_THROW(write_atomic(path,
+                            [](const std::string& tmp) {
+                              write_text_atomic(tmp, "half");
+                              throw std::runtime_error("killed");
+                            }),
+               std::runtime_error);
+  EXPECT_EQ(read_text(path), "old");
+  int entries = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.str())) ++entries;
+  EXPECT_EQ(entries, 1);  // no temporary left behind
+}
+
+TEST(Files, FingerprintChangesWithContent) {
+  test::TempDir dir;
+  write_text_atomic(dir / "a", "hello");
+  write_text_atomic(dir / "b", "hello");
+  write_text_atomic(dir / "c", "hellp");
+  EXPECT_EQ(fingerprint_file(dir / "a"), fingerprint_file(dir / "b"));
+  EXPECT_NE(fingerprint_file(dir / "a"), fingerprint_file(dir / "c"));
+  EXPECT_EQ(fingerprint_file(dir / "a").size(), 16u);
+}
+
+TEST(Files, Fnv1aKnownValue) {
+  // FNV-1a 64 of "a" is af63dc4c8601ec8c.
+  EXPECT_EQ(fnv1a("a", 1), 0xaf63dc4c8601ec8cULL);
+}
+
+TEST(Files, ReadMissingFileNamesIt) {
+  EXPECT_IIS_ERROR(read_text("/nonexistent/x"), "/nonexistent/x");
+}
+
+}  // namespace
+}  // namespace iis::core

@@ -1,0 +1,140 @@
+// Tests .npy reading and writing: every dtype, header versions, and every malformed file.
+#include "iis/io/npy.hpp"
+
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "iis/core/files.hpp"
+#include "test_support.hpp"
+
+namespace iis::io {
+namespace {
+
+// Writes a .npy file by hand, as NumPy lays it out, with the given header dict and data.
+void write_raw_npy(const std::string& path, const std::string& dict, const std::string& data,
+                   int version = 1) {
+  std::string header = dict;
+  size_t prefix = version == 1 ? 10 : 12;
+  header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out("\x93NUMPY", 6);
+  out.push_back(static_cast<char>(version));
+  out.push_back('\0');
+  uint32_t len = static_cast<uint32_t>(header.size());
+  for (size_t i = 0; i < (version == 1 ? 2u : 4u); ++i)
+    out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  out += header;
+  out += data;
+  core::write_text_atomic(path, out);
+}
+
+TEST(Npy, RoundTripsEveryDType) {
+  test::TempDir dir;
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kFloat16, torch::kInt64,
+                     torch::kInt32, torch::kUInt8}) {
+    auto t = (torch::arange(12, torch::kFloat64) * 3 - 5).abs().reshape({3, 4}).to(dtype);
+    std::string path = dir / "a.npy";
+    save_npy(path, t);
+    auto back = load_npy(path);
+    EXPECT_EQ(back.scalar_type(), dtype);
+    EXPECT_EQ(back.sizes(), t.sizes());
+    EXPECT_TRUE(torch::equal(back, t)) << c10::toString(dtype);
+  }
+}
+
+TEST(Npy, HeaderIsAlignedTo64Bytes) {
+  test::TempDir dir;
+  save_npy(dir / "a.npy", torch::zeros({5}, torch::kInt64));
+  auto h = read_npy_header(dir / "a.npy");
+  EXPECT_EQ(h.data_offset % 64, 0u);
+  EXPECT_EQ(h.shape, std::vector<int64_t>({5}));
+  EXPECT_EQ(h.descr, "<i8");
+}
+
+TEST(Npy, ReadsAFileLaidOutAsNumPyWritesIt) {
+  test::TempDir dir;
+  float values[6] = {1.5f, -2, 3, 4, 5, 6.25f};
+  std::string data(reinterpret_cast<char*>(values), sizeof(values));
+  write_raw_npy(dir / "v1.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                data);
+  write_raw_npy(dir / "v2.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", data,
+                2);
+  for (auto name : {"v1.npy", "v2.npy"}) {
+    auto t = load_npy(dir / name);
+    ASSERT_EQ(t.sizes(), torch::IntArrayRef({2, 3}));
+    EXPECT_FLOAT_EQ(t[0][0].item<float>(), 1.5f);
+    EXPECT_FLOAT_EQ(t[1][2].item<float>(), 6.25f);
+  }
+}
+
+TEST(Npy, ByteSwapsBigEndian) {
+  test::TempDir dir;
+  std::string data = {0, 0, 0, 0, 0, 0, 1, 2};  // big-endian int64 258
+  write_raw_npy(dir / "be.npy", "{'descr': '>i8', 'fortran_order': False, 'shape': (1,), }", data);
+  EXPECT_EQ(load_npy(dir / "be.npy")[0].item<int64_t>(), 258);
+}
+
+TEST(Npy, TruncatedFileIsAnErrorNamingTheFile) {
+  test::TempDir dir;
+  std::string path = dir / "short.npy";
+  write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 3), }",
+                std::string(20, '\0'));
+  EXPECT_IIS_ERROR(load_npy(path), "short.npy: file is truncated");
+  core::write_text_atomic(dir / "tiny.npy", "\x93NUM");
+  EXPECT_IIS_ERROR(load_npy(dir / "tiny.npy"), "tiny.npy: not a .npy file");
+}
+
+TEST(Npy, FortranOrderIsRejected) {
+  test::TempDir dir;
+  write_raw_npy(dir / "f.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                std::string(16, '\0'));
+  EXPECT_IIS_ERROR(load_npy(dir / "f.npy"), "Fortran order");
+}
+
+TEST(Npy, UnknownDTypeIsRejected) {
+  test::TempDir dir;
+  write_raw_npy(dir / "c.npy", "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }",
+                std::string(16, '\0'));
+  EXPECT_IIS_ERROR(load_npy(dir / "c.npy"), "unsupported dtype '<c8'");
+  write_raw_npy(dir / "s.npy", "{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }",
+                std::string(24, '\0'));
+  EXPECT_IIS_ERROR(load_npy(dir / "s.npy"), "unsupported dtype '<U3'");
+}
+
+TEST(Npy, WrongRankIsRejected) {
+  test::TempDir dir;
+  save_npy(dir / "x.npy", torch::zeros({2, 3, 4}));
+  EXPECT_IIS_ERROR(load_npy(dir / "x.npy", 2, "train features"), "expected a 2-D array, found 3-D");
+}
+
+TEST(Npy, MissingFileIsNamed) { EXPECT_IIS_ERROR(load_npy("/no/such.npy"), "/no/such.npy"); }
+
+TEST(Features, RejectsNaNAndNamesTheRow) {
+  test::TempDir dir;
+  auto x = torch::randn({5, 3});
+  x[3][1] = std::numeric_limits<float>::infinity();
+  save_npy(dir / "x.npy", x);
+  EXPECT_IIS_ERROR(load_features(dir / "x.npy", "train features"), "row 3 holds NaN or Inf");
+}
+
+TEST(Features, ConvertsFloat16AndFloat64ToFloat32) {
+  test::TempDir dir;
+  save_npy(dir / "h.npy", torch::ones({2, 2}, torch::kFloat16));
+  EXPECT_EQ(load_features(dir / "h.npy", "f").scalar_type(), torch::kFloat32);
+}
+
+TEST(Labels, RejectsNegativeAndFractional) {
+  test::TempDir dir;
+  save_npy(dir / "n.npy", torch::tensor({0, 1, -1}, torch::kInt64));
+  EXPECT_IIS_ERROR(load_labels(dir / "n.npy", "labels"), "label 2 is negative");
+  save_npy(dir / "f.npy", torch::tensor({0.0, 1.5}, torch::kFloat64));
+  EXPECT_IIS_ERROR(load_labels(dir / "f.npy", "labels"), "label 1 is not an integer");
+  save_npy(dir / "ok.npy", torch::tensor({0.0, 2.0}, torch::kFloat32));
+  EXPECT_EQ(load_labels(dir / "ok.npy", "labels")[1].item<int64_t>(), 2);
+  save_npy(dir / "u.npy", torch::tensor({3, 4}, torch::kUInt8));
+  EXPECT_EQ(load_labels(dir / "u.npy", "labels").scalar_type(), torch::kInt64);
+}
+
+}  // namespace
+}  // namespace iis::io

@@ -1,0 +1,20 @@
+// Registry of subcommands: each tools/iis/commands/<name>.cpp adds one and says what runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <vector>
+
+namespace iis::tool {
+
+// A parsed subcommand and the function that runs it once options are bound.
+struct Command {
+  CLI::App* app;
+  std::function<void()> run;
+};
+
+using Commands = std::vector<Command>;
+
+void add_version_command(CLI::App& root, Commands& commands);
+
+}  // namespace iis::tool

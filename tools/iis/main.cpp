@@ -1,0 +1,49 @@
+// Entry point of the `iis` tool: parses the command line, runs one subcommand, and turns
+// errors into one line plus a hint and a non-zero exit.
+#include <iostream>
+
+#include "commands.hpp"
+#include "iis/core/error.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/core/threads.hpp"
+
+int main(int argc, char** argv) {
+  using namespace iis;
+  CLI::App root{"iis: the Inherent Interpretability Score of vision representations"};
+  root.require_subcommand(1);
+  root.fallthrough();
+  int threads = 0;
+  bool quiet = false, plain = false;
+  root.add_option("--threads", threads, "CPU threads for LibTorch and OpenCV (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  root.add_flag("--quiet", quiet, "No progress bars or log lines");
+  root.add_flag("--plain-progress", plain,
+                "Log lines instead of a progress bar, even on a terminal");
+
+  tool::Commands commands;
+  tool::add_version_command(root, commands);
+
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return root.exit(e);
+  }
+  try {
+    core::set_threads(threads);
+    core::set_progress_mode(quiet   ? core::ProgressMode::Quiet
+                            : plain ? core::ProgressMode::Plain
+                                    : core::ProgressMode::Auto);
+    for (auto& command : commands) {
+      if (command.app->parsed()) command.run();
+    }
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n"
+              << "hint: this is unexpected; please report it with the command line\n";
+    return 2;
+  }
+  return 0;
+}
