@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -31,7 +32,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::string shared_dir() { return IIS_SHARED_DIR; }
+// ../shared beside the checkout, or $IIS_SHARED_DIR when set.
+inline std::string shared_dir() {
+  const char* env = std::getenv("IIS_SHARED_DIR");
+  return env ? env : IIS_SHARED_DIR;
+}
 inline std::string source_dir() { return IIS_SOURCE_DIR; }
 inline std::string tool_path() { return IIS_TOOL; }
 

@@ -1,0 +1,1 @@
+// Anchor for the precompiled LibTorch headers shared by every target.
