@@ -1,0 +1,1 @@
+// Decoding image files of any common format into 8-bit RGB.

@@ -1,0 +1,1 @@
+// Evaluation preprocessing of images for backbones (resize, crop, scale, normalise).

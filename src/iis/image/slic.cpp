@@ -1,0 +1,1 @@
+// SLIC superpixels with scikit-image 0.19 semantics.
