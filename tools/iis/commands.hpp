@@ -16,5 +16,6 @@ struct Command {
 using Commands = std::vector<Command>;
 
 void add_version_command(CLI::App& root, Commands& commands);
+void add_report_command(CLI::App& root, Commands& commands);
 
 }  // namespace iis::tool

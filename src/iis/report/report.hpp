@@ -1,0 +1,71 @@
+// `iis report RUN_DIR`: collects the results.json files of a run into a table (summary.csv,
+// summary.json), correlations across backbones, figures (gnuplot) and an index.html.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace iis::report {
+
+// Options of run_report; defaults in the comments.
+struct ReportOptions {
+  // Folder searched recursively for results.json files (required).
+  std::string run_dir;
+  // Where summary.csv, summary.json, index.html and figures/ go (default: run_dir).
+  std::string out_dir;
+  // Draw the figures with gnuplot (default true). Without it only the table and the HTML
+  // are written.
+  bool figures = true;
+  // The gnuplot executable: a name looked up on PATH or a path (default "gnuplot").
+  std::string gnuplot = "gnuplot";
+};
+
+// Accuracy at one sparsity ratio, means over seeds (top1_std is NaN when not recorded).
+struct RatioAccuracy {
+  double ratio = 0, top1 = 0, top5 = 0, top1_std = 0;
+};
+
+// One backbone × concept type: one results.json.
+struct ReportRow {
+  std::string backbone, concept_type;
+  std::string source;  // the results.json, relative to the run folder
+  double standard_accuracy = 0;
+  double iis = 0, iis_std = 0, iis_chance_corrected = 0;
+  std::vector<RatioAccuracy> ratios;  // sorted by ratio
+  // ARR(r) = top1(r) / standard_accuracy, aligned with `ratios`.
+  std::vector<double> retention() const;
+};
+
+// Correlation across the backbones evaluated with one concept type, between standard
+// accuracy and IIS (plain and chance-corrected). NaN where undefined (n < 2, constant series).
+struct CorrelationSummary {
+  int n = 0;
+  double pearson = 0, spearman = 0;
+  double pearson_chance_corrected = 0, spearman_chance_corrected = 0;
+};
+
+// What run_report found and wrote.
+struct ReportResult {
+  std::vector<ReportRow> rows;  // grouped by concept type, by accuracy within a group
+  std::map<std::string, CorrelationSummary> correlations;  // by concept type
+  std::vector<std::string> files;                          // every file written
+};
+
+// Reads results.json files under a folder. Names: the file's own "backbone" /
+// "concept_type" (top level or under "settings") when present; otherwise from the path,
+// RUN_DIR/[fit/]<backbone>/<concept_type>/results.json. Throws iis::Error naming the file
+// for a results.json that lacks the required keys, and when none is found.
+std::vector<ReportRow> collect_results(const std::string& run_dir);
+
+// Correlations per concept type over `rows`.
+std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows);
+
+// Runs the whole report: summary.csv, summary.json, figures/*.{png,svg} and index.html
+// in options.out_dir, each written atomically.
+ReportResult run_report(const ReportOptions& options);
+
+// The path of an executable named `name` (PATH lookup unless it contains a '/'), or "".
+std::string find_executable(const std::string& name);
+
+}  // namespace iis::report

@@ -1,0 +1,162 @@
+// Tests `iis report` on fabricated results.json files whose correlations are known.
+#include "iis/report/report.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "iis/core/files.hpp"
+#include "test_support.hpp"
+
+namespace iis::report {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// A results.json as `iis fit` writes it (only the keys the report reads, plus noise), with
+// top1(r) = acc · (1 − drop · r) so ARR is known.
+json fabricated(double acc, double iis, double iis_cc, double drop, const std::string& ct = "") {
+  json ratios = json::array();
+  for (double r : {0.0, 0.5, 0.9})
+    ratios.push_back({{"ratio", r}, {"top1", acc * (1 - drop * r)}, {"top5", 1.0}});
+  json j = {{"standard_accuracy", acc},       {"iis", iis},       {"iis_std", 0.01},
+            {"iis_chance_corrected", iis_cc}, {"ratios", ratios}, {"settings", {{"epochs", 30}}}};
+  if (!ct.empty()) j["concept_type"] = ct;
+  return j;
+}
+
+void write(const std::string& path, const json& j) {
+  core::make_dirs(fs::path(path).parent_path().string());
+  core::write_text_atomic(path, j.dump());
+}
+
+// Four prototype backbones (the hand-computed case of correlation_test), one cluster pair.
+void fabricate_run(const std::string& run) {
+  write(run + "/fit/weak/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2, "prototype"));
+  write(run + "/fit/mid/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1, "prototype"));
+  write(run + "/fit/good/prototype/results.json", fabricated(0.7, 0.85, 0.75, 0.1, "prototype"));
+  write(run + "/fit/best/prototype/results.json", fabricated(0.8, 0.95, 0.90, 0.0, "prototype"));
+  // No concept_type in the file: taken from the path.
+  write(run + "/fit/weak/cluster/results.json", fabricated(0.5, 0.70, 0.50, 0.3));
+  // Names in the file's settings override a path that does not follow the layout.
+  json other = fabricated(0.8, 0.90, 0.85, 0.05);
+  other["settings"]["backbone"] = "best";
+  other["settings"]["concept_type"] = "cluster";
+  write(run + "/elsewhere/results.json", other);
+}
+
+const json* find_row(const json& rows, const std::string& backbone, const std::string& ct) {
+  for (const auto& r : rows)
+    if (r["backbone"] == backbone && r["concept_type"] == ct) return &r;
+  return nullptr;
+}
+
+TEST(Report, TableAndCorrelationsFromFabricatedResults) {
+  test::TempDir dir;
+  const std::string run = dir / "run";
+  fabricate_run(run);
+  ReportOptions options;
+  options.run_dir = run;
+  options.figures = false;
+  ReportResult result = run_report(options);
+
+  ASSERT_EQ(result.rows.size(), 6u);
+  // Grouped prototype first, by accuracy within the group.
+  EXPECT_EQ(result.rows[0].backbone, "weak");
+  EXPECT_EQ(result.rows[0].concept_type, "prototype");
+  EXPECT_EQ(result.rows[3].backbone, "best");
+  EXPECT_EQ(result.rows[4].concept_type, "cluster");
+
+  json summary = json::parse(core::read_text(run + "/summary.json"));
+  ASSERT_EQ(summary["rows"].size(), 6u);
+  const json* mid = find_row(summary["rows"], "mid", "prototype");
+  ASSERT_NE(mid, nullptr);
+  EXPECT_DOUBLE_EQ((*mid)["standard_accuracy"].get<double>(), 0.6);
+  EXPECT_DOUBLE_EQ((*mid)["iis"].get<double>(), 0.85);
+  EXPECT_DOUBLE_EQ((*mid)["iis_std"].get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ((*mid)["iis_chance_corrected"].get<double>(), 0.70);
+  EXPECT_NEAR((*mid)["accuracy_at_ratio"]["0.5"].get<double>(), 0.6 * 0.95, 1e-12);
+  EXPECT_NEAR((*mid)["ratios"][2]["retention"].get<double>(), 1 - 0.1 * 0.9, 1e-12);
+  ASSERT_NE(find_row(summary["rows"], "weak", "cluster"), nullptr);
+  ASSERT_NE(find_row(summary["rows"], "best", "cluster"), nullptr);
+
+  // Prototype: the hand-computed values of correlation_test. Chance-corrected IIS
+  // {0.6, 0.7, 0.75, 0.9}: deviations -0.1375, -0.0375, 0.0125, 0.1625 →
+  // Sxy = 0.0475, Syy = 0.046875 → r = 0.0475 / sqrt(0.05 · 0.046875); no ties → rho = 1.
+  const json& proto = summary["correlations"]["prototype"];
+  EXPECT_EQ(proto["n"].get<int>(), 4);
+  EXPECT_NEAR(proto["pearson"].get<double>(), 0.0225 / std::sqrt(0.05 * 0.011875), 1e-9);
+  EXPECT_NEAR(proto["spearman"].get<double>(), 3.0 / std::sqrt(10.0), 1e-9);
+  EXPECT_NEAR(proto["pearson_chance_corrected"].get<double>(), 0.0475 / std::sqrt(0.05 * 0.046875),
+              1e-9);
+  EXPECT_NEAR(proto["spearman_chance_corrected"].get<double>(), 1.0, 1e-9);
+  // Cluster: two points lie on a line → ±1 exactly.
+  const json& cluster = summary["correlations"]["cluster"];
+  EXPECT_EQ(cluster["n"].get<int>(), 2);
+  EXPECT_NEAR(cluster["pearson"].get<double>(), 1.0, 1e-9);
+
+  // CSV: header with one column per ratio, one line per row.
+  std::ifstream csv(run + "/summary.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header,
+            "backbone,concept_type,standard_accuracy,iis,iis_std,iis_chance_corrected,"
+            "top1_r0,top1_r0.5,top1_r0.9,source");
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 6);
+  EXPECT_NE(core::read_text(run + "/index.html").find("<td class=\"name\">mid</td>"),
+            std::string::npos);
+}
+
+TEST(Report, FiguresArePngAndSvg) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  const std::string run = dir / "run";
+  fabricate_run(run);
+  ReportOptions options;
+  options.run_dir = run;
+  options.out_dir = dir / "report";
+  ReportResult result = run_report(options);
+  for (const std::string stem : {"retention_prototype", "retention_cluster",
+                                 "iis_vs_accuracy_prototype", "iis_vs_accuracy_cluster"}) {
+    const std::string png = dir / ("report/figures/" + stem + ".png");
+    const std::string svg = dir / ("report/figures/" + stem + ".svg");
+    ASSERT_TRUE(fs::exists(png)) << png;
+    EXPECT_EQ(core::read_text(png).substr(1, 3), "PNG");
+    EXPECT_GT(fs::file_size(png), 10000u);  // a drawn plot, not an empty canvas
+    EXPECT_NE(core::read_text(svg).find("<svg"), std::string::npos);
+    EXPECT_FALSE(fs::exists(png + ".tmp"));
+  }
+  const std::string scatter = core::read_text(dir / "report/figures/iis_vs_accuracy_prototype.gp");
+  EXPECT_NE(scatter.find("Pearson r = +0.92"), std::string::npos);
+  EXPECT_NE(core::read_text(dir / "report/index.html").find("figures/retention_cluster.png"),
+            std::string::npos);
+  EXPECT_EQ(result.files.size(), 3u + 8u);
+}
+
+TEST(Report, ClearErrors) {
+  test::TempDir dir;
+  ReportOptions options;
+  options.run_dir = dir / "missing";
+  EXPECT_IIS_ERROR(run_report(options), "does not exist");
+  options.run_dir = dir.str();
+  options.figures = false;
+  EXPECT_IIS_ERROR(run_report(options), "no results.json");
+  write(dir / "a/results.json", json{{"standard_accuracy", 0.5}, {"ratios", json::array()}});
+  EXPECT_IIS_ERROR(run_report(options), "a/results.json has no \"iis\"");
+  options.figures = true;
+  options.gnuplot = "no-such-gnuplot-here";
+  std::string what = test::error_of([&] { run_report(options); });
+  EXPECT_NE(what.find("gnuplot not found"), std::string::npos) << what;
+  try {
+    run_report(options);
+  } catch (const Error& e) {
+    EXPECT_NE(e.hint().find("gnuplot-nox"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace iis::report
