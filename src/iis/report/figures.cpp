@@ -182,31 +182,39 @@ std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& row
                                         const CorrelationSummary& c,
                                         const std::string& concept_type, const std::string& stem,
                                         const std::string& gnuplot) {
+  // One block per backbone, so each gets the colour and marker it has in the retention plot
+  // and a legend entry instead of a label that could print over its neighbours.
   std::ostringstream data;
-  data << "# accuracy_percent iis iis_std iis_chance_corrected backbone\n";
   for (const auto* r : rows)
-    data << 100 * r->standard_accuracy << " " << r->iis << " " << r->iis_std << " "
-         << r->iis_chance_corrected << " " << data_string(r->backbone) << "\n";
+    data << "# " << r->backbone << ": accuracy_percent iis iis_std iis_chance_corrected\n"
+         << 100 * r->standard_accuracy << " " << r->iis << " " << r->iis_std << " "
+         << r->iis_chance_corrected << "\n\n\n";
   core::write_text_atomic(stem + ".dat", data.str());
 
   const std::string text =
       "IIS: Pearson r = " + coefficient(c.pearson) + ", Spearman ρ = " + coefficient(c.spearman) +
       "\nchance-corrected IIS: r = " + coefficient(c.pearson_chance_corrected) +
-      ", ρ = " + coefficient(c.spearman_chance_corrected) + "\nn = " + std::to_string(c.n) +
-      " backbones";
+      ", ρ = " + coefficient(c.spearman_chance_corrected) + "\n(n = " + std::to_string(c.n) +
+      " backbones)";
   const std::string d = quote(stem + ".dat");
   std::ostringstream body;
   body << kStyle << "set title " << quote("IIS against accuracy, " + concept_type + " concepts")
        << "\nset xlabel 'standard linear-probe accuracy (%)'\n"
        << "set ylabel 'inherent interpretability score'\n"
-       << "set offsets graph 0.08, graph 0.2, graph 0.32, graph 0.05\n"
+       << "set offsets graph 0.06, graph 0.06, graph 0.4, graph 0.06\n"
        << "set label 1 " << dquote(text) << " at graph 0.03, graph 0.95 left front\n"
-       << "set key right bottom\n"
-       << "plot " << d << " using 1:2:3 with yerrorbars pt 7 ps 1.6 lc rgb '#1f4e99' title 'IIS "
-       << "(± std over seeds)', \\\n     " << d
-       << " using 1:4 with points pt 4 ps 1.6 lw 1.5 lc rgb '#d1495b' title 'chance-corrected "
-          "IIS', \\\n     "
-       << d << " using 1:2:5 with labels left offset 1.2,0 tc rgb '#333333' notitle\n";
+       << "set key outside right center title " << dquote("filled: IIS ± std\nopen: chance-corr.")
+       << "\n"
+       << "plot ";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string colour = accuracy_colour(i, rows.size());
+    const int filled = 5 + 2 * static_cast<int>(i % 3);  // 5 square, 7 circle, 9 triangle
+    body << (i ? ", \\\n     " : "") << d << " index " << i << " using 1:2:3 with yerrorbars pt "
+         << filled << " ps 2 lc rgb '" << colour << "' title " << quote(rows[i]->backbone)
+         << ", \\\n     " << d << " index " << i << " using 1:4 with points pt " << filled - 1
+         << " ps 2 lw 1.5 lc rgb '" << colour << "' notitle";
+  }
+  body << "\n";
   return draw(gnuplot, stem, body.str());
 }
 
