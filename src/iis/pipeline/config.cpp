@@ -1,0 +1,360 @@
+// Parsing and validation of the `iis run` YAML config: every key known, typed and ranged.
+#include "iis/pipeline/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+
+namespace iis::pipeline {
+namespace {
+
+const char* kHint = "see configs/demo.yaml for a complete, commented example";
+
+// A YAML mapping being read: knows its dotted path and file, so every message can say
+// "demo.yaml line 7: fit.epochs ...".
+class Section {
+ public:
+  Section(YAML::Node node, std::string path, std::string source)
+      : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
+
+  // Every key must be one of `valid`; otherwise an error names the nearest valid key.
+  void only_keys(const std::vector<std::string>& valid) const {
+    std::set<std::string> seen;
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      IIS_CHECK_HINT(seen.insert(key).second,
+                     where(kv.first) << "'" << dotted(key) << "' given twice", "keep one of them");
+      if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+      IIS_FAIL(where(kv.first) << "unknown key '" << dotted(key) << "'; did you mean '"
+                               << dotted(nearest(key, valid)) << "'?",
+               "valid keys" << (path_.empty() ? "" : " under " + path_) << ": " << join(valid));
+    }
+  }
+
+  bool has(const std::string& key) const { return node_[key] && !node_[key].IsNull(); }
+
+  template <typename T>
+  T get(const std::string& key, T fallback) const {
+    return has(key) ? convert<T>(node_[key], key) : fallback;
+  }
+
+  template <typename T>
+  T require(const std::string& key) const {
+    IIS_CHECK_HINT(has(key), where(node_) << "missing required key '" << dotted(key) << "'", kHint);
+    return convert<T>(node_[key], key);
+  }
+
+  Section child(const std::string& key) const {
+    YAML::Node n = node_[key];
+    if (n && !n.IsNull())
+      IIS_CHECK_HINT(n.IsMap(), where(n) << "'" << dotted(key) << "' must be a mapping of keys",
+                     kHint);
+    return Section(n && n.IsMap() ? n : YAML::Node(YAML::NodeType::Map), dotted(key), source_);
+  }
+
+  YAML::Node node(const std::string& key) const { return node_[key]; }
+  std::string where(const YAML::Node& n) const {
+    std::ostringstream s;
+    s << source_;
+    if (n.Mark().line >= 0) s << " line " << n.Mark().line + 1;
+    return s.str() + ": ";
+  }
+  std::string dotted(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  static std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  }
+  template <typename T>
+  static const char* type_name();
+
+  template <typename T>
+  T convert(const YAML::Node& n, const std::string& key) const {
+    try {
+      if constexpr (std::is_same_v<T, std::vector<double>> ||
+                    std::is_same_v<T, std::vector<int64_t>> ||
+                    std::is_same_v<T, std::vector<std::string>>) {
+        // A single value stands for a list of one.
+        if (n.IsScalar()) return T{n.as<typename T::value_type>()};
+        if (!n.IsSequence()) throw YAML::BadConversion(n.Mark());
+      } else {
+        if (!n.IsScalar()) throw YAML::BadConversion(n.Mark());
+      }
+      return n.as<T>();
+    } catch (const YAML::BadConversion&) {
+      std::string text;
+      if (n.IsScalar()) text = ", got '" + n.Scalar() + "'";
+      IIS_FAIL(where(n) << "'" << dotted(key) << "' must be " << type_name<T>() << text, kHint);
+    }
+  }
+
+  YAML::Node node_;
+  std::string path_, source_;
+};
+
+template <>
+const char* Section::type_name<int64_t>() {
+  return "an integer";
+}
+template <>
+const char* Section::type_name<double>() {
+  return "a number";
+}
+template <>
+const char* Section::type_name<bool>() {
+  return "true or false";
+}
+template <>
+const char* Section::type_name<std::string>() {
+  return "a string";
+}
+template <>
+const char* Section::type_name<std::vector<double>>() {
+  return "a list of numbers";
+}
+template <>
+const char* Section::type_name<std::vector<int64_t>>() {
+  return "a list of integers";
+}
+template <>
+const char* Section::type_name<std::vector<std::string>>() {
+  return "a list of strings";
+}
+
+void check_one_of(const Section& s, const std::string& key, const std::string& value,
+                  const std::vector<std::string>& valid) {
+  if (std::find(valid.begin(), valid.end(), value) != valid.end()) return;
+  std::string list;
+  for (const auto& v : valid) list += (list.empty() ? "" : " | ") + v;
+  IIS_FAIL(s.where(s.node(key)) << "'" << s.dotted(key) << "' is '" << value << "'; did you mean '"
+                                << nearest(value, valid) << "'?",
+           "valid values: " << list);
+}
+
+void check_range(const Section& s, const std::string& key, double value, double lo, double hi,
+                 const std::string& range) {
+  IIS_CHECK_HINT(value >= lo && value <= hi,
+                 s.where(s.node(key))
+                     << "'" << s.dotted(key) << "' is " << value << ", outside " << range,
+                 kHint);
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::string& source) {
+  const std::string path = "backbones[" + std::to_string(index) + "]";
+  BackboneConfig b;
+  if (node.IsScalar()) {  // "- model.ts" is short for {spec: model.ts}
+    b.spec = node.Scalar();
+  } else {
+    Section s(node, path, source);
+    IIS_CHECK_HINT(node.IsMap(), s.where(node) << path << " must be a spec string or a mapping",
+                   kHint);
+    s.only_keys({"name", "spec", "pretrain"});
+    b.name = s.get<std::string>("name", "");
+    b.spec = s.get<std::string>("spec", "");
+    IIS_CHECK_HINT(s.has("spec") != s.has("pretrain"),
+                   s.where(node) << path << " needs exactly one of 'spec' and 'pretrain'",
+                   "spec: a TorchScript file or native:<arch>@ckpt.pt; pretrain: {arch: cnn2, "
+                   "epochs: 3, seed: 0}");
+    if (s.has("pretrain")) {
+      Section p = s.child("pretrain");
+      p.only_keys({"arch", "epochs", "seed"});
+      b.pretrain = true;
+      b.arch = p.require<std::string>("arch");
+      b.epochs = p.get<int64_t>("epochs", 5);
+      b.seed = p.get<int64_t>("seed", 0);
+      check_range(p, "epochs", static_cast<double>(b.epochs), 0, 1000, "0…1000");
+      check_range(p, "seed", static_cast<double>(b.seed), 0, 1e18, "≥ 0");
+    }
+  }
+  if (b.name.empty()) {
+    if (b.pretrain) {
+      b.name = b.arch + "_s" + std::to_string(b.seed) + "_e" + std::to_string(b.epochs);
+    } else {  // native:cnn2@runs/x/epoch_3.pt → cnn2_epoch_3; dir/model.ts → model
+      std::string spec = b.spec;
+      if (spec.rfind("native:", 0) == 0) spec = spec.substr(7);
+      const auto at = spec.find('@');
+      std::string arch = spec.substr(0, at);
+      std::string file = at == std::string::npos ? "" : spec.substr(at + 1);
+      auto stem = [](const std::string& f) {
+        std::string base = f.substr(f.find_last_of('/') + 1);
+        return base.substr(0, base.find_last_of('.'));
+      };
+      b.name = b.spec.rfind("native:", 0) == 0
+                   ? (file.empty() ? arch + "_untrained" : arch + "_" + stem(file))
+                   : stem(b.spec);
+      for (auto& c : b.name)
+        if (!valid_name(std::string(1, c))) c = '_';
+    }
+  }
+  IIS_CHECK_HINT(valid_name(b.name),
+                 source << ": backbone name '" << b.name << "' (" << path
+                        << ") may hold only letters, digits, '.', '_' and '-'",
+                 "give the entry a name: key");
+  return b;
+}
+
+}  // namespace
+
+std::vector<std::string> known_concept_types() { return {"prototype", "cluster", "end2end"}; }
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    IIS_FAIL(source << " line " << e.mark.line + 1 << ": not valid YAML: " << e.msg,
+             "check the indentation and the ':' after each key");
+  }
+  IIS_CHECK_HINT(root.IsMap(), source << ": the config must be a mapping of keys", kHint);
+  RunConfig c;
+  c.source = source;
+  Section top(root, "", source);
+  top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
+                 "backbones", "pretrain", "embed", "fit"});
+  c.out = top.get<std::string>("out", "");
+  c.device = top.get<std::string>("device", c.device);
+  IIS_CHECK_HINT(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
+                 top.where(top.node("device")) << "'device' is '" << c.device << "'",
+                 "valid values: cpu | cuda | cuda:N");
+  c.seeds = top.get<std::vector<int64_t>>("seeds", c.seeds);
+  IIS_CHECK_HINT(!c.seeds.empty(), source << ": 'seeds' is empty", "give at least one seed");
+  for (auto seed : c.seeds)
+    check_range(top, "seeds", static_cast<double>(seed), 0, 1e18, "seeds ≥ 0");
+  c.ratios = top.get<std::vector<double>>("ratios", c.ratios);
+  IIS_CHECK_HINT(!c.ratios.empty(), source << ": 'ratios' is empty", kHint);
+  for (size_t i = 0; i < c.ratios.size(); ++i) {
+    check_range(top, "ratios", c.ratios[i], 0, 0.999999, "[0, 1)");
+    IIS_CHECK_HINT(i == 0 || c.ratios[i] > c.ratios[i - 1],
+                   top.where(top.node("ratios")) << "'ratios' must be strictly increasing",
+                   "e.g. [0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98]");
+  }
+  c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
+  IIS_CHECK_HINT(!c.concept_types.empty(), source << ": 'concept_types' is empty", kHint);
+  for (const auto& t : c.concept_types)
+    check_one_of(top, "concept_types", t, known_concept_types());
+
+  IIS_CHECK_HINT(top.has("dataset"), source << ": missing required key 'dataset'",
+                 "dataset: {train: TRAIN_IMAGES, val: VAL_IMAGES}; " << kHint);
+  Section d = top.child("dataset");
+  d.only_keys({"train", "val", "elements_from", "train_limit", "val_limit"});
+  c.dataset.train = d.require<std::string>("train");
+  c.dataset.val = d.require<std::string>("val");
+  c.dataset.elements_from = d.get<std::string>("elements_from", c.dataset.elements_from);
+  check_one_of(d, "elements_from", c.dataset.elements_from, {"train", "val"});
+  c.dataset.train_limit = d.get<int64_t>("train_limit", 0);
+  c.dataset.val_limit = d.get<int64_t>("val_limit", 0);
+  check_range(d, "train_limit", static_cast<double>(c.dataset.train_limit), 0, 1e15, "≥ 0");
+  check_range(d, "val_limit", static_cast<double>(c.dataset.val_limit), 0, 1e15, "≥ 0");
+
+  Section k = top.child("concepts");
+  k.only_keys({"kind", "images_per_class", "n_segments", "compactness", "sigma", "seed"});
+  c.concepts.kind = k.get<std::string>("kind", c.concepts.kind);
+  check_one_of(k, "kind", c.concepts.kind, {"segments", "patches"});
+  c.concepts.images_per_class = k.get<int64_t>("images_per_class", c.concepts.images_per_class);
+  check_range(k, "images_per_class", static_cast<double>(c.concepts.images_per_class), 1, 1e9,
+              "≥ 1");
+  c.concepts.n_segments = k.get<std::vector<int64_t>>("n_segments", c.concepts.n_segments);
+  for (auto n : c.concepts.n_segments)
+    check_range(k, "n_segments", static_cast<double>(n), 1, 1e6, "each ≥ 1");
+  c.concepts.compactness = k.get<double>("compactness", c.concepts.compactness);
+  check_range(k, "compactness", c.concepts.compactness, 1e-9, 1e9, "> 0");
+  c.concepts.sigma = k.get<double>("sigma", c.concepts.sigma);
+  check_range(k, "sigma", c.concepts.sigma, 0, 1e3, "≥ 0");
+  c.concepts.seed = k.get<int64_t>("seed", 0);
+
+  IIS_CHECK_HINT(top.has("backbones"), source << ": missing required key 'backbones'",
+                 "backbones: a list of {name, spec} or {name, pretrain: {arch, epochs, seed}}");
+  YAML::Node backbones = top.node("backbones");
+  IIS_CHECK_HINT(backbones.IsSequence() && backbones.size() > 0,
+                 top.where(backbones) << "'backbones' must be a non-empty list", kHint);
+  std::set<std::string> names;
+  for (size_t i = 0; i < backbones.size(); ++i) {
+    c.backbones.push_back(parse_backbone(backbones[i], i, source));
+    IIS_CHECK_HINT(names.insert(c.backbones.back().name).second,
+                   source << ": two backbones are named '" << c.backbones.back().name << "'",
+                   "give each entry its own name: key");
+  }
+
+  Section p = top.child("pretrain");
+  p.only_keys({"batch_size", "lr", "train_limit"});
+  c.pretrain.batch_size = p.get<int64_t>("batch_size", c.pretrain.batch_size);
+  check_range(p, "batch_size", static_cast<double>(c.pretrain.batch_size), 1, 65536, "1…65536");
+  c.pretrain.lr = p.get<double>("lr", c.pretrain.lr);
+  check_range(p, "lr", c.pretrain.lr, 1e-12, 10, "(0, 10]");
+  c.pretrain.train_limit = p.get<int64_t>("train_limit", 0);
+  check_range(p, "train_limit", static_cast<double>(c.pretrain.train_limit), 0, 1e15, "≥ 0");
+
+  Section e = top.child("embed");
+  e.only_keys({"batch_size"});
+  c.embed_batch_size = e.get<int64_t>("batch_size", c.embed_batch_size);
+  check_range(e, "batch_size", static_cast<double>(c.embed_batch_size), 1, 65536, "1…65536");
+
+  Section f = top.child("fit");
+  f.only_keys({"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select"});
+  c.fit.num_concepts = f.get<int64_t>("num_concepts", c.fit.num_concepts);
+  check_range(f, "num_concepts", static_cast<double>(c.fit.num_concepts), 1, 1e7, "≥ 1");
+  c.fit.epochs = f.get<int64_t>("epochs", c.fit.epochs);
+  check_range(f, "epochs", static_cast<double>(c.fit.epochs), 1, 1e6, "≥ 1");
+  c.fit.lrs = f.get<std::vector<double>>("lrs", c.fit.lrs);
+  IIS_CHECK_HINT(!c.fit.lrs.empty(), source << ": 'fit.lrs' is empty", kHint);
+  for (double lr : c.fit.lrs) check_range(f, "lrs", lr, 1e-12, 10, "(0, 10]");
+  c.fit.batch_size = f.get<int64_t>("batch_size", c.fit.batch_size);
+  check_range(f, "batch_size", static_cast<double>(c.fit.batch_size), 1, 1 << 24, "≥ 1");
+  c.fit.threshold = f.get<std::string>("threshold", c.fit.threshold);
+  check_one_of(f, "threshold", c.fit.threshold, {"strict", "exact", "soft"});
+  c.fit.concept_select = f.get<std::string>("concept_select", "");
+  if (!c.fit.concept_select.empty())
+    check_one_of(f, "concept_select", c.fit.concept_select, {"first", "stratified", "random"});
+  return c;
+}
+
+RunConfig load_run_config(const std::string& path) {
+  return parse_run_config(core::read_text(path), path);
+}
+
+}  // namespace iis::pipeline

@@ -1,0 +1,90 @@
+// The YAML configuration of `iis run`: what to evaluate (dataset, concept library, backbones,
+// concept types, ratios, seeds) and where. One place parses and validates it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace iis::pipeline {
+
+// `dataset:` — the labelled images (ImageFolder folders or IDX images files).
+struct DatasetConfig {
+  std::string train;  // train: the split heads (and pretrain entries) train on (required)
+  std::string val;    // val: the split accuracies are measured on (required)
+  std::string elements_from = "train";  // elements_from: train | val, the split concepts come from
+  int64_t train_limit = 0;              // train_limit: only the first N training images; 0 = all
+  int64_t val_limit = 0;                // val_limit: only the first N validation images; 0 = all
+};
+
+// `concepts:` — the library of visual elements concepts are built from (DESIGN.md §3).
+struct ConceptLibraryConfig {
+  std::string kind = "segments";                // kind: segments | patches
+  int64_t images_per_class = 10;                // images_per_class: source images per class, ≥ 1
+  std::vector<int64_t> n_segments{10, 20, 30};  // n_segments: SLIC scales (segments only)
+  double compactness = 10;                      // compactness: SLIC compactness (segments only)
+  double sigma = 1;                             // sigma: SLIC pre-smoothing (segments only)
+  int64_t seed = 0;                             // seed: which images per class are drawn
+};
+
+// One entry of `backbones:`. Exactly one of `spec` and `pretrain` is given.
+struct BackboneConfig {
+  std::string name;       // name: the folder and row name (letters, digits, . _ -)
+  std::string spec;       // spec: model.ts | native:<arch>[@ckpt.pt] (see open_backbone)
+  bool pretrain = false;  // pretrain: {arch, epochs, seed} — trained by the run itself
+  std::string arch;       //   arch: a native architecture
+  int64_t epochs = 0;     //   epochs: 0 = the seeded untrained model (a control)
+  int64_t seed = 0;       //   seed
+};
+
+// `pretrain:` — settings shared by all pretrain entries (see iis pretrain).
+struct PretrainConfig {
+  int64_t batch_size = 128;  // batch_size
+  double lr = 1e-3;          // lr
+  int64_t train_limit = 0;   // train_limit: a seeded subset of N training images; 0 = all
+};
+
+// `fit:` — the heads (see iis fit; the reference's defaults).
+struct FitConfig {
+  int64_t num_concepts = 200;        // num_concepts: K
+  int64_t epochs = 30;               // epochs
+  std::vector<double> lrs{0.01};     // lrs: learning rates tried, best per ratio reported
+  int64_t batch_size = 1024;         // batch_size
+  std::string threshold = "strict";  // threshold: strict | exact | soft
+  std::string concept_select;  // concept_select: first | stratified | random; "" = fit's default
+};
+
+// The whole configuration of `iis run`.
+struct RunConfig {
+  std::string source;             // the file it was read from (for messages), or "<text>"
+  std::string out;                // out: the run folder (required unless given on the command line)
+  std::string device = "cpu";     // device: cpu | cuda | cuda:N
+  std::vector<int64_t> seeds{0};  // seeds: every head trained once per seed
+  std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // ratios
+  std::vector<std::string> concept_types{"prototype"};                 // concept_types
+  int64_t embed_batch_size = 256;                                      // embed: {batch_size}
+  DatasetConfig dataset;
+  ConceptLibraryConfig concepts;
+  std::vector<BackboneConfig> backbones;  // backbones: at least one
+  PretrainConfig pretrain;
+  FitConfig fit;
+};
+
+// Parses YAML text; `source` names it in messages. Paths stay as written (relative ones are
+// relative to the working folder, as on the command line). Throws iis::Error naming the key
+// (and, for an unknown key, the nearest valid one), its line, and the valid values.
+RunConfig parse_run_config(const std::string& yaml, const std::string& source);
+
+// Reads and parses a config file.
+RunConfig load_run_config(const std::string& path);
+
+// The concept types this build can fit.
+std::vector<std::string> known_concept_types();
+
+// Levenshtein distance (insertions, deletions, substitutions each cost 1).
+size_t edit_distance(const std::string& a, const std::string& b);
+
+// The candidate closest to `word` by edit distance (first on ties); "" if none.
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace iis::pipeline

@@ -1,0 +1,118 @@
+// Tests the `iis run` config: defaults, every error naming its key, nearest-key suggestions.
+#include "iis/pipeline/config.hpp"
+
+#include "test_support.hpp"
+
+namespace iis::pipeline {
+namespace {
+
+const char* kMinimal = R"(
+out: runs/x
+dataset:
+  train: train-images-idx3-ubyte.gz
+  val: t10k-images-idx3-ubyte.gz
+backbones:
+  - native:cnn2
+  - name: cnn2_e3
+    pretrain: {arch: cnn2, epochs: 3, seed: 1}
+)";
+
+TEST(Config, EditDistanceAndNearest) {
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("ratios", "ratios"), 0u);
+  EXPECT_EQ(edit_distance("ratio", "ratios"), 1u);
+  EXPECT_EQ(nearest("ratio", {"seeds", "ratios", "device"}), "ratios");
+  EXPECT_EQ(nearest("backbone", {"backbones", "concepts"}), "backbones");
+}
+
+TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
+  RunConfig c = parse_run_config(kMinimal, "test.yaml");
+  EXPECT_EQ(c.out, "runs/x");
+  EXPECT_EQ(c.device, "cpu");
+  EXPECT_EQ(c.seeds, (std::vector<int64_t>{0}));
+  EXPECT_EQ(c.ratios, (std::vector<double>{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98}));
+  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype"}));
+  EXPECT_EQ(c.concepts.kind, "segments");
+  EXPECT_EQ(c.concepts.images_per_class, 10);
+  EXPECT_EQ(c.fit.num_concepts, 200);
+  EXPECT_EQ(c.fit.epochs, 30);
+  ASSERT_EQ(c.backbones.size(), 2u);
+  EXPECT_EQ(c.backbones[0].spec, "native:cnn2");
+  EXPECT_EQ(c.backbones[0].name, "cnn2_untrained");
+  EXPECT_FALSE(c.backbones[0].pretrain);
+  EXPECT_EQ(c.backbones[1].name, "cnn2_e3");
+  EXPECT_TRUE(c.backbones[1].pretrain);
+  EXPECT_EQ(c.backbones[1].arch, "cnn2");
+  EXPECT_EQ(c.backbones[1].epochs, 3);
+  EXPECT_EQ(c.backbones[1].seed, 1);
+}
+
+TEST(Config, ScalarsStandForListsOfOne) {
+  RunConfig c =
+      parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: cluster\n", "test.yaml");
+  EXPECT_EQ(c.seeds, (std::vector<int64_t>{4}));
+  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"cluster"}));
+}
+
+TEST(Config, UnknownKeysNameTheNearestValidOne) {
+  const std::string base = kMinimal;
+  EXPECT_IIS_ERROR(parse_run_config(base + "ratio: [0, 0.5]\n", "test.yaml"),
+                   "test.yaml line 10: unknown key 'ratio'; did you mean 'ratios'?");
+  EXPECT_IIS_ERROR(parse_run_config(base + "fit:\n  epoch: 3\n", "test.yaml"),
+                   "unknown key 'fit.epoch'; did you mean 'fit.epochs'?");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concepts:\n  imags_per_class: 3\n", "c.yaml"),
+                   "unknown key 'concepts.imags_per_class'; did you mean "
+                   "'concepts.images_per_class'?");
+  EXPECT_IIS_ERROR(
+      parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - {name: x, spek: m.ts}\n",
+                       "t.yaml"),
+      "unknown key 'backbones[0].spek'; did you mean 'backbones[0].spec'?");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, clustre]\n", "t.yaml"),
+                   "'concept_types' is 'clustre'; did you mean 'cluster'?");
+}
+
+TEST(Config, MissingRequiredKeys) {
+  EXPECT_IIS_ERROR(parse_run_config("backbones: [native:cnn2]\n", "t.yaml"),
+                   "missing required key 'dataset'");
+  EXPECT_IIS_ERROR(parse_run_config("dataset: {train: a}\nbackbones: [native:cnn2]\n", "t.yaml"),
+                   "missing required key 'dataset.val'");
+  EXPECT_IIS_ERROR(parse_run_config("dataset: {train: a, val: b}\n", "t.yaml"),
+                   "missing required key 'backbones'");
+  EXPECT_IIS_ERROR(parse_run_config("dataset: {train: a, val: b}\nbackbones: []\n", "t.yaml"),
+                   "'backbones' must be a non-empty list");
+  EXPECT_IIS_ERROR(
+      parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - name: x\n", "t.yaml"),
+      "needs exactly one of 'spec' and 'pretrain'");
+  EXPECT_IIS_ERROR(
+      parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - pretrain: {epochs: 2}\n",
+                       "t.yaml"),
+      "missing required key 'backbones[0].pretrain.arch'");
+}
+
+TEST(Config, BadTypesAndRanges) {
+  const std::string base = kMinimal;
+  EXPECT_IIS_ERROR(parse_run_config(base + "fit: {epochs: many}\n", "t.yaml"),
+                   "'fit.epochs' must be an integer, got 'many'");
+  EXPECT_IIS_ERROR(parse_run_config(base + "ratios: [0, a]\n", "t.yaml"),
+                   "'ratios' must be a list of numbers");
+  EXPECT_IIS_ERROR(parse_run_config(base + "ratios: [0, 1.0]\n", "t.yaml"), "outside [0, 1)");
+  EXPECT_IIS_ERROR(parse_run_config(base + "ratios: [0.5, 0.1]\n", "t.yaml"),
+                   "strictly increasing");
+  EXPECT_IIS_ERROR(parse_run_config(base + "seeds: {a: 1}\n", "t.yaml"),
+                   "'seeds' must be a list of integers");
+  EXPECT_IIS_ERROR(parse_run_config(base + "device: gpu\n", "t.yaml"), "'device' is 'gpu'");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {kind: patchs}\n", "t.yaml"),
+                   "did you mean 'patches'?");
+  EXPECT_IIS_ERROR(parse_run_config(base + "fit: 3\n", "t.yaml"), "'fit' must be a mapping");
+  EXPECT_IIS_ERROR(parse_run_config(base + "backbones: [native:cnn2, native:cnn2]\n", "t.yaml"),
+                   "'backbones' given twice");  // not silently the first or the last
+  EXPECT_IIS_ERROR(
+      parse_run_config("dataset: {train: a, val: b}\nbackbones: [native:cnn2, native:cnn2]\n",
+                       "t.yaml"),
+      "two backbones are named 'cnn2_untrained'");
+  EXPECT_IIS_ERROR(parse_run_config("dataset: [a, b\n", "t.yaml"), "not valid YAML");
+}
+
+}  // namespace
+}  // namespace iis::pipeline
