@@ -9,6 +9,7 @@ packages=(
   libtorch-dev libopenblas0-pthread            # LibTorch; OpenBLAS makes its matrix products fast
   libopencv-dev libopencv-contrib-dev          # image decoding, resizing, colour conversion
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libjpeg-dev libpng-dev                       # JPEG and PNG decoded directly (silent, strict)
   libgtest-dev libbenchmark-dev                # tests and benchmarks
   gnuplot-nox                                  # figures of `iis report`
   dataset-fashion-mnist                        # the embedded default dataset

@@ -20,6 +20,9 @@ class Dataset {
   virtual int64_t label(int64_t index) const = 0;
   // Where sample `index` comes from: a file path, or "<idx file>#<row>" for IDX.
   virtual std::string source(int64_t index) const = 0;
+  // A short name for sample `index`, usable in file names: the file's stem for files,
+  // "<split>_<row>" for IDX rows (e.g. "t10k_000042").
+  virtual std::string stem(int64_t index) const;
   // The image as H×W CV_8UC3 RGB. Throws iis::Error naming the source if it cannot be
   // decoded (callers skip, count and list such samples). Thread-safe.
   virtual cv::Mat image(int64_t index) const = 0;
