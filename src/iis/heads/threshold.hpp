@@ -1,0 +1,72 @@
+// The sparsity rule of the interpretable head: which normalised concept scores survive at
+// ratio r (DESIGN.md §5), computed for many heads at once.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace iis::heads {
+
+// How the threshold t = sorted(|y|)[position] is applied to y (K scores of one row).
+//   Strict: keep |y| > t with position floor(K·r) — the reference; keeps K − floor(K·r) − 1,
+//           so r = 0 already drops one concept.
+//   Exact:  keep exactly round(K·(1 − r)) entries (the largest |y|; ties broken by index).
+//   Soft:   Strict's mask, and kept entries shrink towards 0 by t: sign(y)·(|y| − t).
+enum class ThresholdRule { Strict, Exact, Soft };
+
+// "strict" | "exact" | "soft"; throws iis::Error naming --threshold otherwise.
+ThresholdRule parse_threshold_rule(const std::string& name);
+std::string to_string(ThresholdRule rule);
+
+// floor(K·r) in double precision, as Python's int(K * r) computes it.
+int64_t floor_count(int64_t num_concepts, double ratio);
+
+// Concepts kept per row at `ratio` (0 ≤ r < 1) out of K under `rule` (ties aside).
+int64_t kept_concepts(int64_t num_concepts, double ratio, ThresholdRule rule);
+
+// The ascending position of the threshold in sorted |y|: entries strictly above it are kept.
+// Strict/Soft: floor(K·r). Exact: K − round(K·(1−r)) − 1, or −1 when every entry is kept.
+int64_t threshold_position(int64_t num_concepts, double ratio, ThresholdRule rule);
+
+// Where the selection may look first, per head and row: thresholds seen on earlier passes
+// over the same rows. Purely a speed hint for the CPU kernel — results never depend on it.
+struct ThresholdHint {
+  torch::Tensor guess;       // H×B float32 CPU; NaN where unknown
+  std::vector<float> width;  // H: half-width of the first bracket tried around each guess
+};
+
+// The sparse activations of H heads on one batch.
+struct SparseActivations {
+  torch::Tensor values;     // H×B×K float32: ŷ (zeros where dropped)
+  torch::Tensor mask;       // H×B×K bool: kept entries
+  torch::Tensor threshold;  // H×B float32: t per row (−1 where every entry is kept)
+};
+
+// y = γ_h ⊙ z + β_h, then the rule's mask per head h. `scores`: B×K (shared by every head) or
+// H×B×K, float32; `gamma`, `beta`: H×K; `positions`, `keep`: H entries from
+// threshold_position / kept_concepts. CPU float32 inputs use a fused multi-threaded kernel
+// (with `hint` when given); other devices use tensor operations. No autograd.
+SparseActivations sparsify(const torch::Tensor& scores, const torch::Tensor& gamma,
+                           const torch::Tensor& beta, const std::vector<int64_t>& positions,
+                           const std::vector<int64_t>& keep, ThresholdRule rule,
+                           const ThresholdHint* hint = nullptr);
+
+// The same with tensor operations only (sort, gather, compare): the reference the fused
+// kernel is tested against, and the path used on CUDA.
+SparseActivations sparsify_reference(const torch::Tensor& scores, const torch::Tensor& gamma,
+                                     const torch::Tensor& beta,
+                                     const std::vector<int64_t>& positions,
+                                     const std::vector<int64_t>& keep, ThresholdRule rule);
+
+// Backward of sparsify for the affine parameters: given dL/dŷ (H×B×K), returns dL/dy
+// (= dL/dŷ on kept entries, 0 elsewhere; t carries no gradient) and accumulates
+// dL/dγ (H×K) = Σ_rows dL/dy ⊙ z and dL/dβ (H×K) = Σ_rows dL/dy into the given tensors
+// (overwritten).
+torch::Tensor sparsify_backward(const torch::Tensor& grad_values, const torch::Tensor& mask,
+                                const torch::Tensor& scores, torch::Tensor& grad_gamma,
+                                torch::Tensor& grad_beta);
+
+}  // namespace iis::heads
