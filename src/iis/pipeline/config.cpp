@@ -292,20 +292,36 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   check_range(d, "val_limit", static_cast<double>(c.dataset.val_limit), 0, 1e15, "≥ 0");
 
   Section k = top.child("concepts");
-  k.only_keys({"kind", "images_per_class", "n_segments", "compactness", "sigma", "seed"});
-  c.concepts.kind = k.get<std::string>("kind", c.concepts.kind);
-  check_one_of(k, "kind", c.concepts.kind, {"segments", "patches"});
-  c.concepts.images_per_class = k.get<int64_t>("images_per_class", c.concepts.images_per_class);
-  check_range(k, "images_per_class", static_cast<double>(c.concepts.images_per_class), 1, 1e9,
-              "≥ 1");
-  c.concepts.n_segments = k.get<std::vector<int64_t>>("n_segments", c.concepts.n_segments);
-  for (auto n : c.concepts.n_segments)
-    check_range(k, "n_segments", static_cast<double>(n), 1, 1e6, "each ≥ 1");
-  c.concepts.compactness = k.get<double>("compactness", c.concepts.compactness);
-  check_range(k, "compactness", c.concepts.compactness, 1e-9, 1e9, "> 0");
-  c.concepts.sigma = k.get<double>("sigma", c.concepts.sigma);
-  check_range(k, "sigma", c.concepts.sigma, 0, 1e3, "≥ 0");
-  c.concepts.seed = k.get<int64_t>("seed", 0);
+  k.only_keys({"kind", "images_per_class", "image_select", "seed", "scales", "compactness", "sigma",
+               "masks_per_scale", "min_area", "jaccard", "fill", "grid", "patch_size"});
+  auto& l = c.concepts;
+  l.kind = k.get<std::string>("kind", l.kind);
+  check_one_of(k, "kind", l.kind, {"segments", "patches"});
+  l.images_per_class = k.get<int64_t>("images_per_class", l.images_per_class);
+  check_range(k, "images_per_class", static_cast<double>(l.images_per_class), 1, 1e9, "≥ 1");
+  l.image_select = k.get<std::string>("image_select", l.image_select);
+  check_one_of(k, "image_select", l.image_select, {"first", "random"});
+  l.seed = k.get<int64_t>("seed", l.seed);
+  check_range(k, "seed", static_cast<double>(l.seed), 0, 1e18, "≥ 0");
+  l.scales = k.get<std::vector<int64_t>>("scales", l.scales);
+  IIS_CHECK_HINT(!l.scales.empty(), source << ": 'concepts.scales' is empty", kHint);
+  for (auto n : l.scales) check_range(k, "scales", static_cast<double>(n), 1, 1e6, "each ≥ 1");
+  l.compactness = k.get<double>("compactness", l.compactness);
+  check_range(k, "compactness", l.compactness, 1e-9, 1e9, "> 0");
+  l.sigma = k.get<double>("sigma", l.sigma);
+  check_range(k, "sigma", l.sigma, 0, 1e3, "≥ 0");
+  l.masks_per_scale = k.get<int64_t>("masks_per_scale", l.masks_per_scale);
+  check_range(k, "masks_per_scale", static_cast<double>(l.masks_per_scale), 1, 1e6, "≥ 1");
+  l.min_area = k.get<double>("min_area", l.min_area);
+  check_range(k, "min_area", l.min_area, 0, 0.999999, "[0, 1)");
+  l.jaccard = k.get<double>("jaccard", l.jaccard);
+  check_range(k, "jaccard", l.jaccard, 0, 1, "[0, 1]");
+  l.fill = k.get<int64_t>("fill", l.fill);
+  check_range(k, "fill", static_cast<double>(l.fill), 0, 255, "0…255");
+  l.grid = k.get<int64_t>("grid", l.grid);
+  check_range(k, "grid", static_cast<double>(l.grid), 1, 1e4, "≥ 1");
+  l.patch_size = k.get<int64_t>("patch_size", l.patch_size);
+  check_range(k, "patch_size", static_cast<double>(l.patch_size), 1, 1e5, "≥ 1");
 
   IIS_CHECK_HINT(top.has("backbones"), source << ": missing required key 'backbones'",
                  "backbones: a list of {name, spec} or {name, pretrain: {arch, epochs, seed}}");

@@ -17,14 +17,22 @@ struct DatasetConfig {
   int64_t val_limit = 0;                // val_limit: only the first N validation images; 0 = all
 };
 
-// `concepts:` — the library of visual elements concepts are built from (DESIGN.md §3).
+// `concepts:` — the library of visual elements concepts are built from (DESIGN.md §3; the
+// keys are those of `iis elements`, with its defaults).
 struct ConceptLibraryConfig {
-  std::string kind = "segments";                // kind: segments | patches
-  int64_t images_per_class = 10;                // images_per_class: source images per class, ≥ 1
-  std::vector<int64_t> n_segments{10, 20, 30};  // n_segments: SLIC scales (segments only)
-  double compactness = 10;                      // compactness: SLIC compactness (segments only)
-  double sigma = 1;                             // sigma: SLIC pre-smoothing (segments only)
-  int64_t seed = 0;                             // seed: which images per class are drawn
+  std::string kind = "segments";            // kind: segments | patches
+  int64_t images_per_class = 10;            // images_per_class: source images per class, ≥ 1
+  std::string image_select = "first";       // image_select: first | random (seeded)
+  int64_t seed = 0;                         // seed: for image_select random
+  std::vector<int64_t> scales{10, 20, 30};  // scales: SLIC n_segments per scale (segments)
+  double compactness = 10;                  // compactness: SLIC compactness (segments)
+  double sigma = 1;                         // sigma: SLIC pre-smoothing (segments)
+  int64_t masks_per_scale = 5;              // masks_per_scale (segments)
+  double min_area = 0.001;                  // min_area: smaller masks are skipped (segments)
+  double jaccard = 0.5;                     // jaccard: overlap above which masks are skipped
+  int64_t fill = 117;                       // fill: grey value outside the mask (segments)
+  int64_t grid = 4;                         // grid: grid×grid cells (patches)
+  int64_t patch_size = 224;                 // patch_size: side of each resized cell (patches)
 };
 
 // One entry of `backbones:`. Exactly one of `spec` and `pretrain` is given.
