@@ -50,9 +50,9 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
 
 TEST(Config, ScalarsStandForListsOfOne) {
   RunConfig c =
-      parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: cluster\n", "test.yaml");
+      parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: prototype\n", "test.yaml");
   EXPECT_EQ(c.seeds, (std::vector<int64_t>{4}));
-  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"cluster"}));
+  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype"}));
 }
 
 TEST(Config, UnknownKeysNameTheNearestValidOne) {
@@ -68,8 +68,8 @@ TEST(Config, UnknownKeysNameTheNearestValidOne) {
       parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - {name: x, spek: m.ts}\n",
                        "t.yaml"),
       "unknown key 'backbones[0].spek'; did you mean 'backbones[0].spec'?");
-  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, clustre]\n", "t.yaml"),
-                   "'concept_types' is 'clustre'; did you mean 'cluster'?");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, protoype]\n", "t.yaml"),
+                   "'concept_types' is 'protoype'; did you mean 'prototype'?");
 }
 
 TEST(Config, MissingRequiredKeys) {

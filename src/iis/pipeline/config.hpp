@@ -59,7 +59,8 @@ struct FitConfig {
   std::vector<double> lrs{0.01};     // lrs: learning rates tried, best per ratio reported
   int64_t batch_size = 1024;         // batch_size
   std::string threshold = "strict";  // threshold: strict | exact | soft
-  std::string concept_select;  // concept_select: first | stratified | random; "" = fit's default
+  std::string concept_select;     // concept_select: first | stratified | random; "" = fit's default
+  std::string select_on = "val";  // select_on: val (the reference) | holdout
 };
 
 // The whole configuration of `iis run`.

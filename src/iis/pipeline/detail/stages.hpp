@@ -1,0 +1,51 @@
+// Internal: the stages `iis run` builds from a config, one function per kind.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "iis/pipeline/config.hpp"
+#include "iis/pipeline/stage.hpp"
+
+namespace iis::pipeline::detail {
+
+struct StageContext {
+  const RunConfig& config;
+  std::string run_dir;
+  StageRunner& runner;
+  std::string train_key, val_key;  // content keys of the dataset splits
+};
+
+// A backbone entry resolved to a spec open_backbone accepts.
+struct ResolvedBackbone {
+  std::string name, spec;
+  std::string key;  // content key of its files
+};
+
+// The representations of one backbone.
+struct Embedded {
+  std::string train, val, elements;  // PREFIXes of data.{features,labels}.npy
+  std::string hash;                  // combined hash of the three embed stages
+};
+
+// Runs (or skips) one pretrain stage per (arch, seed) of the config's pretrain entries and
+// returns every backbone of the config with its spec.
+std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx);
+
+// The element images of the concept library; returns the stage hash.
+std::string elements_stage(StageContext& ctx);
+
+// Train, validation and element representations of one backbone.
+Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
+                      const std::string& elements_hash);
+
+// The heads of one backbone and concept type: fit/<backbone>/<type>/results.json.
+std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const std::string& type,
+                      const Embedded& embedded);
+
+// summary.csv, summary.json, figures and index.html in the run folder.
+std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
+                         bool figures);
+
+}  // namespace iis::pipeline::detail

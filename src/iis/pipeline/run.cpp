@@ -1,0 +1,128 @@
+// `iis run` and `iis demo`: the stages of a configuration, their keys and their order.
+#include "iis/pipeline/run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/embed/embed.hpp"
+#include "iis/models/pretrain.hpp"
+#include "iis/pipeline/detail/stages.hpp"
+
+namespace fs = std::filesystem;
+
+namespace iis::pipeline {
+namespace {
+
+std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
+
+// A cheap content key of a dataset: an IDX images file (and its labels file beside it) by
+// content, an ImageFolder by the names, sizes and times of its files.
+std::string data_fingerprint(const std::string& path) {
+  IIS_CHECK_HINT(fs::exists(path), "dataset " << path << " not found",
+                 "check dataset.train / dataset.val in the config");
+  if (fs::is_regular_file(path)) {
+    std::string key = core::fingerprint_file(path);
+    std::string labels = path;
+    const auto pos = labels.find("images-idx3-ubyte");
+    if (pos != std::string::npos) {
+      labels.replace(pos, 17, "labels-idx1-ubyte");
+      if (fs::exists(labels)) key += "+" + core::fingerprint_file(labels);
+    }
+    return key;
+  }
+  std::vector<std::string> entries;
+  for (const auto& e : fs::recursive_directory_iterator(path)) {
+    if (!e.is_regular_file()) continue;
+    entries.push_back(fs::relative(e.path(), path).generic_string() + ":" +
+                      std::to_string(e.file_size()) + ":" +
+                      std::to_string(e.last_write_time().time_since_epoch().count()));
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string all;
+  for (const auto& s : entries) all += s + "\n";
+  return core::fingerprint_text(all);
+}
+
+// The content key of a backbone spec's files (TorchScript file, its YAML, a checkpoint).
+std::string spec_fingerprint(const std::string& spec) {
+  std::string file = spec;
+  if (spec.rfind("native:", 0) == 0) {
+    const auto at = spec.find('@');
+    if (at == std::string::npos) return "untrained";
+    file = spec.substr(at + 1);
+  }
+  IIS_CHECK_HINT(fs::is_regular_file(file), "backbone file " << file << " not found",
+                 "check the spec in the config's backbones list");
+  std::string key = core::fingerprint_file(file);
+  const std::string yaml = fs::path(file).replace_extension(".yaml").string();
+  if (fs::exists(yaml)) key += "+" + core::fingerprint_file(yaml);
+  return key;
+}
+
+}  // namespace
+
+const std::string& demo_config_text() {
+  static const std::string text =
+#include "demo_config.inc"
+      ;
+  return text;
+}
+
+RunResult run_pipeline(const RunOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  IIS_CHECK_HINT(!options.config.empty() || !options.config_text.empty(), "no config given",
+                 "usage: iis run CONFIG.yaml (see configs/demo.yaml)");
+  const std::string text =
+      options.config_text.empty() ? core::read_text(options.config) : options.config_text;
+  RunConfig config =
+      parse_run_config(text, options.config_text.empty() ? options.config : "demo config");
+  if (!options.out.empty()) config.out = options.out;
+  IIS_CHECK_HINT(!config.out.empty(), config.source << ": no run folder: 'out' is not set",
+                 "add `out: runs/NAME` to the config or pass --out DIR");
+  const std::string run_dir = config.out;
+  core::make_dirs(run_dir);
+  core::write_text_atomic(join(run_dir, "config.yaml"), text);
+  core::log_info("run folder " + run_dir);
+
+  StageRunner runner(options.force, join(run_dir, "stages.json"));
+  detail::StageContext ctx{config, run_dir, runner};
+  ctx.train_key = data_fingerprint(config.dataset.train);
+  ctx.val_key = data_fingerprint(config.dataset.val);
+
+  // Backbones: pretrain entries first (one training run per architecture and seed, long
+  // enough for every entry of that pair), then the specs they and the others resolve to.
+  std::vector<detail::ResolvedBackbone> backbones = detail::pretrain_stages(ctx);
+  for (auto& b : backbones) b.key = spec_fingerprint(b.spec);
+
+  const std::string elements_hash = detail::elements_stage(ctx);
+  std::map<std::string, std::string> fit_hashes;
+  for (const auto& b : backbones) {
+    const auto embedded = detail::embed_stages(ctx, b, elements_hash);
+    for (const auto& type : config.concept_types)
+      fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded);
+  }
+  detail::report_stage(ctx, fit_hashes, options.figures);
+
+  RunResult result;
+  result.run_dir = run_dir;
+  result.stages = runner.records();
+  result.report.rows = report::collect_results(run_dir);
+  result.report.correlations = report::correlate(result.report.rows);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+RunResult run_demo(const DemoOptions& options) {
+  RunOptions run;
+  run.config_text = demo_config_text();
+  run.out = options.out;
+  run.force = options.force;
+  return run_pipeline(run);
+}
+
+}  // namespace iis::pipeline

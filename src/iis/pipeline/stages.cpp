@@ -1,0 +1,232 @@
+// The stages of `iis run`: how each maps the config onto its area's run_* function and which
+// inputs enter its key.
+#include <filesystem>
+#include <map>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+#include "iis/elements/elements.hpp"
+#include "iis/embed/embed.hpp"
+#include "iis/fit/fit.hpp"
+#include "iis/models/pretrain.hpp"
+#include "iis/pipeline/detail/stages.hpp"
+#include "iis/report/report.hpp"
+
+namespace fs = std::filesystem;
+
+namespace iis::pipeline::detail {
+namespace {
+
+std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
+
+}  // namespace
+
+std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
+  const RunConfig& c = ctx.config;
+  // The longest training asked of each (arch, seed): shorter entries use its earlier epochs.
+  std::map<std::pair<std::string, int64_t>, int64_t> epochs;
+  for (const auto& b : c.backbones)
+    if (b.pretrain) epochs[{b.arch, b.seed}] = std::max(epochs[{b.arch, b.seed}], b.epochs);
+  std::map<std::pair<std::string, int64_t>, std::string> folders;
+  for (const auto& [id, n] : epochs) {
+    const auto& [arch, seed] = id;
+    Stage s;
+    s.name = "pretrain/" + arch + "_s" + std::to_string(seed);
+    s.kind = "pretrain";
+    s.output_dir = join(ctx.run_dir, s.name);
+    s.clean = false;  // run_pretrain resumes from its per-epoch checkpoints
+    s.key = StageKey("pretrain");
+    s.key.add("arch", arch)
+        .add("seed", seed)
+        .add("epochs", n)
+        .add("data", ctx.train_key)
+        .add("batch_size", c.pretrain.batch_size)
+        .add("lr", c.pretrain.lr)
+        .add("train_limit", c.pretrain.train_limit)
+        .add("device", c.device);
+    models::PretrainOptions o;
+    o.arch = arch;
+    o.data = c.dataset.train;
+    o.out = s.output_dir;
+    o.epochs = n;
+    o.seed = static_cast<uint64_t>(seed);
+    o.batch_size = c.pretrain.batch_size;
+    o.lr = c.pretrain.lr;
+    o.train_limit = c.pretrain.train_limit;
+    o.device = c.device;
+    // run_pretrain resumes a folder trained with the same options (epochs aside) and refuses
+    // one trained with others; a file of those options tells the two apart.
+    StageKey same("pretrain-options");
+    same.add("arch", arch).add("seed", seed).add("data", ctx.train_key);
+    same.add("batch_size", c.pretrain.batch_size).add("lr", c.pretrain.lr);
+    same.add("train_limit", c.pretrain.train_limit).add("device", c.device);
+    const std::string options_file = join(s.output_dir, "pipeline_options.txt");
+    s.run = [o, options_file, text = same.text()](bool force) mutable {
+      if (fs::exists(options_file) && core::read_text(options_file) != text) force = true;
+      core::write_text_atomic(options_file, text);
+      o.force = force;
+      models::run_pretrain(o);
+    };
+    ctx.runner.run(s);
+    folders[id] = s.output_dir;
+  }
+  std::vector<ResolvedBackbone> out;
+  for (const auto& b : c.backbones) {
+    ResolvedBackbone r{b.name, b.spec, ""};
+    if (b.pretrain)
+      r.spec = "native:" + b.arch + "@" +
+               join(folders[{b.arch, b.seed}], "epoch_" + std::to_string(b.epochs) + ".pt");
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string elements_stage(StageContext& ctx) {
+  const RunConfig& c = ctx.config;
+  const auto& l = c.concepts;
+  const bool from_train = c.dataset.elements_from == "train";
+  Stage s;
+  s.name = "elements";
+  s.kind = "elements";
+  s.output_dir = join(ctx.run_dir, "elements");
+  s.key = StageKey("elements");
+  s.key.add("data", from_train ? ctx.train_key : ctx.val_key)
+      .add("kind", l.kind)
+      .add("images_per_class", l.images_per_class)
+      .add("image_select", l.image_select)
+      .add("seed", l.seed);
+  if (l.kind == "segments") {
+    s.key.add("scales", l.scales)
+        .add("compactness", l.compactness)
+        .add("sigma", l.sigma)
+        .add("masks_per_scale", l.masks_per_scale)
+        .add("min_area", l.min_area)
+        .add("jaccard", l.jaccard)
+        .add("fill", l.fill);
+  } else {
+    s.key.add("grid", l.grid).add("patch_size", l.patch_size);
+  }
+  elements::ElementsOptions o;
+  o.data = from_train ? c.dataset.train : c.dataset.val;
+  o.out = s.output_dir;
+  o.kind = l.kind == "segments" ? elements::ElementKind::Segments : elements::ElementKind::Patches;
+  o.images_per_class = static_cast<int>(l.images_per_class);
+  o.select =
+      l.image_select == "random" ? elements::ImageSelect::Random : elements::ImageSelect::First;
+  o.seed = static_cast<uint64_t>(l.seed);
+  o.scales.assign(l.scales.begin(), l.scales.end());
+  o.compactness = l.compactness;
+  o.sigma = l.sigma;
+  o.masks_per_scale = static_cast<int>(l.masks_per_scale);
+  o.min_area = l.min_area;
+  o.jaccard = l.jaccard;
+  o.fill = static_cast<int>(l.fill);
+  o.grid = static_cast<int>(l.grid);
+  o.patch_size = static_cast<int>(l.patch_size);
+  s.run = [o](bool) { elements::run_elements(o); };
+  return ctx.runner.run(s);
+}
+
+Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
+                      const std::string& elements_hash) {
+  const RunConfig& c = ctx.config;
+  Embedded e;
+  std::string hashes;
+  struct Split {
+    const char* name;
+    std::string data, data_key;
+    int64_t limit;
+    std::string* prefix;
+  };
+  const std::string elements_dir = join(ctx.run_dir, "elements");
+  std::vector<Split> splits = {
+      {"train", c.dataset.train, ctx.train_key, c.dataset.train_limit, &e.train},
+      {"val", c.dataset.val, ctx.val_key, c.dataset.val_limit, &e.val},
+      {"elements", elements_dir, elements_hash, 0, &e.elements}};
+  for (const auto& split : splits) {
+    Stage s;
+    s.name = "embed/" + backbone.name + "/" + split.name;
+    s.kind = "embed";
+    s.output_dir = join(ctx.run_dir, s.name);
+    s.key = StageKey("embed");
+    s.key.add("backbone", backbone.spec)
+        .add("backbone_files", backbone.key)
+        .add("data", split.data)
+        .add("data_key", split.data_key)
+        .add("limit", split.limit)
+        .add("device", c.device);
+    embed::EmbedOptions o;
+    o.backbone = backbone.spec;
+    o.data = split.data;
+    o.out = join(s.output_dir, "data");
+    o.batch_size = c.embed_batch_size;
+    o.device = c.device;
+    o.limit = split.limit;
+    s.run = [o](bool) { embed::run_embed(o); };
+    hashes += ctx.runner.run(s);
+    *split.prefix = o.out;
+  }
+  e.hash = core::fingerprint_text(hashes);
+  return e;
+}
+
+std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const std::string& type,
+                      const Embedded& embedded) {
+  const RunConfig& c = ctx.config;
+  Stage s;
+  s.name = "fit/" + backbone.name + "/" + type;
+  s.kind = "fit";
+  s.output_dir = join(ctx.run_dir, s.name);
+  s.key = StageKey("fit");
+  s.key.add("embedded", embedded.hash)
+      .add("concept_type", type)
+      .add("num_concepts", c.fit.num_concepts)
+      .add("concept_select", c.fit.concept_select)
+      .add("ratios", c.ratios)
+      .add("lrs", c.fit.lrs)
+      .add("epochs", c.fit.epochs)
+      .add("batch_size", c.fit.batch_size)
+      .add("seeds", c.seeds)
+      .add("threshold", c.fit.threshold)
+      .add("select_on", c.fit.select_on)
+      .add("device", c.device);
+  fit::FitOptions o;
+  o.train_features = embedded.train + ".features.npy";
+  o.train_labels = embedded.train + ".labels.npy";
+  o.val_features = embedded.val + ".features.npy";
+  o.val_labels = embedded.val + ".labels.npy";
+  o.concepts = embedded.elements + ".features.npy";
+  o.concept_labels = embedded.elements + ".labels.npy";
+  o.out = s.output_dir;
+  o.num_concepts = c.fit.num_concepts;
+  o.concept_select = c.fit.concept_select;
+  o.ratios = c.ratios;
+  o.lrs = c.fit.lrs;
+  o.epochs = c.fit.epochs;
+  o.batch_size = c.fit.batch_size;
+  o.seeds.assign(c.seeds.begin(), c.seeds.end());
+  o.device = c.device;
+  o.threshold = c.fit.threshold;
+  o.select_on = c.fit.select_on;
+  s.run = [o](bool) { fit::run_fit(o); };
+  return ctx.runner.run(s);
+}
+
+std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
+                         bool figures) {
+  Stage s;
+  s.name = "report";
+  s.kind = "report";
+  s.output_dir = ctx.run_dir;
+  s.clean = false;  // it shares the run folder; its files are each replaced atomically
+  s.key = StageKey("report");
+  for (const auto& [name, hash] : fit_hashes) s.key.add("fit/" + name, hash);
+  s.key.add("figures", static_cast<int64_t>(figures));
+  report::ReportOptions o;
+  o.run_dir = ctx.run_dir;
+  o.figures = figures;
+  s.run = [o](bool) { report::run_report(o); };
+  return ctx.runner.run(s);
+}
+
+}  // namespace iis::pipeline::detail

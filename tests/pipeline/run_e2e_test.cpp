@@ -1,0 +1,183 @@
+// End to end: a tiny configuration (a few hundred Fashion-MNIST images, one epoch) through
+// `iis run`: the files and their numbers, a second run that trains nothing, a run killed
+// with SIGKILL that resumes to the same numbers.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/pipeline/run.hpp"
+#include "iis/report/report.hpp"
+#include "test_support.hpp"
+
+namespace iis::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
+// Two backbones (an untrained control and one epoch on 400 images), segment concepts from two
+// images per class, three ratios, two seeds.
+std::string tiny_config(const std::string& out) {
+  return "out: " + out + R"(
+seeds: [0, 1]
+ratios: [0, 0.5, 0.9]
+concept_types: [prototype]
+dataset:
+  train: )" +
+         kFmnist + R"(train-images-idx3-ubyte.gz
+  val: )" +
+         kFmnist + R"(t10k-images-idx3-ubyte.gz
+  train_limit: 400
+  val_limit: 200
+concepts: {kind: segments, images_per_class: 2, scales: [10, 20]}
+backbones:
+  - name: untrained
+    pretrain: {arch: cnn2, epochs: 0, seed: 0}
+  - name: cnn2_e1
+    pretrain: {arch: cnn2, epochs: 1, seed: 0}
+pretrain: {train_limit: 400, batch_size: 64}
+fit: {num_concepts: 16, epochs: 4, batch_size: 128}
+)";
+}
+
+json read_json(const std::string& path) { return json::parse(core::read_text(path)); }
+
+// The numbers of a run's summary, without paths: what must not change across reruns.
+json numbers(const std::string& run_dir) {
+  json rows = read_json(run_dir + "/summary.json")["rows"];
+  for (auto& r : rows) r.erase("source");
+  return rows;
+}
+
+class RunE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kFmnist + "train-images-idx3-ubyte.gz"))
+      GTEST_SKIP() << "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)";
+    core::set_progress_mode(core::ProgressMode::Quiet);
+  }
+  test::TempDir dir;
+};
+
+TEST_F(RunE2E, FilesNumbersSecondRunAndForce) {
+  const std::string run = dir / "run";
+  core::write_text_atomic(dir / "tiny.yaml", tiny_config(run));
+  RunOptions options;
+  options.config = dir / "tiny.yaml";
+  options.figures = !report::find_executable("gnuplot").empty();
+  RunResult first = run_pipeline(options);
+
+  for (const char* f : {"summary.csv", "summary.json", "index.html", "stages.json", "config.yaml",
+                        "fit/untrained/prototype/results.json",
+                        "fit/cnn2_e1/prototype/results.json", "embed/cnn2_e1/val/data.features.npy",
+                        "elements/manifest.jsonl", "pretrain/cnn2_s0/epoch_1.pt"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  if (options.figures) EXPECT_TRUE(fs::exists(run + "/figures/retention_prototype.png"));
+
+  json summary = read_json(run + "/summary.json");
+  ASSERT_EQ(summary["rows"].size(), 2u);
+  for (const auto& row : summary["rows"]) {
+    const double acc = row["standard_accuracy"];
+    EXPECT_GT(acc, 0.0);
+    EXPECT_LE(acc, 1.0);
+    EXPECT_GE(row["iis_std"].get<double>(), 0.0);
+    // IIS is the trapezoid area of the retention curve: recompute it from the mean curve
+    // (the tool averages per-seed areas, so allow for the seed spread).
+    const auto& ratios = row["ratios"];
+    ASSERT_EQ(ratios.size(), 3u);
+    double area = 0;
+    for (size_t i = 0; i + 1 < ratios.size(); ++i) {
+      const double a = ratios[i]["top1"].get<double>() / acc;
+      const double b = ratios[i + 1]["top1"].get<double>() / acc;
+      area +=
+          (a + b) / 2 * (ratios[i + 1]["ratio"].get<double>() - ratios[i]["ratio"].get<double>());
+      EXPECT_GE(ratios[i]["top1"].get<double>(), 0.0);
+      EXPECT_LE(ratios[i]["top1"].get<double>(), 1.0);
+    }
+    EXPECT_NEAR(row["iis"].get<double>(), area, 0.02 + 2 * row["iis_std"].get<double>())
+        << row["backbone"];
+  }
+  // One epoch of training beats the untrained control on the standard probe.
+  const auto& rows = summary["rows"];
+  const json& trained = rows[0]["backbone"] == "cnn2_e1" ? rows[0] : rows[1];
+  const json& control = rows[0]["backbone"] == "cnn2_e1" ? rows[1] : rows[0];
+  EXPECT_GT(trained["standard_accuracy"].get<double>(), control["standard_accuracy"].get<double>());
+  EXPECT_EQ(summary["correlations"]["prototype"]["n"].get<int>(), 2);
+
+  json stages = read_json(run + "/stages.json");
+  EXPECT_EQ(stages["skipped"].get<int>(), 0);
+  EXPECT_EQ(stages["ran"].get<int>(), static_cast<int>(first.stages.size()));
+
+  const json before = numbers(run);
+  // Second run: nothing trains, every stage is skipped, the numbers are the same.
+  RunResult second = run_pipeline(options);
+  stages = read_json(run + "/stages.json");
+  EXPECT_EQ(stages["ran"].get<int>(), 0);
+  EXPECT_EQ(stages["skipped"].get<int>(), static_cast<int>(first.stages.size()));
+  for (const auto& s : second.stages) EXPECT_FALSE(s.ran) << s.name;
+  EXPECT_EQ(numbers(run), before);
+
+  // A changed fit option reruns the fits and the report only.
+  std::string changed = tiny_config(run);
+  changed.replace(changed.find("epochs: 4"), 9, "epochs: 3");
+  core::write_text_atomic(dir / "tiny.yaml", changed);
+  RunResult third = run_pipeline(options);
+  for (const auto& s : third.stages)
+    EXPECT_EQ(s.ran, s.kind == "fit" || s.kind == "report") << s.name;
+}
+
+TEST_F(RunE2E, KilledRunResumesToTheSameNumbers) {
+  // The reference: one uninterrupted run.
+  const std::string reference = dir / "reference";
+  core::write_text_atomic(dir / "tiny.yaml", tiny_config(reference));
+  RunOptions options;
+  options.config = dir / "tiny.yaml";
+  options.figures = false;
+  run_pipeline(options);
+
+  // The same config into another folder through the tool, killed with SIGKILL once a few
+  // stages have finished, then run again to the end.
+  const std::string run = dir / "killed";
+  const std::string tool = test::tool_path();
+  ASSERT_TRUE(fs::exists(tool)) << tool;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(tool.c_str(), tool.c_str(), "--quiet", "run", (dir / "tiny.yaml").c_str(), "--out",
+          run.c_str(), "--no-figures", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int finished_stages = 0;
+  for (int i = 0; i < 600 && finished_stages < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      finished_stages = read_json(run + "/stages.json")["ran"].get<int>();
+    } catch (...) {
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it could be killed";
+
+  options.out = run;
+  RunResult resumed = run_pipeline(options);
+  int skipped = 0;
+  for (const auto& s : resumed.stages) skipped += !s.ran;
+  EXPECT_GE(skipped, 4);  // the stages finished before the kill were not redone
+  EXPECT_LT(skipped, static_cast<int>(resumed.stages.size()));
+  EXPECT_EQ(numbers(run), numbers(reference));
+}
+
+}  // namespace
+}  // namespace iis::pipeline
