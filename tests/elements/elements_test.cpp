@@ -1,0 +1,242 @@
+// End-to-end tests of run_elements on a small ImageFolder holding every kind of bad input:
+// outputs, skip list, determinism across thread counts, resume, and refusal of foreign folders.
+#include "iis/elements/elements.hpp"
+
+#include <torch/torch.h>
+
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/io/npy.hpp"
+#include "test_support.hpp"
+
+namespace iis::elements {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+void write_image(const std::string& path, const cv::Mat& m) {
+  std::vector<unsigned char> bytes;
+  ASSERT_TRUE(cv::imencode(fs::path(path).extension().string(), m, bytes));
+  write_bytes(path, bytes);
+}
+
+cv::Mat noise(int rows, int cols, int type, int seed) {
+  cv::Mat m(rows, cols, type);
+  cv::theRNG().state = static_cast<uint64_t>(seed);
+  cv::randu(m, 0, type == CV_16UC3 ? 65535 : 255);
+  return m;
+}
+
+// classes: "bad" (every damaged kind), "cat" (colour layouts, odd names), "empty", "x/y"-like
+// names cannot exist on disk, so class-name sanitising is covered by the IDX test instead.
+std::string make_dataset(const test::TempDir& dir) {
+  const std::string root = dir / "data";
+  std::vector<unsigned char> png;
+  cv::imencode(".png", noise(20, 24, CV_8UC3, 1), png);
+  write_bytes(root + "/bad/zero.png", {});
+  write_bytes(root + "/bad/truncated.png",
+              std::vector<unsigned char>(png.begin(), png.begin() + 100));
+  write_bytes(root + "/bad/text.jpg", {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
+  write_image(root + "/bad/tiny 1x1.png", noise(1, 1, CV_8UC3, 2));  // smaller than grid
+  write_image(root + "/bad/ok.png", noise(16, 16, CV_8UC3, 3));
+  write_image(root + "/cat/gray.png", noise(12, 16, CV_8UC1, 4));        // grayscale
+  write_image(root + "/cat/rgba.png", noise(16, 12, CV_8UC4, 5));        // alpha
+  write_image(root + "/cat/deep 16-bit.png", noise(8, 8, CV_16UC3, 6));  // 16-bit
+  write_image(root + "/cat/ünï code.JPG", noise(9, 13, CV_8UC3, 7));
+  write_image(root + "/cat/sub/ünï code.png", noise(4, 4, CV_8UC3, 8));  // same stem as above
+  fs::create_directories(root + "/empty");
+  return root;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Every file under `dir` with its content fingerprint, except the run summary (timings).
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename() == "elements.json") continue;
+    files[fs::relative(e.path(), dir).string()] = core::fingerprint_file(e.path().string());
+  }
+  return files;
+}
+
+class RunElements : public testing::Test {
+ protected:
+  void SetUp() override { core::set_progress_mode(core::ProgressMode::Quiet); }
+  ElementsOptions patches(const std::string& data, const std::string& out, int threads) {
+    ElementsOptions o;
+    o.data = data;
+    o.out = out;
+    o.kind = ElementKind::Patches;
+    o.grid = 2;
+    o.patch_size = 8;
+    o.threads = threads;
+    return o;
+  }
+};
+
+TEST_F(RunElements, PatchesOutputsAndSkips) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  const std::string out = dir / "out";
+  const ElementsSummary s = run_elements(patches(data, out, 2));
+  // 10 images (bad: 5, cat: 5 with the nested one), 4 unusable.
+  EXPECT_EQ(s.images, 10);
+  EXPECT_EQ(s.images_skipped, 4);
+  EXPECT_EQ(s.elements, 6 * 4);
+  const auto manifest = lines_of(out + "/manifest.jsonl");
+  ASSERT_EQ(manifest.size(), 24u);
+  const torch::Tensor labels = io::load_npy(out + "/labels.npy");
+  ASSERT_EQ(labels.scalar_type(), torch::kInt64);
+  ASSERT_EQ(labels.numel(), 24);
+  std::string previous;
+  for (size_t i = 0; i < manifest.size(); ++i) {
+    const auto r = nlohmann::json::parse(manifest[i]);
+    const std::string path = r["path"];
+    EXPECT_LT(previous, path) << "manifest not in ImageFolder order";
+    previous = path;
+    EXPECT_EQ(r["class"].get<int64_t>(), labels[static_cast<int64_t>(i)].item<int64_t>());
+    EXPECT_EQ(r["kind"], "patch");
+    EXPECT_EQ(r["class_name"], r["class"] == 0 ? "bad" : "cat");
+    const cv::Mat png = cv::imread(out + "/" + path, cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(png.size(), cv::Size(8, 8)) << path;
+    EXPECT_EQ(png.type(), CV_8UC3);
+  }
+  // The first element: bad/ok.png's top-left 8×8 cell.
+  const auto first = nlohmann::json::parse(manifest[0]);
+  EXPECT_EQ(first["path"], "bad/ok_0.png");
+  EXPECT_EQ(first["bbox"], nlohmann::json({0, 0, 8, 8}));
+  EXPECT_DOUBLE_EQ(first["area"].get<double>(), 0.25);
+  EXPECT_EQ(first["cell"], nlohmann::json({0, 0}));
+  // Same stems in one class get distinct names.
+  EXPECT_TRUE(fs::exists(out + "/cat/ünï code_0.png"));
+  EXPECT_TRUE(fs::exists(out + "/cat/ünï code-2_0.png"));
+  // Every unusable input is listed with a reason.
+  const auto skipped = lines_of(out + "/skipped.txt");
+  ASSERT_EQ(skipped.size(), 4u);
+  for (const char* name : {"zero.png", "truncated.png", "text.jpg", "tiny 1x1.png"}) {
+    EXPECT_TRUE(std::any_of(skipped.begin(), skipped.end(), [&](const std::string& l) {
+      return l.find(std::string("/bad/") + name + "\t") != std::string::npos;
+    })) << name;
+  }
+  EXPECT_TRUE(std::any_of(skipped.begin(), skipped.end(), [](const std::string& l) {
+    return l.find("tiny 1x1.png\t") != std::string::npos &&
+           l.find("smaller than the 2x2 patch grid") != std::string::npos;
+  }));
+  const auto summary = nlohmann::json::parse(core::read_text(out + "/elements.json"));
+  EXPECT_EQ(summary["status"], "complete");
+  EXPECT_EQ(summary["skipped"].size(), 4u);
+}
+
+TEST_F(RunElements, DeterministicAcrossThreadsAndResumable) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  run_elements(patches(data, dir / "one", 1));
+  run_elements(patches(data, dir / "four", 4));
+  const auto reference = snapshot(dir / "one");
+  const auto four = snapshot(dir / "four");
+  // Journals are in completion order; everything else must be identical.
+  auto without_journal = [](std::map<std::string, std::string> m) {
+    m.erase("elements.journal.jsonl");
+    return m;
+  };
+  EXPECT_EQ(without_journal(reference), without_journal(four));
+
+  // Interrupt: drop the last journal line (as if the run died there) and the outputs.
+  const std::string out = dir / "one";
+  auto journal = lines_of(out + "/elements.journal.jsonl");
+  ASSERT_EQ(journal.size(), 6u);
+  std::ofstream(out + "/elements.journal.jsonl") << journal[0] << "\n"
+                                                 << journal[1] << "\n"
+                                                 << journal[2].substr(0, 20);  // torn line
+  fs::remove(out + "/manifest.jsonl");
+  fs::remove(out + "/labels.npy");
+  const ElementsSummary resumed = run_elements(patches(data, out, 2));
+  EXPECT_EQ(resumed.images_resumed, 2);
+  EXPECT_EQ(resumed.elements, 24);
+  EXPECT_EQ(without_journal(snapshot(out)), without_journal(reference));
+  // A complete folder resumes with nothing to do.
+  EXPECT_EQ(run_elements(patches(data, out, 2)).images_resumed, 6);
+}
+
+TEST_F(RunElements, RefusesForeignFoldersWithoutForce) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  const std::string out = dir / "out";
+  run_elements(patches(data, out, 2));
+  ElementsOptions other = patches(data, out, 2);
+  other.grid = 1;
+  EXPECT_IIS_ERROR(run_elements(other), "made from other inputs or settings");
+  other.force = true;
+  const ElementsSummary s = run_elements(other);
+  EXPECT_EQ(s.elements, 6 + 1);                     // the 1×1 image fits a 1×1 grid
+  EXPECT_FALSE(fs::exists(out + "/bad/ok_3.png"));  // the 2×2 run's elements are gone
+  EXPECT_EQ(lines_of(out + "/manifest.jsonl").size(), 7u);
+
+  const std::string foreign = dir / "foreign";
+  fs::create_directories(foreign);
+  std::ofstream(foreign + "/notes.txt") << "mine";
+  EXPECT_IIS_ERROR(run_elements(patches(data, foreign, 2)), "was not made by `iis elements`");
+  ElementsOptions forced = patches(data, foreign, 2);
+  forced.force = true;
+  run_elements(forced);
+  EXPECT_TRUE(fs::exists(foreign + "/notes.txt"));  // files of others are left alone
+}
+
+TEST_F(RunElements, ImageSelection) {
+  test::TempDir dir;
+  const std::string root = dir / "data";
+  for (int i = 0; i < 12; ++i) {
+    write_image(root + "/a/img" + std::to_string(10 + i) + ".png", noise(4, 4, CV_8UC3, i));
+  }
+  auto sources = [&](ElementsOptions o) {
+    o.grid = 1;
+    run_elements(o);
+    std::vector<std::string> s;
+    for (const auto& l : lines_of(o.out + "/manifest.jsonl")) {
+      s.push_back(nlohmann::json::parse(l)["source"]);
+    }
+    return s;
+  };
+  ElementsOptions first = patches(root, dir / "first", 2);
+  first.images_per_class = 3;
+  const auto f = sources(first);
+  EXPECT_EQ(f, (std::vector<std::string>{root + "/a/img10.png", root + "/a/img11.png",
+                                         root + "/a/img12.png"}));
+  ElementsOptions random = first;
+  random.out = dir / "random";
+  random.select = ImageSelect::Random;
+  random.seed = 7;
+  const auto r1 = sources(random);
+  random.out = dir / "random2";
+  EXPECT_EQ(sources(random), r1);  // seeded
+  random.out = dir / "random3";
+  random.seed = 8;
+  EXPECT_NE(sources(random), r1);
+  EXPECT_EQ(r1.size(), 3u);
+
+  ElementsOptions bad = first;
+  bad.images_per_class = -1;
+  EXPECT_IIS_ERROR(run_elements(bad), "--images-per-class must be >= 0");
+  bad = first;
+  bad.fill = 300;
+  EXPECT_IIS_ERROR(run_elements(bad), "--fill must be in [0, 255]");
+}
+
+}  // namespace
+}  // namespace iis::elements
