@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   tool::add_version_command(root, commands);
   tool::add_elements_command(root, commands);
   tool::add_report_command(root, commands);
+  tool::add_fit_command(root, commands);
+  tool::add_score_command(root, commands);
 
   try {
     root.parse(argc, argv);

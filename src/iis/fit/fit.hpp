@@ -1,0 +1,55 @@
+// `iis fit`: from feature files and concept vectors to the standard accuracy, the accuracy at
+// every sparsity ratio and the Inherent Interpretability Score, written to an output folder.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace iis::fit {
+
+// Every flag of `iis fit`, with the reference's defaults (DESIGN.md §5). Checked in one place,
+// validate_fit_options(), whose messages name the flag and its valid range.
+struct FitOptions {
+  std::string train_features;  // --train-features: N×D float .npy
+  std::string train_labels;    // --train-labels: N integer .npy
+  std::string val_features;    // --val-features: Nv×D float .npy
+  std::string val_labels;      // --val-labels: Nv integer .npy
+  std::string concepts;        // --concepts: M×D float .npy (element vectors)
+  std::string concept_labels;  // --concept-labels: M integer .npy (optional)
+  std::string out;             // --out: output folder
+  int64_t num_concepts = 200;  // --num-concepts: K, 1 ≤ K ≤ M
+  // --concept-select: first | stratified | random; "" = stratified with --concept-labels,
+  // random otherwise.
+  std::string concept_select;
+  std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // --ratios: [0,1), rising
+  std::vector<double> lrs{0.01};     // --lrs: > 0; the best per ratio is reported
+  int64_t epochs = 30;               // --epochs: ≥ 1
+  int64_t batch_size = 1024;         // --batch-size: ≥ 1
+  std::vector<uint64_t> seeds{0};    // --seeds: distinct; figures are mean ± std over them
+  std::string device = "cpu";        // --device: cpu | cuda
+  std::string threshold = "strict";  // --threshold: strict | exact | soft
+  std::string select_on = "val";     // --select-on: val | holdout
+  double holdout_fraction = 0.1;     // --holdout-fraction: (0, 1), with --select-on holdout
+  int64_t num_classes = 0;           // --num-classes: C; 0 = largest training label + 1
+};
+
+// Throws iis::Error for a flag outside its valid range (no file is read).
+void validate_fit_options(const FitOptions& options);
+
+// What run_fit wrote, for the tool to print.
+struct FitSummary {
+  std::string results_path;  // OUT/results.json
+  nlohmann::json results;    // its content
+};
+
+// Validates the options and every input (NaN/Inf, label ranges, shapes, an OUT folder that
+// holds results of other inputs) before writing anything, then trains and writes OUT/:
+// results.json, curve.csv (the retention curve), epochs.csv (per-epoch curves), concepts.npy
+// (the first seed's K×D concepts) and seeds/<seed>/ (concepts and trained heads as .npy).
+// Re-running with the same inputs reuses every seed already finished with the same settings.
+FitSummary run_fit(const FitOptions& options);
+
+}  // namespace iis::fit

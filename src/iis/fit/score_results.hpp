@@ -1,0 +1,36 @@
+// `iis score`: a table of IIS results read from the results.json files `iis fit` writes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace iis::fit {
+
+struct ScoreOptions {
+  std::vector<std::string> results;  // RESULTS.json files (at least one)
+};
+
+// One results.json.
+struct ScoreRow {
+  std::string file;
+  double standard_accuracy = 0, standard_accuracy_std = 0;
+  double iis = 0, iis_std = 0;
+  double iis_chance_corrected = 0, iis_chance_corrected_std = 0;
+  int64_t seeds = 1;
+  std::vector<double> ratios, top1;  // sorted by ratio
+};
+
+struct ScoreTable {
+  std::vector<ScoreRow> rows;
+  std::string to_text() const;     // aligned columns; accuracies at the union of ratios
+  std::string to_csv() const;      // one line per file, a top1@<ratio> column per ratio
+  nlohmann::json to_json() const;  // {"results": [...]}
+};
+
+// Reads every file; throws iis::Error naming a file that is missing, not JSON, or lacks
+// standard_accuracy, iis or ratios.
+ScoreTable run_score(const ScoreOptions& options);
+
+}  // namespace iis::fit

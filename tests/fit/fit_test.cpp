@@ -1,0 +1,245 @@
+// End-to-end tests of run_fit on generated .npy files: outputs, resume, and every bad input.
+#include "iis/fit/fit.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/io/npy.hpp"
+#include "test_support.hpp"
+
+namespace iis::fit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// A 4-class problem in D = 24 whose classes lie along 4 of the 30 element vectors.
+class FitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core::set_progress_mode(core::ProgressMode::Quiet);
+    torch::manual_seed(11);
+    auto dirs = torch::zeros({4, 24});
+    for (int i = 0; i < 4; ++i) dirs[i][i] = 1;
+    auto make = [&](int64_t n, const std::string& x, const std::string& y) {
+      auto labels = torch::randint(0, 4, {n}, torch::kInt64);
+      auto feats = dirs.index_select(0, labels) * 3 + torch::randn({n, 24});
+      io::save_npy(dir / x, feats);
+      io::save_npy(dir / y, labels);
+    };
+    make(600, "train_x.npy", "train_y.npy");
+    make(200, "val_x.npy", "val_y.npy");
+    auto elements = torch::cat({dirs, torch::randn({26, 24})});
+    io::save_npy(dir / "elements.npy", elements);
+    io::save_npy(dir / "element_labels.npy", torch::arange(30, torch::kInt64) % 3);
+    options.train_features = dir / "train_x.npy";
+    options.train_labels = dir / "train_y.npy";
+    options.val_features = dir / "val_x.npy";
+    options.val_labels = dir / "val_y.npy";
+    options.concepts = dir / "elements.npy";
+    options.out = dir / "out";
+    options.num_concepts = 20;
+    options.concept_select = "first";
+    options.ratios = {0, 0.5, 0.9};
+    options.epochs = 3;
+    options.batch_size = 128;
+  }
+
+  json results() const { return json::parse(core::read_text(dir / "out/results.json")); }
+
+  test::TempDir dir;
+  FitOptions options;
+};
+
+TEST_F(FitTest, WritesResultsCurvesConceptsAndHeads) {
+  auto summary = run_fit(options);
+  auto r = results();
+  EXPECT_EQ(r, summary.results);
+  EXPECT_EQ(r["concept_type"], "prototype");
+  EXPECT_EQ(r["num_classes"], 4);
+  EXPECT_GT(r["standard_accuracy"].get<double>(), 0.8);
+  ASSERT_EQ(r["ratios"].size(), 3u);
+  // kept follows the strict rule: K − floor(K·r) − 1.
+  EXPECT_EQ(r["ratios"][0]["kept"], 19);
+  EXPECT_EQ(r["ratios"][1]["kept"], 9);
+  EXPECT_EQ(r["ratios"][2]["kept"], 1);
+  // IIS is the trapezoid of the reported accuracies over the standard accuracy.
+  double iis = 0;
+  const double std_acc = r["standard_accuracy"].get<double>();
+  for (size_t i = 0; i + 1 < 3; ++i) {
+    const double a = r["ratios"][i]["top1"].get<double>() / std_acc;
+    const double b = r["ratios"][i + 1]["top1"].get<double>() / std_acc;
+    iis += (a + b) / 2 *
+           (r["ratios"][i + 1]["ratio"].get<double>() - r["ratios"][i]["ratio"].get<double>());
+  }
+  EXPECT_NEAR(r["iis"].get<double>(), iis, 1e-12);
+  EXPECT_TRUE(r["iis_chance_corrected"].is_number());
+  EXPECT_EQ(r["iis_std"].get<double>(), 0.0);
+  // Per-epoch curves: 3 epochs for each head.
+  EXPECT_EQ(r["per_seed"][0]["curves"]["ratios"][1]["val_top1"].size(), 3u);
+  // Files.
+  auto concepts = io::load_npy(dir / "out/concepts.npy");
+  EXPECT_EQ(concepts.sizes(), (std::vector<int64_t>{20, 24}));
+  auto expected = io::load_npy(dir / "elements.npy").narrow(0, 0, 20);
+  expected = expected / expected.norm(2, 1, true);
+  EXPECT_TRUE(torch::allclose(concepts, expected, 1e-5, 1e-6));
+  EXPECT_EQ(io::load_npy(dir / "out/seeds/0/heads/weight.npy").sizes(),
+            (std::vector<int64_t>{3, 4, 20}));
+  EXPECT_EQ(io::load_npy(dir / "out/seeds/0/heads/standard_weight.npy").sizes(),
+            (std::vector<int64_t>{4, 24}));
+  auto curve = core::read_text(dir / "out/curve.csv");
+  EXPECT_EQ(std::count(curve.begin(), curve.end(), '\n'), 4);
+  auto epochs = core::read_text(dir / "out/epochs.csv");
+  EXPECT_EQ(std::count(epochs.begin(), epochs.end(), '\n'), 1 + 3 * (1 + 3));
+}
+
+TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
+  options.seeds = {0, 1};
+  options.concept_select = "random";
+  run_fit(options);
+  auto r = results();
+  ASSERT_EQ(r["per_seed"].size(), 2u);
+  const double a = r["per_seed"][0]["iis"].get<double>(), b = r["per_seed"][1]["iis"].get<double>();
+  EXPECT_NEAR(r["iis"].get<double>(), (a + b) / 2, 1e-12);
+  EXPECT_NEAR(r["iis_std"].get<double>(), std::fabs(a - b) / std::sqrt(2.0), 1e-12);
+  // Same inputs and settings: the finished seeds are reused and the numbers are identical.
+  const auto stamp = fs::last_write_time(dir / "out/seeds/1/seed.json");
+  run_fit(options);
+  EXPECT_EQ(fs::last_write_time(dir / "out/seeds/1/seed.json"), stamp);
+  EXPECT_EQ(results()["iis"], r["iis"]);
+  // Different settings retrain, in the same folder.
+  options.epochs = 2;
+  run_fit(options);
+  EXPECT_EQ(results()["per_seed"][0]["curves"]["ratios"][0]["val_top1"].size(), 2u);
+}
+
+TEST_F(FitTest, SameSeedSameNumbers) {
+  run_fit(options);
+  auto first = results();
+  fs::remove_all(dir / "out");
+  run_fit(options);
+  auto second = results();
+  EXPECT_EQ(first["ratios"], second["ratios"]);
+  EXPECT_EQ(first["per_seed"][0]["curves"], second["per_seed"][0]["curves"]);
+}
+
+TEST_F(FitTest, StratifiedIsTheDefaultWithConceptLabels) {
+  options.concept_select = "";
+  options.concept_labels = dir / "element_labels.npy";
+  run_fit(options);
+  EXPECT_EQ(results()["settings"]["concept_select"], "stratified");
+  auto index = io::load_npy(dir / "out/seeds/0/concept_index.npy");
+  auto per_class = torch::bincount(index % 3, {}, 3);
+  EXPECT_LE((per_class.max() - per_class.min()).item<int64_t>(), 1);
+}
+
+// Every bad input: one clear error and nothing written.
+TEST_F(FitTest, BadInputsWriteNothing) {
+  auto expect_error = [&](const std::function<void(FitOptions&)>& change,
+                          const std::string& message) {
+    FitOptions o = options;
+    change(o);
+    EXPECT_IIS_ERROR(run_fit(o), message);
+    EXPECT_FALSE(fs::exists(o.out)) << message;
+  };
+  auto write = [&](const std::string& name, const torch::Tensor& t) {
+    io::save_npy(dir / name, t);
+    return dir / name;
+  };
+  auto train_x = io::load_npy(dir / "train_x.npy");
+  auto nan_x = train_x.clone();
+  nan_x[5][3] = NAN;
+  auto inf_x = train_x.clone();
+  inf_x[7][0] = INFINITY;
+  expect_error([&](FitOptions& o) { o.train_features = write("nan.npy", nan_x); }, "NaN or Inf");
+  expect_error([&](FitOptions& o) { o.val_features = write("inf.npy", inf_x.narrow(0, 0, 200)); },
+               "NaN or Inf");
+  auto val_y = io::load_npy(dir / "val_y.npy");
+  auto big = val_y.clone();
+  big[3] = 7;
+  expect_error([&](FitOptions& o) { o.val_labels = write("big.npy", big); },
+               "label 7 at row 3 is out of range");
+  auto negative = val_y.clone();
+  negative[2] = -1;
+  expect_error([&](FitOptions& o) { o.val_labels = write("neg.npy", negative); }, "negative");
+  auto fractional = val_y.to(torch::kFloat32);
+  fractional[4] = 1.5;
+  expect_error([&](FitOptions& o) { o.val_labels = write("frac.npy", fractional); },
+               "not an integer");
+  expect_error([&](FitOptions& o) { o.num_classes = 3; }, "out of range");
+  expect_error([&](FitOptions& o) { o.train_labels = write("short.npy", val_y); },
+               "--train-labels has 200 labels but --train-features has 600 rows");
+  expect_error(
+      [&](FitOptions& o) {
+        o.concepts = write("narrow.npy", torch::randn({30, 23}));
+      },
+      "--concepts has dimension 23 but the features have 24");
+  expect_error(
+      [&](FitOptions& o) {
+        o.val_features = write("v23.npy", torch::randn({200, 23}));
+      },
+      "--val-features has dimension 23");
+  expect_error([&](FitOptions& o) { o.num_concepts = 31; }, "more than the 30 concepts");
+  expect_error(
+      [&](FitOptions& o) {
+        o.train_features = write("empty.npy", torch::zeros({0, 24}));
+      },
+      "--train-features");
+  expect_error(
+      [&](FitOptions& o) {
+        o.concepts = write("noelem.npy", torch::zeros({0, 24}));
+      },
+      "--concepts");
+  expect_error([&](FitOptions& o) { o.ratios = {0, 0.5, 1.0}; }, "1 is outside [0, 1)");
+  expect_error([&](FitOptions& o) { o.ratios = {-0.1, 0.5}; }, "outside [0, 1)");
+  expect_error([&](FitOptions& o) { o.ratios = {0, 0.5, 0.5}; }, "appears twice");
+  expect_error([&](FitOptions& o) { o.ratios = {0, 0.7, 0.5}; }, "--ratios must rise");
+  expect_error([&](FitOptions& o) { o.lrs = {0.01, -1}; }, "--lrs");
+  expect_error([&](FitOptions& o) { o.epochs = 0; }, "--epochs must be ≥ 1");
+  expect_error([&](FitOptions& o) { o.seeds = {1, 1}; }, "--seeds lists a seed twice");
+  expect_error([&](FitOptions& o) { o.threshold = "loose"; }, "--threshold");
+  expect_error([&](FitOptions& o) { o.select_on = "test"; }, "--select-on");
+  expect_error([&](FitOptions& o) { o.device = "tpu"; }, "--device must be cpu or cuda");
+  expect_error([&](FitOptions& o) { o.concept_select = "stratified"; }, "needs --concept-labels");
+  expect_error([&](FitOptions& o) { o.holdout_fraction = 1.0; }, "--holdout-fraction");
+  expect_error([&](FitOptions& o) { o.train_features = dir / "missing.npy"; }, "missing.npy");
+}
+
+TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
+  run_fit(options);
+  const auto before = core::read_text(dir / "out/results.json");
+  torch::manual_seed(5);
+  io::save_npy(dir / "other_x.npy", torch::randn({600, 24}));
+  FitOptions other = options;
+  other.train_features = dir / "other_x.npy";
+  EXPECT_IIS_ERROR(run_fit(other), "holds results of different inputs");
+  EXPECT_EQ(core::read_text(dir / "out/results.json"), before);
+  // A non-empty folder that is not an iis fit output is refused too.
+  fs::create_directories(dir / "busy");
+  core::write_text_atomic(dir / "busy/notes.txt", "mine");
+  other = options;
+  other.out = dir / "busy";
+  EXPECT_IIS_ERROR(run_fit(other), "holds no earlier `iis fit` output");
+  EXPECT_FALSE(fs::exists(dir / "busy/results.json"));
+}
+
+TEST_F(FitTest, HoldoutSelectionAndOtherThresholds) {
+  options.select_on = "holdout";
+  options.threshold = "exact";
+  options.lrs = {0.01, 0.03};
+  run_fit(options);
+  auto r = results();
+  EXPECT_EQ(r["ratios"][0]["kept"], 20);
+  EXPECT_EQ(r["ratios"][2]["kept"], 2);
+  EXPECT_EQ(r["per_seed"][0]["rows"]["holdout"], 60);
+  EXPECT_EQ(r["per_seed"][0]["rows"]["train"], 540);
+  EXPECT_TRUE(r["per_seed"][0]["curves"]["ratios"][0].contains("holdout_top1"));
+  EXPECT_EQ(r["per_seed"][0]["curves"]["ratios"].size(), 6u);  // 3 ratios × 2 lrs
+}
+
+}  // namespace
+}  // namespace iis::fit
