@@ -4,11 +4,16 @@
 
 #include <torch/torch.h>
 
+#include <zlib.h>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/elements/segments.hpp"
+#include "iis/image/decode.hpp"
+#include "iis/image/slic.hpp"
 #include "iis/io/npy.hpp"
 #include "test_support.hpp"
 
@@ -236,6 +241,110 @@ TEST_F(RunElements, ImageSelection) {
   bad = first;
   bad.fill = 300;
   EXPECT_IIS_ERROR(run_elements(bad), "--fill must be in [0, 255]");
+}
+
+// A picture with a few flat shapes and mild noise, so SLIC finds clear segments.
+cv::Mat shapes(int rows, int cols, int seed) {
+  cv::Mat m = noise(rows, cols, CV_8UC3, seed) * 0.1;
+  m += cv::Scalar(40, 80, 120);
+  cv::circle(m, cv::Point(cols / 3, rows / 2), rows / 4, cv::Scalar(200, 40, 40), cv::FILLED);
+  cv::rectangle(m, cv::Rect(cols / 2, rows / 5, cols / 3, rows / 2), cv::Scalar(30, 220, 60),
+                cv::FILLED);
+  return m;
+}
+
+TEST_F(RunElements, SegmentsEndToEnd) {
+  test::TempDir dir;
+  const std::string root = dir / "data";
+  write_image(root + "/a/one.png", shapes(48, 64, 1));
+  write_image(root + "/a/two.jpg", shapes(40, 40, 2));
+  write_image(root + "/b/gray.png", noise(30, 30, CV_8UC1, 3));
+  write_image(root + "/b/pixel.png", noise(1, 1, CV_8UC3, 4));  // 1×1: one segment, kept
+  write_bytes(root + "/b/zero.png", {});
+  ElementsOptions o;
+  o.data = root;
+  o.out = dir / "out";
+  o.kind = ElementKind::Segments;
+  o.threads = 3;
+  const ElementsSummary s = run_elements(o);
+  EXPECT_EQ(s.images, 5);
+  EXPECT_EQ(s.images_skipped, 1);
+  const auto manifest = lines_of(o.out + "/manifest.jsonl");
+  ASSERT_EQ(static_cast<int64_t>(manifest.size()), s.elements);
+
+  // Recompute each image's masks with the library's own steps and compare with the output:
+  // the same masks in the same order, pixel-identical PNGs, at most 5 per scale, every pair
+  // of masks with Jaccard <= 0.5, every mask above 0.1 % of the image.
+  std::map<std::string, std::vector<nlohmann::json>> by_source;
+  for (const auto& l : manifest) {
+    const auto r = nlohmann::json::parse(l);
+    by_source[r["source"].get<std::string>()].push_back(r);
+  }
+  EXPECT_EQ(by_source.count(root + "/b/zero.png"), 0u);
+  ASSERT_EQ(by_source[root + "/b/pixel.png"].size(), 1u);
+  for (auto& [source, records] : by_source) {
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a["element"] < b["element"]; });
+    const cv::Mat rgb = image::read_rgb(source);
+    std::vector<ScaleLabels> scales;
+    for (int n : {10, 20, 30}) {
+      image::SlicOptions so;
+      so.n_segments = n;
+      scales.push_back({n, image::slic(rgb, so)});
+    }
+    const auto masks = select_segments(scales);
+    ASSERT_EQ(masks.size(), records.size()) << source;
+    std::map<int, int> per_scale;
+    for (size_t i = 0; i < masks.size(); ++i) {
+      const auto& r = records[i];
+      EXPECT_EQ(r["scale"].get<int>(), masks[i].scale);
+      EXPECT_EQ(r["bbox"], nlohmann::json({masks[i].bbox.x, masks[i].bbox.y, masks[i].bbox.width,
+                                           masks[i].bbox.height}));
+      EXPECT_GT(r["area"].get<double>(), 0.001);
+      EXPECT_LE(++per_scale[masks[i].scale], 5);
+      const cv::Mat png = image::read_rgb(o.out + "/" + r["path"].get<std::string>());
+      EXPECT_EQ(cv::norm(png, segment_element(rgb, masks[i], 117), cv::NORM_INF), 0) << r;
+      for (size_t j = 0; j < i; ++j) {
+        const double inter = cv::countNonZero(masks[i].mask & masks[j].mask);
+        const double uni = cv::countNonZero(masks[i].mask | masks[j].mask);
+        EXPECT_LE(inter / uni, 0.5);
+      }
+    }
+  }
+  // Two scales of the 64×48 image give more than 5 masks in all.
+  EXPECT_GT(by_source[root + "/a/one.png"].size(), 5u);
+}
+
+TEST_F(RunElements, IdxClassNamesBecomeSafeFolders) {
+  test::TempDir dir;
+  fs::create_directories(dir / "fashion");
+  auto put = [](std::vector<unsigned char>& b, uint32_t v) {
+    for (int s : {24, 16, 8, 0}) b.push_back(static_cast<unsigned char>(v >> s));
+  };
+  std::vector<unsigned char> images, labels;
+  put(images, 0x803), put(images, 2), put(images, 28), put(images, 28);
+  for (int i = 0; i < 2 * 28 * 28; ++i) images.push_back(static_cast<unsigned char>(i * 7));
+  put(labels, 0x801), put(labels, 2);
+  labels.insert(labels.end(), {0, 9});
+  for (const auto& [name, bytes] : {std::pair{std::string("t10k-images-idx3-ubyte.gz"), images},
+                                    std::pair{std::string("t10k-labels-idx1-ubyte.gz"), labels}}) {
+    gzFile f = gzopen((dir / ("fashion/" + name)).c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  }
+  ElementsOptions o;
+  o.data = dir / "fashion/t10k-images-idx3-ubyte.gz";
+  o.out = dir / "out";
+  o.kind = ElementKind::Patches;
+  const ElementsSummary s = run_elements(o);
+  EXPECT_EQ(s.elements, 32);
+  EXPECT_TRUE(fs::exists(o.out + "/T-shirt_top/t10k_0_15.png"));
+  EXPECT_TRUE(fs::exists(o.out + "/Ankle boot/t10k_1_0.png"));
+  const auto first = nlohmann::json::parse(lines_of(o.out + "/manifest.jsonl")[0]);
+  EXPECT_EQ(first["class_name"], "Ankle boot");  // "A" sorts before "T"
+  EXPECT_EQ(first["class"], 9);
+  EXPECT_EQ(first["bbox"], nlohmann::json({0, 0, 7, 7}));
+  EXPECT_EQ(cv::imread(o.out + "/Ankle boot/t10k_1_0.png").size(), cv::Size(224, 224));
 }
 
 }  // namespace
