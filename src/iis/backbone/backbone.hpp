@@ -33,4 +33,9 @@ class Backbone {
 // Throws iis::Error naming the file and LibTorch's message when loading fails.
 std::unique_ptr<Backbone> open_backbone(const std::string& spec, torch::Device device);
 
+// The pooling every backbone applies to its raw output: B×C×H×W → mean over H,W; B×T×C →
+// token 0; B×D as is; returned as contiguous float32 B×D on the output's device. Throws
+// iis::Error naming `model` for any other rank or when a value is NaN or infinite.
+torch::Tensor pool_representation(const torch::Tensor& output, const std::string& model);
+
 }  // namespace iis::backbone
