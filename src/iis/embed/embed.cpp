@@ -1,0 +1,366 @@
+// `iis embed`: a dataset's images through a backbone into features, labels and paths files,
+// with decoding and preprocessing on a thread pool that runs ahead of inference.
+#include "iis/embed/embed.hpp"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "iis/backbone/backbone.hpp"
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/core/threads.hpp"
+#include "iis/data/dataset.hpp"
+#include "iis/embed/detail/embed_files.hpp"
+#include "iis/embed/detail/npy_rows.hpp"
+#include "iis/embed/detail/ordered_loader.hpp"
+#include "iis/io/npy.hpp"
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define IIS_AUTOCAST_PER_DEVICE_API 1
+#else
+#define IIS_AUTOCAST_PER_DEVICE_API 0
+#endif
+
+namespace iis::embed {
+
+namespace {
+
+torch::Device parse_device(const std::string& text) {
+  std::optional<torch::Device> device;
+  try {
+    device = torch::Device(text);
+  } catch (const c10::Error&) {
+  }
+  IIS_CHECK_HINT(device && (device->is_cpu() || device->is_cuda()),
+                 "--device must be cpu, cuda or cuda:N, got '" << text << "'",
+                 "e.g. --device cuda:0");
+  IIS_CHECK_HINT(device->is_cpu() || torch::cuda::is_available(),
+                 "--device " << text << ": CUDA is not available here",
+                 "use --device cpu, or run on a machine with a GPU and a CUDA build of LibTorch");
+  return *device;
+}
+
+// Turns CUDA autocast on for the scope (float16 or bfloat16), restoring the previous state.
+// Written against both LibTorch 1.13/2.0-2.3 and 2.4+ (per-device API).
+class AutocastScope {
+ public:
+  AutocastScope(torch::Device device, std::optional<torch::ScalarType> dtype) {
+    if (!dtype) return;
+    IIS_CHECK_HINT(device.is_cuda(), "--half and --bf16 need --device cuda",
+                   "on the CPU run in float32 (drop --half/--bf16); --half-storage still "
+                   "halves the features file");
+    active_ = true;
+#if IIS_AUTOCAST_PER_DEVICE_API
+    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    old_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, *dtype);
+#else
+    was_enabled_ = at::autocast::is_enabled();
+    old_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(*dtype);
+#endif
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+#if IIS_AUTOCAST_PER_DEVICE_API
+    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, old_dtype_);
+#else
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(old_dtype_);
+#endif
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_ = false, was_enabled_ = false;
+  torch::ScalarType old_dtype_ = torch::kHalf;
+};
+
+// What a pool thread hands to the inference loop for one dataset index.
+struct Prepared {
+  torch::Tensor image;      // C×H×W float32 (CPU); undefined when skipped
+  std::string skip_reason;  // why the image could not be decoded
+};
+
+// Fingerprint of the dataset's order, sources and labels (not the pixels: cheap for 1.3 M
+// images, and any change of the file list or labels changes it).
+std::string data_fingerprint(const data::Dataset& dataset) {
+  uint64_t h = core::fnv1a(nullptr, 0);
+  const int64_t n = dataset.size();
+  h = core::fnv1a(&n, sizeof(n), h);
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string s = dataset.source(i);
+    const int64_t label = dataset.label(i);
+    h = core::fnv1a(s.data(), s.size(), h);
+    h = core::fnv1a(&label, sizeof(label), h);
+  }
+  return core::fingerprint_text(std::to_string(h));
+}
+
+std::string backbone_fingerprint(const std::string& spec) {
+  if (spec.rfind("native:", 0) == 0) {
+    const size_t at = spec.find('@');
+    if (at == std::string::npos) return core::fingerprint_text(spec);
+    return core::fingerprint_text(spec.substr(0, at) + ":" +
+                                  core::fingerprint_file(spec.substr(at + 1)));
+  }
+  return core::fingerprint_file(spec);
+}
+
+std::string one_line(std::string text) {
+  for (auto& c : text) {
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
+constexpr double kHalfMax = 65504.0;
+
+}  // namespace
+
+void parse_shard(const std::string& text, int64_t& index, int64_t& count) {
+  const size_t slash = text.find('/');
+  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size();
+  if (ok) {
+    try {
+      size_t used_i = 0, used_n = 0;
+      index = std::stoll(text.substr(0, slash), &used_i);
+      count = std::stoll(text.substr(slash + 1), &used_n);
+      ok = used_i == slash && used_n == text.size() - slash - 1;
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  IIS_CHECK_HINT(ok && count >= 1 && index >= 0 && index < count,
+                 "--shard must be i/n with 0 <= i < n, got '" << text << "'",
+                 "e.g. --shard 0/4 … --shard 3/4 for four parts, then `iis merge`");
+}
+
+void EmbedOptions::validate() const {
+  IIS_CHECK_HINT(!backbone.empty(), "--backbone is required",
+                 "a TorchScript file (scripts/export_backbone.py) or native:<arch>[@ckpt.pt]");
+  IIS_CHECK_HINT(!data.empty(), "--data is required",
+                 "an ImageFolder folder or an IDX images file");
+  IIS_CHECK_HINT(!out.empty(), "--out is required", "a prefix such as feats/train");
+  IIS_CHECK_HINT(batch_size >= 1 && batch_size <= 65536,
+                 "--batch-size must be in [1, 65536], got " << batch_size,
+                 "64 suits most models; lower it if memory runs out");
+  IIS_CHECK_HINT(shard_count >= 1 && shard_index >= 0 && shard_index < shard_count,
+                 "--shard must be i/n with 0 <= i < n, got " << shard_index << "/" << shard_count,
+                 "e.g. --shard 0/4");
+  IIS_CHECK_HINT(workers >= 0 && workers <= 256, "--workers must be in [0, 256], got " << workers,
+                 "0 = one per core");
+  IIS_CHECK_HINT(limit >= 0, "--limit must be >= 0, got " << limit, "0 = all images");
+  IIS_CHECK_HINT(!(half && bf16), "--half and --bf16 exclude each other", "choose one");
+}
+
+image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::string& backbone_yaml,
+                                     const std::string& backbone_name) {
+  image::Preprocess p;
+  if (!flags.preset.empty()) {
+    p = image::preprocess_preset(flags.preset);
+    if (!backbone_yaml.empty()) {
+      core::log_info("--preset " + flags.preset + " given: the preprocessing recorded with " +
+                     backbone_name + " is not used");
+    }
+  } else if (!backbone_yaml.empty()) {
+    image::apply_preprocess_yaml(p, backbone_yaml, "of backbone " + backbone_name);
+  }
+  if (!flags.yaml.empty()) image::apply_preprocess_yaml(p, core::read_text(flags.yaml), flags.yaml);
+  if (flags.resize_size >= 0) p.resize_size = flags.resize_size;
+  if (flags.crop_size >= 0) p.crop_size = flags.crop_size;
+  if (!flags.interpolation.empty()) {
+    p.interpolation = image::parse_interpolation(flags.interpolation, "--interpolation");
+  }
+  if (!flags.mean.empty()) p.mean = flags.mean;
+  if (!flags.std.empty()) p.std = flags.std;
+  if (flags.no_normalize) {
+    p.mean.clear();
+    p.std.clear();
+  }
+  if (flags.channels != 0) p.channels = flags.channels;
+  p.validate();
+  return p;
+}
+
+EmbedResult run_embed(const EmbedOptions& options) {
+  options.validate();
+  const torch::Device device = parse_device(options.device);
+  const auto dataset = data::open_dataset(options.data);
+  const int64_t n = dataset->size();
+  IIS_CHECK_HINT(n > 0, "dataset " << options.data << " holds no images",
+                 "check the path: a folder with one sub-folder of images per class");
+  IIS_CHECK_HINT(options.shard_count <= n,
+                 "--shard " << options.shard_index << "/" << options.shard_count << ": only " << n
+                            << " images to split",
+                 "use at most " << n << " shards");
+  EmbedResult result;
+  result.range_begin = n * options.shard_index / options.shard_count;
+  result.range_end = n * (options.shard_index + 1) / options.shard_count;
+  if (options.limit > 0) {
+    result.range_end = std::min(result.range_end, result.range_begin + options.limit);
+  }
+  const int64_t begin = result.range_begin, end = result.range_end;
+
+  auto backbone = backbone::open_backbone(options.backbone, device);
+  const image::Preprocess prep =
+      resolve_preprocess(options.preprocess, backbone->preprocess_config(), backbone->name());
+  result.preprocessing = prep.describe();
+  core::log_info("embedding images " + std::to_string(begin) + ".." + std::to_string(end) + " of " +
+                 std::to_string(n) + " with " + backbone->name() + " on " + device.str() + "; " +
+                 result.preprocessing);
+
+  const detail::EmbedFiles files(options.out);
+  const int threads = static_cast<int>(options.workers > 0 ? options.workers : core::threads());
+  // Look-ahead: two batches plus one image per thread keeps inference fed while bounding memory.
+  const int64_t capacity = 2 * options.batch_size + threads;
+  detail::OrderedLoader<Prepared> loader(begin, end, threads, capacity, [&](int64_t i) {
+    Prepared p;
+    cv::Mat rgb;
+    try {
+      rgb = dataset->image(i);
+    } catch (const Error& e) {
+      p.skip_reason = one_line(e.what());
+      return p;
+    }
+    with_context("preprocessing " + dataset->source(i),
+                 [&] { p.image = image::preprocess(rgb, prep); });
+    return p;
+  });
+
+  std::optional<detail::NpyRowWriter> features;
+  const torch::ScalarType storage = options.half_storage ? torch::kFloat16 : torch::kFloat32;
+  std::vector<int64_t> labels;
+  std::ostringstream paths, skipped;
+  std::vector<torch::Tensor> pending;
+  std::vector<int64_t> pending_index;
+  std::vector<int64_t> first_input;  // C×H×W of the first image: every input must match it
+  std::string first_source;
+  const std::optional<torch::ScalarType> autocast =
+      options.half   ? std::optional<torch::ScalarType>(torch::kHalf)
+      : options.bf16 ? std::optional<torch::ScalarType>(torch::kBFloat16)
+                     : std::nullopt;
+  AutocastScope autocast_scope(device, autocast);
+  core::Progress progress("embed", end - begin, "images");
+  int64_t unreported = 0;
+
+  auto run_batch = [&] {
+    if (pending.empty()) return;
+    if (first_input.empty()) {
+      first_input = pending[0].sizes().vec();
+      first_source = dataset->source(pending_index[0]);
+    }
+    const auto& shape = first_input;
+    torch::Tensor batch =
+        torch::empty({static_cast<int64_t>(pending.size()), shape[0], shape[1], shape[2]},
+                     torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device.is_cuda()));
+    for (size_t k = 0; k < pending.size(); ++k) {
+      IIS_CHECK_HINT(pending[k].sizes().vec() == shape,
+                     "image " << dataset->source(pending_index[k]) << " preprocesses to "
+                              << pending[k].sizes() << " but " << first_source << " to "
+                              << torch::IntArrayRef(shape),
+                     "images of different sizes need --crop-size (and --resize-size) so that "
+                     "every input has the same shape");
+      batch[static_cast<int64_t>(k)].copy_(pending[k]);
+    }
+    torch::Tensor f;
+    with_context("embedding the batch of images " + dataset->source(pending_index.front()) +
+                     " .. " + dataset->source(pending_index.back()),
+                 [&] {
+                   f = backbone->embed(batch.to(device, /*non_blocking=*/true)).to(torch::kCPU);
+                   IIS_CHECK_HINT(
+                       f.dim() == 2 && f.size(0) == batch.size(0),
+                       "backbone returned " << f.sizes() << " for " << batch.size(0) << " images",
+                       "the model must return one row per image");
+                 });
+    if (options.half_storage) {
+      const double peak = f.abs().max().item<double>();
+      IIS_CHECK_HINT(peak <= kHalfMax,
+                     "a feature of magnitude " << peak << " does not fit float16 (--half-storage)",
+                     "store float32: drop --half-storage");
+      f = f.to(torch::kFloat16);
+    }
+    if (!features) features.emplace(files.features, storage, std::vector<int64_t>{f.size(1)});
+    IIS_CHECK(f.size(1) == result.feature_dim || result.feature_dim == 0,
+              "backbone " << backbone->name() << " changed its feature size from "
+                          << result.feature_dim << " to " << f.size(1));
+    result.feature_dim = f.size(1);
+    features->append(f);
+    for (int64_t i : pending_index) {
+      labels.push_back(dataset->label(i));
+      paths << dataset->source(i) << "\n";
+    }
+    result.embedded += static_cast<int64_t>(pending.size());
+    pending.clear();
+    pending_index.clear();
+  };
+
+  for (int64_t i = begin; i < end; ++i) {
+    Prepared p = loader.next();
+    ++unreported;
+    if (!p.skip_reason.empty()) {
+      skipped << dataset->source(i) << "\t" << p.skip_reason << "\n";
+      ++result.skipped;
+      continue;
+    }
+    pending.push_back(std::move(p.image));
+    pending_index.push_back(i);
+    if (static_cast<int64_t>(pending.size()) == options.batch_size) {
+      run_batch();
+      progress.advance(unreported);
+      unreported = 0;
+    }
+  }
+  run_batch();
+  progress.advance(unreported);
+  progress.finish();
+  result.seconds = progress.elapsed_seconds();
+  result.images_per_second = result.seconds > 0 ? (end - begin) / result.seconds : 0;
+  IIS_CHECK_HINT(result.embedded > 0,
+                 "none of the " << (end - begin) << " images could be decoded; first: "
+                                << skipped.str().substr(0, skipped.str().find('\n')),
+                 "check the dataset's files");
+
+  // Data first, the metadata (which merge and `iis run` trust) last.
+  features->commit();
+  io::save_npy(files.labels, torch::tensor(labels, torch::kInt64));
+  core::write_text_atomic(files.paths, paths.str());
+  core::write_text_atomic(files.skipped, skipped.str());
+  nlohmann::json meta = {
+      {"format", detail::kEmbedFormat},
+      {"backbone", options.backbone},
+      {"backbone_fingerprint", backbone_fingerprint(options.backbone)},
+      {"data", options.data},
+      {"data_fingerprint", data_fingerprint(*dataset)},
+      {"dataset_size", n},
+      {"classes", dataset->class_names()},
+      {"preprocessing", result.preprocessing},
+      {"preprocessing_fingerprint", core::fingerprint_text(image::preprocess_yaml(prep))},
+      {"shard", {options.shard_index, options.shard_count}},
+      {"range", {begin, end}},
+      {"rows", result.embedded},
+      {"skipped", result.skipped},
+      {"feature_dim", result.feature_dim},
+      {"dtype", options.half_storage ? "float16" : "float32"},
+      {"device", device.str()},
+      {"autocast", options.half   ? "float16"
+                   : options.bf16 ? "bfloat16"
+                                  : "none"},
+  };
+  core::write_text_atomic(files.meta, meta.dump(2) + "\n");
+  result.files = {files.features, files.labels, files.paths, files.skipped, files.meta};
+  return result;
+}
+
+}  // namespace iis::embed

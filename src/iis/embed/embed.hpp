@@ -1,0 +1,104 @@
+// `iis embed`, `iis merge` and `iis preprocess`: images → representations on disk, shards
+// joined into one set of files, and a dump of the preprocessed input for parity checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "iis/image/preprocess.hpp"
+
+namespace iis::embed {
+
+// Preprocessing as the user asked for it. Resolution order: the preset (--preset, else the
+// backbone's YAML `preset`, else imagenet), then the backbone's YAML (only when --preset is
+// not given), then --preprocess-yaml, then the single-setting flags below.
+struct PreprocessFlags {
+  std::string preset;         // "imagenet" | "none" | "" (from the backbone)
+  std::string yaml;           // a YAML file of preprocessing keys; "" = none
+  int64_t resize_size = -1;   // --resize-size; -1 = not given
+  int64_t crop_size = -1;     // --crop-size; -1 = not given
+  std::string interpolation;  // --interpolation; "" = not given
+  std::vector<float> mean;    // --mean; empty = not given
+  std::vector<float> std;     // --std; empty = not given
+  bool no_normalize = false;  // --no-normalize: drop mean/std
+  int64_t channels = 0;       // --channels 1|3; 0 = not given
+};
+
+// Applies `flags` over the backbone's recorded preprocessing (`backbone_yaml`, possibly "")
+// as described above, validates, and returns the settings.
+image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::string& backbone_yaml,
+                                     const std::string& backbone_name);
+
+// Options of `iis embed`.
+struct EmbedOptions {
+  std::string backbone;        // --backbone: model.ts | native:<arch>[@ckpt.pt] (required)
+  std::string data;            // --data: ImageFolder folder or IDX images file (required)
+  std::string out;             // --out PREFIX: writes PREFIX.{features.npy,labels.npy,
+                               //   paths.txt,skipped.txt,embed.json} (required)
+  PreprocessFlags preprocess;  // see PreprocessFlags
+  int64_t batch_size = 64;     // --batch-size, 1..65536
+  std::string device = "cpu";  // --device cpu | cuda | cuda:N
+  bool half = false;           // --half: float16 autocast (CUDA only)
+  bool bf16 = false;           // --bf16: bfloat16 autocast (CUDA only)
+  bool half_storage = false;   // --half-storage: features stored as float16
+  int64_t shard_index = 0;     // --shard i/n: the i-th (0-based) of n contiguous parts
+  int64_t shard_count = 1;
+  int64_t workers = 0;  // --workers: decode/preprocess threads; 0 = one per core
+  int64_t limit = 0;    // --limit: only the first N images of the shard; 0 = all
+
+  // Throws iis::Error naming the flag and its valid range.
+  void validate() const;
+};
+
+// Parses "i/n" (0 <= i < n) into shard_index and shard_count; throws naming --shard.
+void parse_shard(const std::string& text, int64_t& index, int64_t& count);
+
+struct EmbedResult {
+  int64_t embedded = 0;  // rows written
+  int64_t skipped = 0;   // undecodable images, listed in PREFIX.skipped.txt
+  int64_t feature_dim = 0;
+  int64_t range_begin = 0, range_end = 0;  // dataset indices of this shard [begin, end)
+  double seconds = 0;
+  double images_per_second = 0;
+  std::string preprocessing;       // Preprocess::describe()
+  std::vector<std::string> files;  // what was written
+};
+
+// Embeds the shard's images in dataset order: decoding and preprocessing on `workers` threads
+// (bounded queue, results consumed in order) overlapping with the backbone in inference mode.
+// Writes features (N×D float32, or float16 with half_storage), labels (N int64), the source
+// paths (one a line) and the skipped sources with their reasons, each atomically; then
+// PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range) that merge
+// checks. Undecodable images are skipped and absent from all outputs; NaN features, a wrong
+// output rank or a model that fails are errors.
+EmbedResult run_embed(const EmbedOptions& options);
+
+// Options of `iis merge`.
+struct MergeOptions {
+  std::vector<std::string> shards;  // shard prefixes (any order)
+  std::string out;                  // --out PREFIX of the merged files
+};
+
+struct MergeResult {
+  int64_t shards = 0, rows = 0, skipped = 0, feature_dim = 0;
+};
+
+// Joins shards written by run_embed into one set of files. Checks they come from the same
+// backbone, data and preprocessing, that all n shards of one split are present once, and
+// that their ranges are contiguous and cover the dataset; throws naming the shard otherwise.
+MergeResult run_merge(const MergeOptions& options);
+
+// Options of `iis preprocess` (a debugging aid and the parity script's entry point).
+struct PreprocessDumpOptions {
+  std::vector<std::string> images;  // image files
+  std::string out;                  // --out FILE.npy
+  std::string backbone;             // --backbone: read its YAML for the settings; "" = none
+  PreprocessFlags preprocess;
+  bool uint8 = false;  // --uint8: N×H×W×C uint8 before scaling, else N×C×H×W float32
+};
+
+// Writes the preprocessed images as one .npy (all images must give the same shape).
+void run_preprocess_dump(const PreprocessDumpOptions& options);
+
+}  // namespace iis::embed

@@ -1,0 +1,151 @@
+// `iis merge`: joins the shards of `iis embed --shard i/n` into one set of files, after
+// checking that they belong together and cover the dataset exactly once.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/embed/detail/embed_files.hpp"
+#include "iis/embed/detail/npy_rows.hpp"
+#include "iis/embed/embed.hpp"
+#include "iis/io/npy.hpp"
+
+namespace iis::embed {
+
+namespace {
+
+struct Shard {
+  std::string prefix;
+  nlohmann::json meta;
+  int64_t index = 0, count = 0, begin = 0, end = 0, rows = 0;
+};
+
+Shard read_shard(const std::string& prefix) {
+  Shard s;
+  s.prefix = prefix;
+  const detail::EmbedFiles files(prefix);
+  IIS_CHECK_HINT(std::filesystem::is_regular_file(files.meta),
+                 "shard " << prefix << ": " << files.meta << " is missing",
+                 "give the --out prefixes of finished `iis embed --shard` runs");
+  with_context("reading " + files.meta, [&] {
+    try {
+      s.meta = nlohmann::json::parse(core::read_text(files.meta));
+      IIS_CHECK(s.meta.value("format", "") == detail::kEmbedFormat,
+                "not an iis embed metadata file (format " << s.meta.value("format", "?") << ")");
+      s.index = s.meta.at("shard").at(0).get<int64_t>();
+      s.count = s.meta.at("shard").at(1).get<int64_t>();
+      s.begin = s.meta.at("range").at(0).get<int64_t>();
+      s.end = s.meta.at("range").at(1).get<int64_t>();
+      s.rows = s.meta.at("rows").get<int64_t>();
+    } catch (const nlohmann::json::exception& e) {
+      IIS_FAIL("malformed: " << e.what(), "re-run `iis embed` for this shard");
+    }
+  });
+  return s;
+}
+
+}  // namespace
+
+MergeResult run_merge(const MergeOptions& options) {
+  IIS_CHECK_HINT(!options.shards.empty(), "no shards to merge",
+                 "iis merge --out PREFIX SHARD_PREFIX...");
+  IIS_CHECK_HINT(!options.out.empty(), "--out is required", "the prefix of the merged files");
+  std::vector<Shard> shards;
+  for (const auto& prefix : options.shards) {
+    IIS_CHECK_HINT(prefix != options.out, "--out " << options.out << " is also a shard",
+                   "write the merged files under another prefix");
+    shards.push_back(read_shard(prefix));
+  }
+  const Shard& first = shards.front();
+  for (const Shard& s : shards) {
+    for (const char* key : {"backbone_fingerprint", "data_fingerprint", "dataset_size",
+                            "preprocessing_fingerprint", "dtype", "feature_dim"}) {
+      IIS_CHECK_HINT(s.meta.at(key) == first.meta.at(key),
+                     "shards " << first.prefix << " and " << s.prefix << " differ in " << key
+                               << " (" << first.meta.at(key).dump() << " vs "
+                               << s.meta.at(key).dump() << ")",
+                     "merge only shards of one `iis embed` command (same backbone, data, "
+                     "preprocessing and --half-storage)");
+    }
+    IIS_CHECK_HINT(s.count == first.count,
+                   "shard " << s.prefix << " is part of " << s.count << " shards, " << first.prefix
+                            << " of " << first.count,
+                   "merge the shards of one split");
+  }
+  std::sort(shards.begin(), shards.end(),
+            [](const Shard& a, const Shard& b) { return a.index < b.index; });
+  for (size_t k = 1; k < shards.size(); ++k) {
+    IIS_CHECK_HINT(shards[k].index != shards[k - 1].index,
+                   "shards " << shards[k - 1].prefix << " and " << shards[k].prefix
+                             << " are both shard " << shards[k].index << "/" << first.count,
+                   "give each shard once");
+  }
+  IIS_CHECK_HINT(static_cast<int64_t>(shards.size()) == first.count,
+                 "got " << shards.size() << " of " << first.count << " shards",
+                 "run the missing shards (`iis embed --shard i/" << first.count << "`) first");
+  const int64_t dataset_size = first.meta.at("dataset_size").get<int64_t>();
+  int64_t expected_begin = 0;
+  for (const Shard& s : shards) {
+    IIS_CHECK_HINT(
+        s.begin == expected_begin,
+        "shard " << s.prefix << " starts at image " << s.begin << ", expected " << expected_begin,
+        "shards must be contiguous; was --limit used?");
+    expected_begin = s.end;
+  }
+  IIS_CHECK_HINT(expected_begin == dataset_size,
+                 "the shards end at image " << expected_begin << " of " << dataset_size,
+                 "shards must cover the whole dataset; was --limit used?");
+
+  MergeResult result;
+  result.shards = static_cast<int64_t>(shards.size());
+  result.feature_dim = first.meta.at("feature_dim").get<int64_t>();
+  const detail::EmbedFiles out(options.out);
+  const torch::ScalarType dtype =
+      first.meta.at("dtype").get<std::string>() == "float16" ? torch::kFloat16 : torch::kFloat32;
+  detail::NpyRowWriter features(out.features, dtype, {result.feature_dim});
+  std::vector<torch::Tensor> labels;
+  std::string paths, skipped;
+  core::Progress progress("merge", result.shards, "shards");
+  for (const Shard& s : shards) {
+    const detail::EmbedFiles in(s.prefix);
+    with_context("shard " + s.prefix, [&] {
+      torch::Tensor f = io::load_npy(in.features, 2, "features");
+      IIS_CHECK(f.scalar_type() == dtype && f.size(0) == s.rows && f.size(1) == result.feature_dim,
+                in.features << " holds " << f.scalar_type() << " " << f.sizes() << ", its metadata "
+                            << s.rows << " rows of " << result.feature_dim);
+      torch::Tensor l = io::load_npy(in.labels, 1, "labels");
+      IIS_CHECK(l.scalar_type() == torch::kInt64 && l.size(0) == s.rows,
+                in.labels << " holds " << l.sizes() << " " << l.scalar_type() << ", expected "
+                          << s.rows << " int64");
+      const std::string p = core::read_text(in.paths);
+      const int64_t lines = std::count(p.begin(), p.end(), '\n');
+      IIS_CHECK(lines == s.rows, in.paths << " has " << lines << " lines, expected " << s.rows);
+      features.append(f);
+      labels.push_back(l);
+      paths += p;
+      if (std::filesystem::is_regular_file(in.skipped)) skipped += core::read_text(in.skipped);
+    });
+    result.rows += s.rows;
+    result.skipped += s.meta.value("skipped", int64_t{0});
+    progress.advance();
+  }
+  progress.finish();
+  features.commit();
+  io::save_npy(out.labels, torch::cat(labels));
+  core::write_text_atomic(out.paths, paths);
+  core::write_text_atomic(out.skipped, skipped);
+  nlohmann::json meta = first.meta;
+  meta["shard"] = {0, 1};
+  meta["range"] = {0, dataset_size};
+  meta["rows"] = result.rows;
+  meta["skipped"] = result.skipped;
+  meta["merged_from"] = options.shards;
+  core::write_text_atomic(out.meta, meta.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace iis::embed

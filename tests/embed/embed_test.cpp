@@ -1,0 +1,242 @@
+// `iis embed` and `iis merge` on a small ImageFolder with a TorchScript model whose features
+// are the images' mean colours: order, skipped images, sharding + merge, and errors.
+#include "iis/embed/embed.hpp"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "iis/core/files.hpp"
+#include "iis/io/npy.hpp"
+#include "test_support.hpp"
+
+namespace iis::embed {
+namespace {
+
+std::string save_module(const test::TempDir& dir, const std::string& name,
+                        const std::string& body) {
+  torch::jit::Module m("Net");
+  m.define("def forward(self, x):\n    return " + body + "\n");
+  const std::string path = dir / (name + ".ts");
+  m.save(path);
+  return path;
+}
+
+// Colour of image k: distinct per image so a feature row identifies its image.
+cv::Vec3b colour(int k) { return cv::Vec3b(10 + 20 * k, 200 - 15 * k, (37 * k) % 256); }
+
+// data/<class>/<name>.png: classes "cat" (5 images, one of them corrupt) and "dog" (6 images).
+// Returns the colours of the decodable images in dataset order.
+std::vector<cv::Vec3b> make_folder(const std::string& root, const cv::Size& size = {12, 9}) {
+  std::vector<cv::Vec3b> colours;
+  int k = 0;
+  for (const std::string cls : {"cat", "dog"}) {
+    std::filesystem::create_directories(root + "/" + cls);
+    for (int i = 0; i < (cls == "cat" ? 5 : 6); ++i, ++k) {
+      const std::string path = root + "/" + cls + "/img" + std::to_string(i) + ".png";
+      if (cls == "cat" && i == 2) {
+        std::ofstream(path) << "not a png";
+        continue;
+      }
+      const cv::Vec3b rgb = colour(k);
+      cv::Mat bgr(size, CV_8UC3, cv::Scalar(rgb[2], rgb[1], rgb[0]));
+      cv::imwrite(path, bgr);
+      colours.push_back(rgb);
+    }
+  }
+  return colours;
+}
+
+std::vector<std::string> lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(core::read_text(path));
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+EmbedOptions base_options(const test::TempDir& dir, const std::string& model) {
+  EmbedOptions o;
+  o.backbone = model;
+  o.data = dir / "data";
+  o.out = dir / "out/all";
+  o.preprocess.preset = "none";
+  o.batch_size = 3;
+  o.workers = 3;
+  return o;
+}
+
+TEST(Embed, RowsFollowDatasetOrderAndSkippedImagesAreAbsentEverywhere) {
+  test::TempDir dir;
+  const auto colours = make_folder(dir / "data");
+  const auto o = base_options(dir, save_module(dir, "mean", "x.mean([2, 3])"));
+  const EmbedResult r = run_embed(o);
+  EXPECT_EQ(r.embedded, 10);
+  EXPECT_EQ(r.skipped, 1);
+  EXPECT_EQ(r.feature_dim, 3);
+
+  const torch::Tensor f = io::load_npy(o.out + ".features.npy");
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{10, 3}));
+  EXPECT_EQ(f.scalar_type(), torch::kFloat32);
+  for (int64_t k = 0; k < 10; ++k) {
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(f[k][c].item<float>(), colours[k][c] / 255.0f, 1e-6) << "row " << k;
+    }
+  }
+  const torch::Tensor labels = io::load_npy(o.out + ".labels.npy");
+  EXPECT_EQ(labels.scalar_type(), torch::kInt64);
+  EXPECT_TRUE(torch::equal(labels, torch::tensor({0, 0, 0, 0, 1, 1, 1, 1, 1, 1}, torch::kInt64)));
+  const auto paths = lines(o.out + ".paths.txt");
+  ASSERT_EQ(paths.size(), 10u);
+  EXPECT_EQ(paths[1], dir / "data/cat/img1.png");
+  EXPECT_EQ(paths[2], dir / "data/cat/img3.png");  // img2 is corrupt: no shift after it
+  EXPECT_EQ(paths[4], dir / "data/dog/img0.png");
+  const auto skipped = lines(o.out + ".skipped.txt");
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].rfind(dir / "data/cat/img2.png\t", 0), 0u) << skipped[0];
+}
+
+TEST(Embed, ShardsMergedEqualOneRun) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  // Features that mix every pixel, so any shift or mix-up shows.
+  auto o = base_options(
+      dir, save_module(dir, "m", "(x * x).flatten(1)[:, 0:7] + x.mean([1, 2, 3]).unsqueeze(1)"));
+  run_embed(o);
+  std::vector<std::string> prefixes;
+  for (int64_t i = 2; i >= 0; --i) {  // any order
+    auto s = o;
+    s.shard_index = i;
+    s.shard_count = 3;
+    s.batch_size = 2;
+    s.out = dir / ("shards/part" + std::to_string(i));
+    const auto r = run_embed(s);
+    EXPECT_EQ(r.range_begin, 11 * i / 3);
+    EXPECT_EQ(r.range_end, 11 * (i + 1) / 3);
+    prefixes.push_back(s.out);
+  }
+  MergeOptions m;
+  m.shards = prefixes;
+  m.out = dir / "merged/all";
+  const MergeResult mr = run_merge(m);
+  EXPECT_EQ(mr.shards, 3);
+  EXPECT_EQ(mr.rows, 10);
+  EXPECT_EQ(mr.skipped, 1);
+  EXPECT_TRUE(torch::allclose(io::load_npy(m.out + ".features.npy"),
+                              io::load_npy(o.out + ".features.npy"), 1e-6, 1e-7));
+  EXPECT_TRUE(
+      torch::equal(io::load_npy(m.out + ".labels.npy"), io::load_npy(o.out + ".labels.npy")));
+  EXPECT_EQ(core::read_text(m.out + ".paths.txt"), core::read_text(o.out + ".paths.txt"));
+  EXPECT_EQ(core::read_text(m.out + ".skipped.txt"), core::read_text(o.out + ".skipped.txt"));
+
+  // Incomplete, duplicated and foreign shards are refused.
+  m.shards = {prefixes[0], prefixes[1]};
+  EXPECT_IIS_ERROR(run_merge(m), "got 2 of 3 shards");
+  m.shards = {prefixes[0], prefixes[1], prefixes[1]};
+  EXPECT_IIS_ERROR(run_merge(m), "are both shard 1/3");
+  auto other = o;
+  other.backbone = save_module(dir, "other", "x.mean([2, 3]) * 2.0");
+  other.shard_index = 0;
+  other.shard_count = 3;
+  other.out = dir / "shards/other0";
+  run_embed(other);
+  m.shards = {other.out, prefixes[0], prefixes[1]};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in backbone_fingerprint");
+  m.shards = {dir / "shards/nothing"};
+  EXPECT_IIS_ERROR(run_merge(m), "nothing.embed.json is missing");
+}
+
+TEST(Embed, HalfStorageWritesFloat16) {
+  test::TempDir dir;
+  const auto colours = make_folder(dir / "data");
+  auto o = base_options(dir, save_module(dir, "mean", "x.mean([2, 3])"));
+  o.half_storage = true;
+  run_embed(o);
+  const torch::Tensor f = io::load_npy(o.out + ".features.npy");
+  EXPECT_EQ(f.scalar_type(), torch::kFloat16);
+  EXPECT_NEAR(f[9][0].item<float>(), colours[9][0] / 255.0f, 1e-3);
+  auto big = base_options(dir, save_module(dir, "big", "x.mean([2, 3]) * 1.0e6"));
+  big.half_storage = true;
+  EXPECT_IIS_ERROR(run_embed(big), "does not fit float16");
+}
+
+TEST(Embed, ModelErrorsStopTheRunAndWriteNothing) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  auto o = base_options(dir, save_module(dir, "nan", "x.mean([2, 3]) * 0.0 / 0.0"));
+  EXPECT_IIS_ERROR(run_embed(o), "produced NaN or infinite features");
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".features.npy"));
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".labels.npy"));
+  o.backbone = save_module(dir, "rank1", "x.sum([1, 2, 3])");
+  EXPECT_IIS_ERROR(run_embed(o), "(rank 1)");
+  o.backbone = dir / "garbage.ts";
+  std::ofstream(o.backbone) << "garbage";
+  EXPECT_IIS_ERROR(run_embed(o), "cannot load TorchScript backbone " + o.backbone);
+  EXPECT_FALSE(std::filesystem::exists(o.out + ".paths.txt"));
+  // Leaves no temporaries behind.
+  EXPECT_TRUE(!std::filesystem::exists(dir / "out") || std::filesystem::is_empty(dir / "out"));
+}
+
+TEST(Embed, DifferentSizesWithoutCropAreAnErrorNamingTheImage) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  cv::imwrite(dir / "data/dog/img5.png", cv::Mat(20, 20, CV_8UC3, cv::Scalar(1, 2, 3)));
+  auto o = base_options(dir, save_module(dir, "mean", "x.mean([2, 3])"));
+  EXPECT_IIS_ERROR(run_embed(o),
+                   "image " + dir / "data/dog/img5.png" + " preprocesses to [3, 20, 20]");
+  o.preprocess.crop_size = 8;  // now every input is 3×8×8
+  EXPECT_EQ(run_embed(o).embedded, 10);
+}
+
+TEST(Embed, ResolvesPreprocessingFromTheBackboneYamlThenFlags) {
+  PreprocessFlags flags;
+  image::Preprocess p = resolve_preprocess(flags, "", "m");
+  EXPECT_EQ(p.describe(), image::Preprocess().describe());  // imagenet when nothing is given
+  p = resolve_preprocess(flags, "val_resize_size: 232\ninterpolation: bicubic\n", "swin");
+  EXPECT_EQ(p.resize_size, 232);
+  EXPECT_EQ(p.interpolation, image::Interpolation::Bicubic);
+  flags.crop_size = 200;
+  flags.no_normalize = true;
+  p = resolve_preprocess(flags, "val_resize_size: 232\n", "swin");
+  EXPECT_EQ(p.resize_size, 232);
+  EXPECT_EQ(p.crop_size, 200);
+  EXPECT_TRUE(p.mean.empty());
+  flags = PreprocessFlags();
+  flags.preset = "none";  // an explicit preset ignores the backbone's YAML
+  p = resolve_preprocess(flags, "val_resize_size: 232\n", "swin");
+  EXPECT_EQ(p.resize_size, 0);
+  flags.channels = 2;
+  EXPECT_IIS_ERROR(resolve_preprocess(flags, "", "m"), "--channels must be 1 or 3");
+}
+
+TEST(Embed, OptionsAreValidated) {
+  int64_t i = 0, n = 0;
+  parse_shard("2/5", i, n);
+  EXPECT_EQ(i, 2);
+  EXPECT_EQ(n, 5);
+  EXPECT_IIS_ERROR(parse_shard("5/5", i, n), "--shard must be i/n with 0 <= i < n, got '5/5'");
+  EXPECT_IIS_ERROR(parse_shard("1/x", i, n), "--shard must be i/n");
+  EXPECT_IIS_ERROR(parse_shard("/3", i, n), "--shard must be i/n");
+  EmbedOptions o;
+  o.backbone = "m.ts";
+  o.data = "d";
+  o.out = "o";
+  o.batch_size = 0;
+  EXPECT_IIS_ERROR(o.validate(), "--batch-size must be in [1, 65536], got 0");
+  o.batch_size = 8;
+  o.half = o.bf16 = true;
+  EXPECT_IIS_ERROR(o.validate(), "--half and --bf16 exclude each other");
+  o.bf16 = false;
+  o.data = "/nonexistent";
+  if (!torch::cuda::is_available()) {
+    o.device = "cuda";
+    EXPECT_IIS_ERROR(run_embed(o), "--device cuda: CUDA is not available");
+  }
+  o.device = "tpu";
+  EXPECT_IIS_ERROR(run_embed(o), "--device must be cpu, cuda or cuda:N, got 'tpu'");
+}
+
+}  // namespace
+}  // namespace iis::embed
