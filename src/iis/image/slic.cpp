@@ -21,6 +21,11 @@
 #else
 #define IIS_SLIC_CLONES
 #endif
+// The 8-lane values below only pass between inlined functions of this file, so the ABI note
+// about returning them without AVX does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 namespace iis::image {
 namespace {
@@ -288,26 +293,32 @@ struct RowCandidate {
 // dy²·w + dx²·w + |colour - c|² is strictly smaller than the best so far (as in scikit-image,
 // where ties stay with the earlier centre). Lanes past x1 are masked.
 __attribute__((always_inline)) inline void offer_row(const float* const p[3],
-                                                     const RowCandidate& cand, Ints8 lane,
-                                                     float* best, int32_t* label) {
+                                                     const RowCandidate& cand, const Ints8& lane,
+                                                     float* __restrict best,
+                                                     int32_t* __restrict label) {
+  // Everything in locals: the stores below could otherwise alias them and force reloads.
+  const float* __restrict p0 = p[0];
+  const float* __restrict p1 = p[1];
+  const float* __restrict p2 = p[2];
+  const float* __restrict dx2 = cand.dx2 - cand.x0;
+  const int x0 = cand.x0, x1 = cand.x1;
   const Floats8 dy2 = Floats8{} + cand.dy2;
   const Floats8 c0 = Floats8{} + cand.c[0], c1 = Floats8{} + cand.c[1], c2 = Floats8{} + cand.c[2];
   const Ints8 k = Ints8{} + cand.k;
-  auto step = [&](int x, Ints8 mask) {
-    const Floats8 t0 = load8<Floats8>(p[0] + x) - c0;
-    const Floats8 t1 = load8<Floats8>(p[1] + x) - c1;
-    const Floats8 t2 = load8<Floats8>(p[2] + x) - c2;
-    const Floats8 d =
-        (dy2 + load8<Floats8>(cand.dx2 + (x - cand.x0))) + ((t0 * t0 + t1 * t1) + t2 * t2);
+  auto step = [&](int x, const Ints8& mask) {
+    const Floats8 t0 = load8<Floats8>(p0 + x) - c0;
+    const Floats8 t1 = load8<Floats8>(p1 + x) - c1;
+    const Floats8 t2 = load8<Floats8>(p2 + x) - c2;
+    const Floats8 d = (dy2 + load8<Floats8>(dx2 + x)) + ((t0 * t0 + t1 * t1) + t2 * t2);
     const auto b = load8<Floats8>(best + x);
     const auto l = load8<Ints8>(label + x);
     const Ints8 closer = (b > d) & mask;
     store8(best + x, closer ? d : b);
     store8(label + x, closer ? k : l);
   };
-  int x = cand.x0;
-  for (; x + kLanes <= cand.x1; x += kLanes) step(x, Ints8{} - 1);
-  if (x < cand.x1) step(x, lane < (cand.x1 - x));
+  int x = x0;
+  for (; x + kLanes <= x1; x += kLanes) step(x, Ints8{} - 1);
+  if (x < x1) step(x, lane < (x1 - x));
 }
 
 // One assignment step for one row: the centres whose window covers the row are offered it
