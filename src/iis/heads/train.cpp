@@ -276,6 +276,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
         if (scores.trainable()) scores.step(lr_scale);
       }
     }
+    scores.end_epoch();
     loss_std = (loss_std / static_cast<double>(batches)).to(torch::kCPU);
     loss_int = (loss_int / static_cast<double>(batches)).to(torch::kCPU);
 
@@ -289,7 +290,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
       return splits.val_features.index_select(0, ix);
     };
     auto val_scores_of = [&](const torch::Tensor& ix) { return scores.val_scores(ix); };
-    auto train_scores_of = [&](const torch::Tensor& ix) { return scores.train_scores(ix); };
+    auto train_scores_of = [&](const torch::Tensor& ix) { return scores.eval_train_scores(ix); };
     double std_top1 = NAN, int_top1 = 0;
     if (o.train_standard) {
       auto val =

@@ -62,6 +62,12 @@ class ConceptScores {
   virtual void backward(const torch::Tensor& /*grad*/) {}
   // One optimiser step with the learning rate scaled by `lr_scale`.
   virtual void step(double /*lr_scale*/) {}
+  // Scores of training rows for evaluation (hold-out rows): no noise, no state for backward.
+  virtual torch::Tensor eval_train_scores(const torch::Tensor& index) {
+    return train_scores(index);
+  }
+  // Called once after each epoch's updates, before that epoch is evaluated.
+  virtual void end_epoch() {}
 };
 
 // LayerNorm over K of x Pᵀ without the affine part: ((a − mean_K a) / sqrt(var_K a + 1e-5)),
