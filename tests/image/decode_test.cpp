@@ -232,6 +232,13 @@ TEST(Decode, DamagedFilesAreRefusedSilentlyNamingTheFile) {
   for (size_t i = 200; i + 2 < corrupt_jpg.size(); i += 5) corrupt_jpg[i] ^= 0x5A;
   Bytes corrupt_png = png;
   corrupt_png[40] ^= 0xFF;  // inside IDAT: CRC mismatch
+  Bytes huge_jpg = jpg;     // SOF0 claims 65000×65000: refused before any allocation
+  for (size_t i = 2; i + 9 < huge_jpg.size(); ++i) {
+    if (huge_jpg[i] == 0xFF && huge_jpg[i + 1] == 0xC0) {
+      for (size_t k : {i + 5, i + 7}) huge_jpg[k] = 0xFD, huge_jpg[k + 1] = 0xE8;
+      break;
+    }
+  }
   const std::string text = "hello, this is not an image\n";
   const std::vector<std::pair<std::string, Bytes>> cases = {
       {"zero byte.png", {}},
@@ -244,6 +251,7 @@ TEST(Decode, DamagedFilesAreRefusedSilentlyNamingTheFile) {
       {"corrupt.png", corrupt_png},
       {"not an image.jpg", Bytes(text.begin(), text.end())},
       {"header only.jpg", Bytes(jpg.begin(), jpg.begin() + 3)},
+      {"huge.jpg", huge_jpg},
   };
   for (const auto& [name, bytes] : cases) {
     const std::string path = dir / name;
@@ -257,6 +265,7 @@ TEST(Decode, DamagedFilesAreRefusedSilentlyNamingTheFile) {
   EXPECT_IIS_ERROR(read_rgb(dir / "zero byte.png"), "empty file");
   EXPECT_IIS_ERROR(read_rgb(dir / "truncated.jpg"), "truncated JPEG");
   EXPECT_IIS_ERROR(read_rgb(dir / "truncated.png"), "truncated PNG");
+  EXPECT_IIS_ERROR(read_rgb(dir / "huge.jpg"), "image size 65000x65000 out of range");
   EXPECT_IIS_ERROR(read_rgb(dir / "missing.png"), "cannot open");
   EXPECT_IIS_ERROR(read_rgb(dir.str()), "is a folder");
 }

@@ -100,11 +100,18 @@ cv::Mat decode_jpeg(const std::vector<unsigned char>& bytes, const std::string& 
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.image_width == 0 || cinfo.image_height == 0 ||
+      uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels) {
+    // Checked before start_decompress, which allocates whole-image buffers for progressive
+    // files; the jump cleans up like any libjpeg error.
+    std::snprintf(errors.message, sizeof(errors.message), "image size %ux%u out of range",
+                  cinfo.image_width, cinfo.image_height);
+    std::longjmp(errors.jump, 1);
+  }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   // Grayscale, YCbCr and RGB all come out as RGB (grey replicated, as PIL's convert("RGB")).
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_start_decompress(&cinfo);
-  check_size(name, cinfo.output_width, cinfo.output_height);
   const int width = static_cast<int>(cinfo.output_width);
   rgb.create(static_cast<int>(cinfo.output_height), width, CV_8UC3);
   if (cmyk) cmyk_row.resize(static_cast<size_t>(width) * 4);
