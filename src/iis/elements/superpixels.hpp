@@ -1,0 +1,31 @@
+// `iis superpixels`: the SLIC label map of one image, as .npy or as an overlay picture, to see
+// what the segment concepts are cut from and to compare with scikit-image.
+#pragma once
+
+#include <string>
+
+namespace iis::elements {
+
+// Options of run_superpixels(); SLIC defaults are the paper's.
+struct SuperpixelsOptions {
+  std::string image;        // any image iis::image::read_rgb reads
+  int n_segments = 30;      // approximate number of superpixels (--n-segments)
+  double compactness = 10;  // SLIC compactness (--compactness)
+  double sigma = 1;         // SLIC Gaussian pre-smoothing in pixels (--sigma)
+  std::string out;          // .npy: int32 H×W label map (labels 0..n-1); .png: overlay
+};
+
+// What run_superpixels() wrote.
+struct SuperpixelsResult {
+  int height = 0, width = 0;
+  int segments = 0;  // number of labels
+  double seconds = 0;
+  std::string out;
+};
+
+// Reads the image, runs iis::image::slic and writes the label map or the overlay (the image
+// with segment boundaries drawn in yellow) atomically. Throws iis::Error naming the flag or
+// the file on bad options or unreadable input.
+SuperpixelsResult run_superpixels(const SuperpixelsOptions& options);
+
+}  // namespace iis::elements
