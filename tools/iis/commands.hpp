@@ -19,6 +19,7 @@ void add_version_command(CLI::App& root, Commands& commands);
 void add_elements_command(CLI::App& root, Commands& commands);
 void add_superpixels_command(CLI::App& root, Commands& commands);
 void add_report_command(CLI::App& root, Commands& commands);
+void add_run_command(CLI::App& root, Commands& commands);
 void add_kmeans_command(CLI::App& root, Commands& commands);
 void add_fit_command(CLI::App& root, Commands& commands);
 void add_score_command(CLI::App& root, Commands& commands);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   tool::add_elements_command(root, commands);
   tool::add_superpixels_command(root, commands);
   tool::add_report_command(root, commands);
+  tool::add_run_command(root, commands);
   tool::add_kmeans_command(root, commands);
   tool::add_fit_command(root, commands);
   tool::add_score_command(root, commands);

@@ -9,8 +9,6 @@
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
-#include "iis/embed/embed.hpp"
-#include "iis/models/pretrain.hpp"
 #include "iis/pipeline/detail/stages.hpp"
 
 namespace fs = std::filesystem;

@@ -1,0 +1,54 @@
+// `iis run CONFIG` and `iis demo`: the whole pipeline from one YAML config.
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "iis/core/progress.hpp"
+#include "iis/pipeline/run.hpp"
+
+namespace iis::tool {
+
+void print_report(const report::ReportResult& result);  // commands/report.cpp
+
+namespace {
+
+void print_run(const pipeline::RunResult& result) {
+  int ran = 0;
+  for (const auto& s : result.stages) ran += s.ran;
+  print_report(result.report);
+  std::cout << "stages: " << ran << " ran, " << result.stages.size() - ran << " up to date; "
+            << core::format_duration(result.seconds) << " in all\n"
+            << "report: " << result.run_dir << "/index.html\n";
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& root, Commands& commands) {
+  auto options = std::make_shared<pipeline::RunOptions>();
+  auto no_figures = std::make_shared<bool>(false);
+  auto* app = root.add_subcommand(
+      "run",
+      "Run the pipeline of a YAML config: elements, embed, fit, report (unchanged "
+      "stages are skipped)");
+  app->add_option("config", options->config, "The YAML config (see configs/demo.yaml)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app->add_option("--out", options->out, "The run folder (overrides the config's out)");
+  app->add_flag("--force", options->force, "Recompute every stage");
+  app->add_flag("--no-figures", *no_figures, "Report without gnuplot figures");
+  commands.push_back({app, [options, no_figures] {
+                        options->figures = !*no_figures;
+                        print_run(pipeline::run_pipeline(*options));
+                      }});
+
+  auto demo = std::make_shared<pipeline::DemoOptions>();
+  auto* demo_app = root.add_subcommand(
+      "demo",
+      "The embedded default: backbones of different accuracy trained on Fashion-MNIST, "
+      "their IIS and its correlation with accuracy (iis run on configs/demo.yaml)");
+  demo_app->add_option("--out", demo->out, "The run folder (default: runs/demo)");
+  demo_app->add_flag("--force", demo->force, "Recompute every stage");
+  commands.push_back({demo_app, [demo] { print_run(pipeline::run_demo(*demo)); }});
+}
+
+}  // namespace iis::tool
