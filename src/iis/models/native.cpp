@@ -122,14 +122,15 @@ class BasicBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-// resnet8-w<W>: conv3×3(W) + BN + ReLU at 28×28, then three basic blocks of widths W (28×28),
-// 2W (14×14) and 4W (7×7), global average pooling → 4W-dimensional representation → classes.
-// 8 weighted layers: the stem, 2 per block, the classifier.
+// resnet8-w<W>: conv3×3 stride 2 (W) + BN + ReLU (28×28 → 14×14), then three basic blocks of
+// widths W (14×14), 2W (7×7) and 4W (4×4), global average pooling → 4W-dimensional
+// representation → classes. 8 weighted layers: the stem, 2 per block, the classifier. The
+// strided stem makes an epoch about 3× cheaper on a CPU than a stem at full resolution.
 class ResNet8Impl : public NativeBase {
  public:
   ResNet8Impl(const std::string& arch, int64_t width, int64_t num_classes)
       : NativeBase(arch, num_classes, /*feature_dim=*/4 * width) {
-    stem_conv_ = register_module("stem_conv", conv3x3(1, width, /*stride=*/1));
+    stem_conv_ = register_module("stem_conv", conv3x3(1, width, /*stride=*/2));
     stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(width));
     block1_ = register_module("block1", BasicBlock(width, width, /*stride=*/1));
     block2_ = register_module("block2", BasicBlock(width, 2 * width, /*stride=*/2));
