@@ -21,6 +21,7 @@ struct FitOptions {
   std::string concept_labels;  // --concept-labels: M integer .npy (optional)
   std::string out;             // --out: output folder
   int64_t num_concepts = 200;  // --num-concepts: K, 1 ≤ K ≤ M
+  double temperature = 0.1;    // --temperature: > 0, the Gumbel-softmax temperature of end2end
   // --concept-select: first | stratified | random; "" = stratified with --concept-labels,
   // random otherwise.
   std::string concept_select;

@@ -61,6 +61,7 @@ struct FitConfig {
   std::string threshold = "strict";  // threshold: strict | exact | soft
   std::string concept_select;     // concept_select: first | stratified | random; "" = fit's default
   std::string select_on = "val";  // select_on: val (the reference) | holdout
+  double temperature = 0.1;       // temperature: Gumbel-softmax temperature of end2end concepts
 };
 
 // The whole configuration of `iis run`.
