@@ -13,11 +13,20 @@ namespace iis::concepts {
 
 ConceptType parse_concept_type(const std::string& name) {
   if (name == "prototype") return ConceptType::Prototype;
+  if (name == "cluster") return ConceptType::Cluster;
   IIS_FAIL("--concept-type: unknown concept type '" << name << "'",
-           "valid: prototype (cluster and end2end are planned)");
+           "valid: prototype, cluster (end2end is planned)");
 }
 
-std::string to_string(ConceptType) { return "prototype"; }
+std::string to_string(ConceptType type) {
+  switch (type) {
+    case ConceptType::Prototype:
+      return "prototype";
+    case ConceptType::Cluster:
+      return "cluster";
+  }
+  return "?";
+}
 
 ConceptSelect parse_concept_select(const std::string& name) {
   if (name == "first") return ConceptSelect::First;

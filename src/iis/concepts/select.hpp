@@ -11,9 +11,9 @@
 
 namespace iis::concepts {
 
-// How concepts are made from elements. Only Prototype exists so far; Cluster (k-means
-// centres) and End2End (a learned assignment trained with the head) are planned.
-enum class ConceptType { Prototype };
+// How concepts are made from elements: Prototype (K of the elements), Cluster (the K k-means
+// centres, kmeans.hpp); End2End (a learned assignment trained with the head) is planned.
+enum class ConceptType { Prototype, Cluster };
 
 // Which K elements a prototype concept set takes.
 //   First:      the first K in file order (the reference's behaviour; on ImageNet one or

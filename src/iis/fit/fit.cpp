@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "iis/concepts/kmeans.hpp"
 #include "iis/concepts/select.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
@@ -144,17 +145,25 @@ void check_out_folder(const std::string& out, const std::string& key) {
 // The settings that change the numbers of one seed; a finished seed is reused only when its
 // settings match.
 json seed_settings(const FitOptions& o, const std::string& select) {
-  return json{{"num_concepts", o.num_concepts},
-              {"concept_select", select},
-              {"ratios", o.ratios},
-              {"lrs", o.lrs},
-              {"epochs", o.epochs},
-              {"batch_size", o.batch_size},
-              {"lr_decay", 0.99},
-              {"threshold", o.threshold},
-              {"select_on", o.select_on},
-              {"holdout_fraction", o.holdout_fraction},
-              {"num_classes", o.num_classes}};
+  json j{{"num_concepts", o.num_concepts},
+         {"concept_select", select},
+         {"ratios", o.ratios},
+         {"lrs", o.lrs},
+         {"epochs", o.epochs},
+         {"batch_size", o.batch_size},
+         {"lr_decay", 0.99},
+         {"threshold", o.threshold},
+         {"select_on", o.select_on},
+         {"holdout_fraction", o.holdout_fraction},
+         {"num_classes", o.num_classes}};
+  if (o.concept_type == "cluster") {  // k-means centres: no selection rule, k-means settings
+    j.erase("concept_select");
+    j["concept_type"] = o.concept_type;
+    j["kmeans"] = {{"max_elements", o.kmeans_max_elements},
+                   {"tol", o.kmeans_tol},
+                   {"max_iter", o.kmeans_max_iter}};
+  }
+  return j;
 }
 
 json head_json(const heads::HeadOutcome& h) {
@@ -188,16 +197,42 @@ json curve_json(const heads::HeadOutcome& h) {
   return j;
 }
 
+// The k-means settings of --concept-type cluster for one seed.
+concepts::KMeansOptions kmeans_options(const FitOptions& o, uint64_t seed) {
+  concepts::KMeansOptions k;
+  k.k = o.num_concepts;
+  k.seed = seed;
+  k.max_elements = o.kmeans_max_elements;
+  k.tol = o.kmeans_tol;
+  k.max_iter = o.kmeans_max_iter;
+  return k;
+}
+
 // Trains one seed and writes OUT/seeds/<seed>/ (concepts, heads, seed.json); returns seed.json.
 json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Device device,
               const json& settings) {
   const auto seed_dir = (fs::path(o.out) / "seeds" / std::to_string(seed)).string();
   auto t0 = std::chrono::steady_clock::now();
-  concepts::ConceptOptions co;
-  co.num_concepts = o.num_concepts;
-  if (!o.concept_select.empty()) co.select = concepts::parse_concept_select(o.concept_select);
-  co.seed = seed;
-  auto chosen = concepts::choose_concepts(in.elements, in.element_labels, co);
+  concepts::ConceptSet chosen;
+  json kmeans_json;
+  if (o.concept_type == "cluster") {
+    concepts::KMeansResult km;
+    chosen.vectors = concepts::cluster_concepts(in.elements, kmeans_options(o, seed), &km);
+    chosen.type = concepts::ConceptType::Cluster;
+    // Each element's concept (its nearest centre): the elements behind a cluster concept.
+    chosen.element_index = km.labels;
+    kmeans_json = json{{"inertia", km.inertia},
+                       {"iterations", km.iterations},
+                       {"converged", km.converged},
+                       {"clustered_elements", km.sample.size(0)},
+                       {"seconds", km.seconds}};
+  } else {
+    concepts::ConceptOptions co;
+    co.num_concepts = o.num_concepts;
+    if (!o.concept_select.empty()) co.select = concepts::parse_concept_select(o.concept_select);
+    co.seed = seed;
+    chosen = concepts::choose_concepts(in.elements, in.element_labels, co);
+  }
   const double concept_s = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -246,7 +281,10 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   const auto heads_dir = (fs::path(seed_dir) / "heads").string();
   core::make_dirs(heads_dir);
   io::save_npy((fs::path(seed_dir) / "concepts.npy").string(), chosen.vectors.to(torch::kCPU));
-  io::save_npy((fs::path(seed_dir) / "concept_index.npy").string(), chosen.element_index);
+  io::save_npy((fs::path(seed_dir) /
+                (o.concept_type == "prototype" ? "concept_index.npy" : "element_concept.npy"))
+                   .string(),
+               chosen.element_index);
   std::vector<torch::Tensor> gamma, beta, weight, bias;
   for (const auto* b : best) {
     gamma.push_back(b->params.gamma);
@@ -267,7 +305,12 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   json j;
   j["seed"] = seed;
   j["settings"] = settings;
-  j["concept_select"] = concepts::to_string(chosen.select);
+  j["concept_type"] = concepts::to_string(chosen.type);
+  if (o.concept_type == "cluster") {
+    j["kmeans"] = kmeans_json;
+  } else {
+    j["concept_select"] = concepts::to_string(chosen.select);
+  }
   j["standard"] = head_json(standard);
   j["iis"] = iis;
   j["iis_chance_corrected"] = number_or_null(iis_cc);
@@ -357,13 +400,15 @@ void validate_fit_options(const FitOptions& o) {
   heads::parse_threshold_rule(o.threshold);
   heads::parse_select_on(o.select_on);
   if (!o.concept_select.empty()) concepts::parse_concept_select(o.concept_select);
+  concepts::parse_concept_type(o.concept_type);
+  if (o.concept_type == "cluster") concepts::validate(kmeans_options(o, 0));
   IIS_CHECK_HINT(o.holdout_fraction > 0 && o.holdout_fraction < 1,
                  "--holdout-fraction must be in (0, 1), got " << o.holdout_fraction,
                  "e.g. --holdout-fraction 0.1");
   IIS_CHECK_HINT(o.num_classes >= 0 && o.num_classes != 1,
                  "--num-classes must be ≥ 2 (or 0 to infer it), got " << o.num_classes,
                  "leave it out to use the largest training label + 1");
-  if (o.concept_select == "stratified") {
+  if (o.concept_type == "prototype" && o.concept_select == "stratified") {
     IIS_CHECK_HINT(!o.concept_labels.empty(), "--concept-select stratified needs --concept-labels",
                    "pass --concept-labels, or use --concept-select random");
   }
@@ -421,7 +466,7 @@ FitSummary run_fit(const FitOptions& o) {
   r["libtorch"] = TORCH_VERSION;
   r["device"] = o.device;
   r["threads"] = core::threads();
-  r["concept_type"] = "prototype";
+  r["concept_type"] = o.concept_type;
   r["settings"] = settings;
   r["settings"]["seeds"] = o.seeds;
   r["inputs"] = in.description;
@@ -432,6 +477,10 @@ FitSummary run_fit(const FitOptions& o) {
   r["train_rows"] = in.train_x.size(0);
   r["val_rows"] = in.val_x.size(0);
   r["seeds"] = o.seeds;
+  if (o.concept_type == "cluster") {
+    r["kmeans"] = json::array();  // per seed: inertia, iterations, converged, ...
+    for (const auto& s : per_seed) r["kmeans"].push_back(s.value("kmeans", json()));
+  }
   auto std_acc = collect([](const json& s) { return s["standard"]["top1"].get<double>(); });
   auto std_top5 = collect([](const json& s) { return s["standard"]["top5"].get<double>(); });
   auto iis = collect([](const json& s) { return s["iis"].get<double>(); });
@@ -501,12 +550,14 @@ FitSummary run_fit(const FitOptions& o) {
   core::write_text_atomic((out / "epochs.csv").string(), epochs.str());
   timings["total_s"] = seconds_since(start);
   r["timings"] = timings;
-  r["files"] = json{{"curve", "curve.csv"},
-                    {"epochs", "epochs.csv"},
-                    {"concepts", "concepts.npy"},
-                    {"seeds",
-                     "seeds/<seed>/ (concepts.npy, concept_index.npy, heads/*.npy, "
-                     "seed.json)"}};
+  r["files"] = json{
+      {"curve", "curve.csv"},
+      {"epochs", "epochs.csv"},
+      {"concepts", "concepts.npy"},
+      {"seeds", std::string("seeds/<seed>/ (concepts.npy, ") +
+                    (o.concept_type == "cluster" ? "element_concept.npy: each element's cluster"
+                                                 : "concept_index.npy") +
+                    ", heads/*.npy, seed.json)"}};
   FitSummary summary;
   summary.results_path = (out / "results.json").string();
   core::write_text_atomic(summary.results_path, r.dump(1));

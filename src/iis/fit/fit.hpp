@@ -21,7 +21,12 @@ struct FitOptions {
   std::string concept_labels;  // --concept-labels: M integer .npy (optional)
   std::string out;             // --out: output folder
   int64_t num_concepts = 200;  // --num-concepts: K, 1 ≤ K ≤ M
-  double temperature = 0.1;    // --temperature: > 0, the Gumbel-softmax temperature of end2end
+  // --concept-type: prototype (K of the elements) | cluster (K k-means centres of them,
+  // re-normalised; --concept-select does not apply).
+  std::string concept_type = "prototype";
+  int64_t kmeans_max_elements = 20000;  // --kmeans-max-elements: ≥ 0 (0 = all), cluster only
+  double kmeans_tol = 1e-4;             // --kmeans-tol: ≥ 0, × mean feature variance
+  int64_t kmeans_max_iter = 300;        // --kmeans-max-iter: ≥ 1
   // --concept-select: first | stratified | random; "" = stratified with --concept-labels,
   // random otherwise.
   std::string concept_select;

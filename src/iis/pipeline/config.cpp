@@ -213,7 +213,7 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
 }  // namespace
 
 // Grows with `iis fit --concept-type` (issue 6: cluster, end2end).
-std::vector<std::string> known_concept_types() { return {"prototype"}; }
+std::vector<std::string> known_concept_types() { return {"prototype", "cluster"}; }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);

@@ -199,6 +199,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   o.concept_labels = embedded.elements + ".labels.npy";
   o.out = s.output_dir;
   o.num_concepts = c.fit.num_concepts;
+  o.concept_type = type;
   o.concept_select = c.fit.concept_select;
   o.ratios = c.ratios;
   o.lrs = c.fit.lrs;
