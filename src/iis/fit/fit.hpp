@@ -24,6 +24,7 @@ struct FitOptions {
   // --concept-type: prototype (K of the elements) | cluster (K k-means centres of them,
   // re-normalised; --concept-select does not apply).
   std::string concept_type = "prototype";
+  double temperature = 0.1;  // --temperature: > 0, the Gumbel-softmax temperature of end2end
   int64_t kmeans_max_elements = 20000;  // --kmeans-max-elements: ≥ 0 (0 = all), cluster only
   double kmeans_tol = 1e-4;             // --kmeans-tol: ≥ 0, × mean feature variance
   int64_t kmeans_max_iter = 300;        // --kmeans-max-iter: ≥ 1
