@@ -16,6 +16,7 @@ struct Command {
 using Commands = std::vector<Command>;
 
 void add_version_command(CLI::App& root, Commands& commands);
+void add_pretrain_command(CLI::App& root, Commands& commands);
 void add_elements_command(CLI::App& root, Commands& commands);
 void add_superpixels_command(CLI::App& root, Commands& commands);
 void add_report_command(CLI::App& root, Commands& commands);

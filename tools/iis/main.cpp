@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   tool::Commands commands;
   tool::add_version_command(root, commands);
+  tool::add_pretrain_command(root, commands);
   tool::add_elements_command(root, commands);
   tool::add_superpixels_command(root, commands);
   tool::add_report_command(root, commands);
