@@ -14,8 +14,9 @@ namespace iis::concepts {
 ConceptType parse_concept_type(const std::string& name) {
   if (name == "prototype") return ConceptType::Prototype;
   if (name == "cluster") return ConceptType::Cluster;
+  if (name == "end2end") return ConceptType::End2End;
   IIS_FAIL("--concept-type: unknown concept type '" << name << "'",
-           "valid: prototype, cluster (end2end is planned)");
+           "valid: prototype, cluster, end2end");
 }
 
 std::string to_string(ConceptType type) {
@@ -24,6 +25,8 @@ std::string to_string(ConceptType type) {
       return "prototype";
     case ConceptType::Cluster:
       return "cluster";
+    case ConceptType::End2End:
+      return "end2end";
   }
   return "?";
 }

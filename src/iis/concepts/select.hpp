@@ -12,8 +12,8 @@
 namespace iis::concepts {
 
 // How concepts are made from elements: Prototype (K of the elements), Cluster (the K k-means
-// centres, kmeans.hpp); End2End (a learned assignment trained with the head) is planned.
-enum class ConceptType { Prototype, Cluster };
+// centres, kmeans.hpp); End2End (a learned assignment trained with the head, end2end.hpp).
+enum class ConceptType { Prototype, Cluster, End2End };
 
 // Which K elements a prototype concept set takes.
 //   First:      the first K in file order (the reference's behaviour; on ImageNet one or

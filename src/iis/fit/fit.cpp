@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <sstream>
 
+#include "iis/concepts/end2end.hpp"
 #include "iis/concepts/kmeans.hpp"
 #include "iis/concepts/select.hpp"
 #include "iis/core/error.hpp"
@@ -163,6 +165,11 @@ json seed_settings(const FitOptions& o, const std::string& select) {
                    {"tol", o.kmeans_tol},
                    {"max_iter", o.kmeans_max_iter}};
   }
+  if (o.concept_type == "end2end") {  // a learned assignment: no selection rule
+    j.erase("concept_select");
+    j["concept_type"] = o.concept_type;
+    j["temperature"] = o.temperature;
+  }
   return j;
 }
 
@@ -226,6 +233,8 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
                        {"converged", km.converged},
                        {"clustered_elements", km.sample.size(0)},
                        {"seconds", km.seconds}};
+  } else if (o.concept_type == "end2end") {
+    chosen.type = concepts::ConceptType::End2End;  // learned below, with the heads
   } else {
     concepts::ConceptOptions co;
     co.num_concepts = o.num_concepts;
@@ -242,9 +251,26 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   splits.val_features = in.val_x.to(device);
   splits.val_labels = in.val_y.to(device);
   splits.num_classes = in.num_classes;
-  auto p = chosen.vectors.to(device);
-  heads::PrecomputedScores scores(heads::normalized_concept_scores(splits.train_features, p),
-                                  heads::normalized_concept_scores(splits.val_features, p));
+  std::unique_ptr<heads::ConceptScores> scores;
+  concepts::End2EndScores* learned = nullptr;  // end2end: one assignment per head
+  if (o.concept_type == "end2end") {
+    concepts::End2EndOptions eo;
+    eo.num_concepts = o.num_concepts;
+    eo.temperature = o.temperature;
+    eo.seed = seed;
+    std::vector<double> head_lrs;  // in train_heads' head order: ratio-major
+    for (size_t i = 0; i < o.ratios.size(); ++i)
+      head_lrs.insert(head_lrs.end(), o.lrs.begin(), o.lrs.end());
+    auto e2e = std::make_unique<concepts::End2EndScores>(in.elements, splits.train_features,
+                                                         splits.val_features, head_lrs, eo);
+    learned = e2e.get();
+    scores = std::move(e2e);
+  } else {
+    auto p = chosen.vectors.to(device);
+    scores = std::make_unique<heads::PrecomputedScores>(
+        heads::normalized_concept_scores(splits.train_features, p),
+        heads::normalized_concept_scores(splits.val_features, p));
+  }
   const double scores_s = seconds_since(t0);
 
   heads::TrainOptions to;
@@ -257,7 +283,7 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   to.holdout_fraction = o.holdout_fraction;
   to.seed = seed;
   to.progress_stage = "training heads (seed " + std::to_string(seed) + ")";
-  auto outcome = heads::train_heads(splits, scores, to);
+  auto outcome = heads::train_heads(splits, *scores, to);
 
   // Reported figures: per ratio, the best learning rate.
   const size_t num_lrs = o.lrs.size();
@@ -275,6 +301,30 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   double iis_cc = NAN;
   if (standard.top1 > 1.0 / static_cast<double>(in.num_classes)) {
     iis_cc = score::iis_chance_corrected(o.ratios, acc, standard.top1, in.num_classes);
+  }
+
+  // end2end: per ratio, the assignment and concepts of the picked head at its picked epoch.
+  json end2end_json;
+  if (learned != nullptr) {
+    std::vector<torch::Tensor> per_ratio;
+    for (const auto* b : best) {
+      const int64_t head = b - outcome.interpretable.data();
+      per_ratio.push_back(learned->assignment_at(b->epoch)[head]);
+    }
+    chosen.element_index = torch::stack(per_ratio);               // R×M
+    chosen.vectors = learned->concepts_of(chosen.element_index);  // R×K×D
+    std::vector<int64_t> used, largest;
+    for (const auto& a : per_ratio) {
+      auto sizes = torch::bincount(a, {}, o.num_concepts);
+      used.push_back((sizes > 0).sum().item<int64_t>());
+      largest.push_back(sizes.max().item<int64_t>());
+    }
+    end2end_json = json{{"temperature", o.temperature},
+                        {"assignment", "seeds/" + std::to_string(seed) + "/element_concept.npy"},
+                        {"assignment_layout", "R×M int64: each element's concept, per ratio"},
+                        {"concepts_layout", "R×K×D: the learned concepts, per ratio"},
+                        {"concepts_used", used},
+                        {"largest_concept", largest}};
   }
 
   // Concepts and the picked heads, as .npy files a later command can load.
@@ -308,6 +358,8 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   j["concept_type"] = concepts::to_string(chosen.type);
   if (o.concept_type == "cluster") {
     j["kmeans"] = kmeans_json;
+  } else if (learned != nullptr) {
+    j["end2end"] = end2end_json;
   } else {
     j["concept_select"] = concepts::to_string(chosen.select);
   }
@@ -402,6 +454,12 @@ void validate_fit_options(const FitOptions& o) {
   if (!o.concept_select.empty()) concepts::parse_concept_select(o.concept_select);
   concepts::parse_concept_type(o.concept_type);
   if (o.concept_type == "cluster") concepts::validate(kmeans_options(o, 0));
+  if (o.concept_type == "end2end") {
+    concepts::End2EndOptions eo;
+    eo.num_concepts = o.num_concepts;
+    eo.temperature = o.temperature;
+    concepts::validate(eo);
+  }
   IIS_CHECK_HINT(o.holdout_fraction > 0 && o.holdout_fraction < 1,
                  "--holdout-fraction must be in (0, 1), got " << o.holdout_fraction,
                  "e.g. --holdout-fraction 0.1");
@@ -555,8 +613,10 @@ FitSummary run_fit(const FitOptions& o) {
       {"epochs", "epochs.csv"},
       {"concepts", "concepts.npy"},
       {"seeds", std::string("seeds/<seed>/ (concepts.npy, ") +
-                    (o.concept_type == "cluster" ? "element_concept.npy: each element's cluster"
-                                                 : "concept_index.npy") +
+                    (o.concept_type == "cluster"   ? "element_concept.npy: each element's cluster"
+                     : o.concept_type == "end2end" ? "element_concept.npy: each element's concept "
+                                                     "per ratio, R×M; concepts.npy is R×K×D"
+                                                   : "concept_index.npy") +
                     ", heads/*.npy, seed.json)"}};
   FitSummary summary;
   summary.results_path = (out / "results.json").string();

@@ -22,7 +22,8 @@ struct FitOptions {
   std::string out;             // --out: output folder
   int64_t num_concepts = 200;  // --num-concepts: K, 1 ≤ K ≤ M
   // --concept-type: prototype (K of the elements) | cluster (K k-means centres of them,
-  // re-normalised; --concept-select does not apply).
+  // re-normalised; --concept-select does not apply) | end2end (a learned assignment of the
+  // elements to K concepts, trained with each head).
   std::string concept_type = "prototype";
   double temperature = 0.1;  // --temperature: > 0, the Gumbel-softmax temperature of end2end
   int64_t kmeans_max_elements = 20000;  // --kmeans-max-elements: ≥ 0 (0 = all), cluster only

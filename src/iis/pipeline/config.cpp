@@ -213,7 +213,7 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
 }  // namespace
 
 // Grows with `iis fit --concept-type` (issue 6: cluster, end2end).
-std::vector<std::string> known_concept_types() { return {"prototype", "cluster"}; }
+std::vector<std::string> known_concept_types() { return {"prototype", "cluster", "end2end"}; }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -352,8 +352,8 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   check_range(e, "batch_size", static_cast<double>(c.embed_batch_size), 1, 65536, "1…65536");
 
   Section f = top.child("fit");
-  f.only_keys(
-      {"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select", "select_on"});
+  f.only_keys({"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select",
+               "select_on", "temperature"});
   c.fit.num_concepts = f.get<int64_t>("num_concepts", c.fit.num_concepts);
   check_range(f, "num_concepts", static_cast<double>(c.fit.num_concepts), 1, 1e7, "≥ 1");
   c.fit.epochs = f.get<int64_t>("epochs", c.fit.epochs);
@@ -370,6 +370,8 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
     check_one_of(f, "concept_select", c.fit.concept_select, {"first", "stratified", "random"});
   c.fit.select_on = f.get<std::string>("select_on", c.fit.select_on);
   check_one_of(f, "select_on", c.fit.select_on, {"val", "holdout"});
+  c.fit.temperature = f.get<double>("temperature", c.fit.temperature);
+  check_range(f, "temperature", c.fit.temperature, 1e-6, 1e6, "> 0");
   return c;
 }
 

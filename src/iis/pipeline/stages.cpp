@@ -190,6 +190,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
       .add("threshold", c.fit.threshold)
       .add("select_on", c.fit.select_on)
       .add("device", c.device);
+  if (type == "end2end") s.key.add("temperature", c.fit.temperature);
   fit::FitOptions o;
   o.train_features = embedded.train + ".features.npy";
   o.train_labels = embedded.train + ".labels.npy";
@@ -200,6 +201,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   o.out = s.output_dir;
   o.num_concepts = c.fit.num_concepts;
   o.concept_type = type;
+  o.temperature = c.fit.temperature;
   o.concept_select = c.fit.concept_select;
   o.ratios = c.ratios;
   o.lrs = c.fit.lrs;

@@ -26,7 +26,8 @@ void add_fit_command(CLI::App& root, Commands& commands) {
   app->add_option("--num-concepts", o->num_concepts, "Concepts K taken from the M elements")
       ->capture_default_str();
   app->add_option("--concept-type", o->concept_type,
-                  "prototype (K of the elements) | cluster (K k-means centres, unit length)")
+                  "prototype (K of the elements) | cluster (K k-means centres, unit length) | "
+                  "end2end (a learned assignment of the elements to K concepts)")
       ->capture_default_str();
   app->add_option("--kmeans-max-elements", o->kmeans_max_elements,
                   "cluster: k-means on at most this many elements, a seeded sample (0 = all)")
@@ -35,6 +36,8 @@ void add_fit_command(CLI::App& root, Commands& commands) {
                   "cluster: stop when the squared centre shift is <= tol x mean feature variance")
       ->capture_default_str();
   app->add_option("--kmeans-max-iter", o->kmeans_max_iter, "cluster: at most this many iterations")
+      ->capture_default_str();
+  app->add_option("--temperature", o->temperature, "end2end: Gumbel-softmax temperature (> 0)")
       ->capture_default_str();
   app->add_option("--concept-select", o->concept_select,
                   "first | stratified | random (default: stratified with --concept-labels, "
