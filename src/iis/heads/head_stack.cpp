@@ -93,7 +93,8 @@ HeadPass HeadStack::forward(const torch::Tensor& input, const ThresholdHint* hin
   HeadPass pass;
   pass.input = input;
   if (c.interpretable) {
-    auto sparse = sparsify(input, gamma, beta, c.positions, c.keep, c.rule, hint);
+    auto sparse = sparsify(input, gamma, beta, c.positions, c.keep, c.rule, hint,
+                           input.device().is_cpu() ? &sparse_buffers_ : nullptr);
     pass.hidden = sparse.values;
     pass.mask = sparse.mask;
     pass.threshold = sparse.threshold;
@@ -107,7 +108,13 @@ HeadPass HeadStack::forward(const torch::Tensor& input, const ThresholdHint* hin
     pass.logits =
         (flat.view({b, h, c.num_classes}).permute({1, 0, 2}) + bias.unsqueeze(1)).contiguous();
   } else {
-    pass.logits = torch::baddbmm(bias.unsqueeze(1), pass.hidden, weight.transpose(1, 2));
+    const int64_t b = pass.hidden.size(1);
+    if (!logits_buffer_.defined() || logits_buffer_.size(1) != b ||
+        logits_buffer_.device() != pass.hidden.device()) {
+      logits_buffer_ = torch::empty({h, b, c.num_classes}, pass.hidden.options());
+    }
+    torch::baddbmm_out(logits_buffer_, bias.unsqueeze(1), pass.hidden, weight.transpose(1, 2));
+    pass.logits = logits_buffer_;
   }
   return pass;
 }
@@ -116,7 +123,8 @@ torch::Tensor HeadStack::backward(const HeadPass& pass, const torch::Tensor& lab
                                   torch::Tensor* grad_input) {
   const auto& c = config_;
   const int64_t h = c.num_heads, b = pass.logits.size(1);
-  auto log_p = torch::log_softmax(pass.logits, /*dim=*/-1);
+  // log-softmax in place (the logits are not needed afterwards).
+  auto log_p = pass.logits.sub_(pass.logits.logsumexp(/*dim=*/-1, /*keepdim=*/true));
   auto index = labels.view({1, b, 1}).expand({h, b, 1});
   auto loss = -log_p.gather(-1, index).squeeze(-1).mean(1);
   // dL/dlogits = (softmax − onehot) / B.
@@ -132,7 +140,12 @@ torch::Tensor HeadStack::backward(const HeadPass& pass, const torch::Tensor& lab
     torch::bmm_out(grad_weight_, grad.transpose(1, 2), pass.hidden);
   }
   if (c.interpretable || grad_input != nullptr) {
-    auto grad_hidden = torch::bmm(grad, weight);  // H×B×F
+    const int64_t f = c.in_features;
+    if (!grad_hidden_buffer_.defined() || grad_hidden_buffer_.size(1) != b ||
+        grad_hidden_buffer_.device() != grad.device()) {
+      grad_hidden_buffer_ = torch::empty({h, b, f}, grad.options());
+    }
+    auto grad_hidden = torch::bmm_out(grad_hidden_buffer_, grad, weight);  // H×B×F
     if (c.interpretable) {
       auto grad_y = sparsify_backward(grad_hidden, pass.mask, pass.input, grad_gamma_, grad_beta_);
       if (grad_input != nullptr) {

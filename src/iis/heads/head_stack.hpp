@@ -55,7 +55,9 @@ class HeadStack {
 
   // Cross-entropy (mean over the batch, per head) against `labels` (B int64): fills the
   // gradients and returns the per-head loss (H float, device). When `grad_input` is given it
-  // receives dL/d(input) (same shape as pass.input) for a learnable input stage.
+  // receives dL/d(input) (same shape as pass.input) for a learnable input stage. Consumes the
+  // pass: its logits are overwritten. Results of forward() share buffers reused by the next
+  // forward(), so finish with one pass before starting the next.
   torch::Tensor backward(const HeadPass& pass, const torch::Tensor& labels,
                          torch::Tensor* grad_input = nullptr);
 
@@ -73,6 +75,10 @@ class HeadStack {
   HeadStackConfig config_;
   torch::Tensor params_, grads_, exp_avg_, exp_avg_sq_, lr_;
   torch::Tensor grad_gamma_, grad_beta_, grad_weight_, grad_bias_;
+  // Buffers reused from batch to batch (the largest per-step tensors).
+  mutable SparseActivations sparse_buffers_;
+  mutable torch::Tensor logits_buffer_;
+  torch::Tensor grad_hidden_buffer_;
   int64_t step_ = 0;
 };
 

@@ -87,16 +87,22 @@ float select_position(const float* a, int64_t k, int64_t m, float guess, float w
 SparseActivations sparsify_cpu(const torch::Tensor& scores, const torch::Tensor& gamma,
                                const torch::Tensor& beta, const std::vector<int64_t>& positions,
                                const std::vector<int64_t>& keep, ThresholdRule rule,
-                               const ThresholdHint* hint) {
+                               const ThresholdHint* hint, SparseActivations* workspace) {
   const int64_t h_count = gamma.size(0), k = gamma.size(1);
   const bool shared = scores.dim() == 2;
   const int64_t b_count = shared ? scores.size(0) : scores.size(1);
   auto z = scores.contiguous();
   auto g = gamma.contiguous(), be = beta.contiguous();
+  // Reusing the buffers of the previous batch avoids fresh pages (and their faults) per step.
   SparseActivations out;
-  out.values = torch::empty({h_count, b_count, k}, torch::kFloat32);
-  out.mask = torch::empty({h_count, b_count, k}, torch::kBool);
-  out.threshold = torch::empty({h_count, b_count}, torch::kFloat32);
+  if (workspace != nullptr) out = *workspace;
+  auto fit = [](torch::Tensor& t, std::vector<int64_t> shape, torch::ScalarType type) {
+    if (!t.defined() || t.sizes() != c10::IntArrayRef(shape)) t = torch::empty(shape, type);
+  };
+  fit(out.values, {h_count, b_count, k}, torch::kFloat32);
+  fit(out.mask, {h_count, b_count, k}, torch::kBool);
+  fit(out.threshold, {h_count, b_count}, torch::kFloat32);
+  if (workspace != nullptr) *workspace = out;
   const float* zp = z.data_ptr<float>();
   const float* gp = g.data_ptr<float>();
   const float* bp = be.data_ptr<float>();
@@ -199,13 +205,13 @@ SparseActivations sparsify_reference(const torch::Tensor& scores, const torch::T
 SparseActivations sparsify(const torch::Tensor& scores, const torch::Tensor& gamma,
                            const torch::Tensor& beta, const std::vector<int64_t>& positions,
                            const std::vector<int64_t>& keep, ThresholdRule rule,
-                           const ThresholdHint* hint) {
+                           const ThresholdHint* hint, SparseActivations* workspace) {
   TORCH_CHECK(scores.dim() == 2 || scores.dim() == 3, "sparsify: scores must be B×K or H×B×K");
   TORCH_CHECK(static_cast<int64_t>(positions.size()) == gamma.size(0) &&
                   static_cast<int64_t>(keep.size()) == gamma.size(0),
               "sparsify: one position and keep count per head");
   if (scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32) {
-    return sparsify_cpu(scores, gamma, beta, positions, keep, rule, hint);
+    return sparsify_cpu(scores, gamma, beta, positions, keep, rule, hint, workspace);
   }
   return sparsify_reference(scores, gamma, beta, positions, keep, rule);
 }
@@ -223,7 +229,7 @@ torch::Tensor sparsify_backward(const torch::Tensor& grad_values, const torch::T
     grad_beta.copy_(grad_y.sum(1));
     return grad_y;
   }
-  auto grad_y = grad_values.contiguous().clone();
+  auto grad_y = grad_values.is_contiguous() ? grad_values : grad_values.contiguous();
   auto m = mask.contiguous();
   auto z = scores.contiguous();
   auto gg = torch::empty({h_count, k}, torch::kFloat32);

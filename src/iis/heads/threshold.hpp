@@ -48,11 +48,13 @@ struct SparseActivations {
 // y = γ_h ⊙ z + β_h, then the rule's mask per head h. `scores`: B×K (shared by every head) or
 // H×B×K, float32; `gamma`, `beta`: H×K; `positions`, `keep`: H entries from
 // threshold_position / kept_concepts. CPU float32 inputs use a fused multi-threaded kernel
-// (with `hint` when given); other devices use tensor operations. No autograd.
+// (with `hint` when given), writing into `workspace`'s tensors when their shapes fit (the
+// result then shares their storage); other devices use tensor operations. No autograd.
 SparseActivations sparsify(const torch::Tensor& scores, const torch::Tensor& gamma,
                            const torch::Tensor& beta, const std::vector<int64_t>& positions,
                            const std::vector<int64_t>& keep, ThresholdRule rule,
-                           const ThresholdHint* hint = nullptr);
+                           const ThresholdHint* hint = nullptr,
+                           SparseActivations* workspace = nullptr);
 
 // The same with tensor operations only (sort, gather, compare): the reference the fused
 // kernel is tested against, and the path used on CUDA.
@@ -62,7 +64,8 @@ SparseActivations sparsify_reference(const torch::Tensor& scores, const torch::T
                                      const std::vector<int64_t>& keep, ThresholdRule rule);
 
 // Backward of sparsify for the affine parameters: given dL/dŷ (H×B×K), returns dL/dy
-// (= dL/dŷ on kept entries, 0 elsewhere; t carries no gradient) and accumulates
+// (= dL/dŷ on kept entries, 0 elsewhere; t carries no gradient; on the CPU it is computed in
+// place, overwriting a contiguous `grad_values`) and writes
 // dL/dγ (H×K) = Σ_rows dL/dy ⊙ z and dL/dβ (H×K) = Σ_rows dL/dy into the given tensors
 // (overwritten).
 torch::Tensor sparsify_backward(const torch::Tensor& grad_values, const torch::Tensor& mask,
