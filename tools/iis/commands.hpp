@@ -16,10 +16,12 @@ struct Command {
 using Commands = std::vector<Command>;
 
 void add_version_command(CLI::App& root, Commands& commands);
-void add_pretrain_command(CLI::App& root, Commands& commands);
 void add_elements_command(CLI::App& root, Commands& commands);
 void add_superpixels_command(CLI::App& root, Commands& commands);
 void add_report_command(CLI::App& root, Commands& commands);
+void add_embed_command(CLI::App& root, Commands& commands);
+void add_merge_command(CLI::App& root, Commands& commands);
+void add_preprocess_command(CLI::App& root, Commands& commands);
 void add_run_command(CLI::App& root, Commands& commands);
 void add_kmeans_command(CLI::App& root, Commands& commands);
 void add_fit_command(CLI::App& root, Commands& commands);
