@@ -24,11 +24,12 @@ int main(int argc, char** argv) {
   tool::add_version_command(root, commands);
   tool::add_elements_command(root, commands);
   tool::add_superpixels_command(root, commands);
+  tool::add_pretrain_command(root, commands);
   tool::add_report_command(root, commands);
+  tool::add_run_command(root, commands);
   tool::add_embed_command(root, commands);
   tool::add_merge_command(root, commands);
   tool::add_preprocess_command(root, commands);
-  tool::add_run_command(root, commands);
   tool::add_kmeans_command(root, commands);
   tool::add_fit_command(root, commands);
   tool::add_score_command(root, commands);
