@@ -48,16 +48,22 @@ void validate(const End2EndOptions& o) {
                  "the reference uses 0.02");
 }
 
+float uniform_open01(uint64_t bits) {
+  // (j + 0.5)·2⁻²³ for a 23-bit j needs 24 significant bits: exact in float32, in
+  // [2⁻²⁴, 1 − 2⁻²⁴]. (24 bits of j would round the largest draw up to 1.0, whose Gumbel
+  // value is +∞ and turns the whole assignment into NaN.)
+  return (static_cast<float>(bits >> 41) + 0.5f) * 0x1.0p-23f;
+}
+
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed) {
   auto u = torch::empty(shape, torch::kFloat32);
   float* p = u.data_ptr<float>();
   const int64_t n = u.numel();
   at::parallel_for(0, n, /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      // The i-th output of a splitmix64 stream started at `seed`; 24 bits make an exact float
-      // strictly inside (0, 1).
-      const uint64_t z = splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ULL);
-      p[i] = (static_cast<float>(z >> 40) + 0.5f) * 0x1.0p-24f;
+      // The i-th output of a splitmix64 stream started at `seed`.
+      p[i] =
+          uniform_open01(splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ULL));
     }
   });
   return u.log_().neg_().log_().neg_();

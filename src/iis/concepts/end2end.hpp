@@ -26,6 +26,10 @@ void validate(const End2EndOptions& options);
 // (seed, flat position): the same numbers on every machine and for any thread count.
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed);
 
+// The uniform draw behind one Gumbel value: the top 23 bits of `bits` as a float32 strictly
+// inside (0, 1) — exactly representable, so −log(−log u) is always finite.
+float uniform_open01(uint64_t bits);
+
 // Learned concepts for H interpretable heads, one assignment per head (a head is one sparsity
 // ratio at one learning rate, in train_heads' order: ratio-major, H = R·L). For head h:
 //   l = LayerNorm_K(q_h) (learnable γ_h, β_h; q_h: M×K, truncated normal std 0.02, γ 1, β 0)
