@@ -160,6 +160,62 @@ torch::Tensor HeadStack::backward(const HeadPass& pass, const torch::Tensor& lab
   return loss;
 }
 
+bool HeadStack::use_sparse_kernel(const torch::Tensor& input) const {
+  return config_.interpretable && input.device().is_cpu() &&
+         input.scalar_type() == torch::kFloat32 && params_.device().is_cpu();
+}
+
+SparseHeads HeadStack::sparse_heads() const {
+  SparseHeads s;
+  s.gamma = gamma;
+  s.beta = beta;
+  s.weight = weight;
+  s.bias = bias;
+  s.positions = config_.positions;
+  s.keep = config_.keep;
+  s.rule = config_.rule;
+  return s;
+}
+
+torch::Tensor HeadStack::train_step(const torch::Tensor& input, const torch::Tensor& labels,
+                                    const ThresholdHint* hint, torch::Tensor* threshold,
+                                    torch::Tensor* grad_input) {
+  if (use_sparse_kernel(input)) {
+    SparseHeadsGrads g;
+    g.gamma = grad_gamma_;
+    g.beta = grad_beta_;
+    g.weight = grad_weight_;
+    g.bias = grad_bias_;
+    g.scores = grad_input;
+    torch::Tensor t;
+    auto loss = sparse_heads_step(sparse_heads(), input, labels.to(torch::kCPU), hint, g, t,
+                                  sparse_workspace_);
+    if (threshold != nullptr) *threshold = t;
+    return loss;
+  }
+  auto pass = forward(input, hint);
+  if (threshold != nullptr) *threshold = pass.threshold;
+  return backward(pass, labels, grad_input);
+}
+
+std::pair<torch::Tensor, torch::Tensor> HeadStack::hits(const torch::Tensor& input,
+                                                        const torch::Tensor& labels,
+                                                        const ThresholdHint* hint,
+                                                        torch::Tensor* threshold) const {
+  if (use_sparse_kernel(input)) {
+    torch::Tensor t;
+    auto counts = sparse_heads_hits(sparse_heads(), input, labels.to(torch::kCPU), hint, t,
+                                    sparse_workspace_);
+    if (threshold != nullptr) *threshold = t;
+    return {torch::tensor(counts.top1, torch::kInt64), torch::tensor(counts.top5, torch::kInt64)};
+  }
+  const int64_t k5 = std::min<int64_t>(5, config_.num_classes);
+  auto pass = forward(input, hint);
+  if (threshold != nullptr) *threshold = pass.threshold;
+  auto hit = std::get<1>(pass.logits.topk(k5, -1)) == labels.view({1, -1, 1});
+  return {hit.select(-1, 0).sum(1), hit.any(-1).sum(1)};
+}
+
 void HeadStack::adam_step(double lr_scale) {
   ++step_;
   const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(step_));

@@ -5,8 +5,10 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "iis/heads/sparse_heads.hpp"
 #include "iis/heads/threshold.hpp"
 
 namespace iis::heads {
@@ -61,6 +63,21 @@ class HeadStack {
   torch::Tensor backward(const HeadPass& pass, const torch::Tensor& labels,
                          torch::Tensor* grad_input = nullptr);
 
+  // forward() then backward() in one call, returning the per-head loss (H float, device).
+  // Interpretable stacks on the CPU run the fused kernel (sparse_heads_step): no H×B×K
+  // tensors, same numbers up to float rounding. `threshold` (optional) receives the H×B
+  // thresholds of interpretable heads; `grad_input` as in backward().
+  torch::Tensor train_step(const torch::Tensor& input, const torch::Tensor& labels,
+                           const ThresholdHint* hint = nullptr, torch::Tensor* threshold = nullptr,
+                           torch::Tensor* grad_input = nullptr);
+
+  // Top-1 and top-5 hit counts of every head on a batch (`labels`: B int64): two H int64
+  // tensors on the device. Fused on the CPU for interpretable stacks; `threshold` as above.
+  std::pair<torch::Tensor, torch::Tensor> hits(const torch::Tensor& input,
+                                               const torch::Tensor& labels,
+                                               const ThresholdHint* hint = nullptr,
+                                               torch::Tensor* threshold = nullptr) const;
+
   // One Adam step (β1 0.9, β2 0.999, ε 1e-8, as torch.optim.Adam) with lr = lrs[h] · lr_scale.
   void adam_step(double lr_scale);
 
@@ -79,6 +96,10 @@ class HeadStack {
   mutable SparseActivations sparse_buffers_;
   mutable torch::Tensor logits_buffer_;
   torch::Tensor grad_hidden_buffer_;
+  // The fused CPU kernel's view of the parameters and its scratch.
+  bool use_sparse_kernel(const torch::Tensor& input) const;
+  SparseHeads sparse_heads() const;
+  mutable SparseHeadsWorkspace sparse_workspace_;
   int64_t step_ = 0;
 };
 

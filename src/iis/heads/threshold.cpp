@@ -48,8 +48,6 @@ int64_t threshold_position(int64_t num_concepts, double ratio, ThresholdRule rul
   return floor_count(num_concepts, ratio);
 }
 
-namespace {
-
 // The m-th smallest of a[0..k) (0-based). Looks first in [guess − width, guess + width): one
 // pass counts the entries below the bracket and gathers those inside it, so a good guess costs
 // one pass plus a selection among a few values. A miss doubles the bracket towards the
@@ -83,6 +81,8 @@ float select_position(const float* a, int64_t k, int64_t m, float guess, float w
   std::nth_element(buf, buf + m, buf + k);
   return buf[m];
 }
+
+namespace {
 
 SparseActivations sparsify_cpu(const torch::Tensor& scores, const torch::Tensor& gamma,
                                const torch::Tensor& beta, const std::vector<int64_t>& positions,

@@ -38,6 +38,11 @@ struct ThresholdHint {
   std::vector<float> width;  // H: half-width of the first bracket tried around each guess
 };
 
+// The m-th smallest of a[0..k) (0-based), looking first in [guess − width, guess + width)
+// (a NaN guess or width ≤ 0: no bracket). `buf` holds k floats of scratch. The result never
+// depends on the guess; a good one makes it one pass over `a` plus a small selection.
+float select_position(const float* a, int64_t k, int64_t m, float guess, float width, float* buf);
+
 // The sparse activations of H heads on one batch.
 struct SparseActivations {
   torch::Tensor values;     // H×B×K float32: ŷ (zeros where dropped)

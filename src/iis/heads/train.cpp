@@ -10,6 +10,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/threads.hpp"
 #include "iis/heads/random.hpp"
 
 namespace iis::heads {
@@ -109,8 +110,7 @@ template <typename InputFn>
 Hits count_hits(const HeadStack& stack, const InputFn& input_of, const torch::Tensor& labels,
                 const torch::Tensor& rows, ThresholdMemory* memory, torch::Device device) {
   torch::NoGradGuard no_grad;
-  const int64_t h = stack.config().num_heads, c = stack.config().num_classes;
-  const int64_t k5 = std::min<int64_t>(5, c);
+  const int64_t h = stack.config().num_heads;
   const int64_t chunk = 2048;
   auto top1 = torch::zeros({h}, torch::TensorOptions().dtype(torch::kInt64).device(device));
   auto top5 = torch::zeros_like(top1);
@@ -119,13 +119,12 @@ Hits count_hits(const HeadStack& stack, const InputFn& input_of, const torch::Te
     auto index = index_cpu.to(device);
     ThresholdHint hint;
     if (memory != nullptr) hint = memory->hint(index_cpu);
-    auto pass = stack.forward(input_of(index), memory != nullptr ? &hint : nullptr);
-    if (memory != nullptr && pass.threshold.defined())
-      memory->update(index_cpu, pass.threshold, hint);
-    auto y = labels.index_select(0, index);
-    auto hit = std::get<1>(pass.logits.topk(k5, -1)) == y.view({1, -1, 1});
-    top1 += hit.select(-1, 0).sum(1);
-    top5 += hit.any(-1).sum(1);
+    torch::Tensor threshold;
+    auto counts = stack.hits(input_of(index), labels.index_select(0, index),
+                             memory != nullptr ? &hint : nullptr, &threshold);
+    if (memory != nullptr && threshold.defined()) memory->update(index_cpu, threshold, hint);
+    top1 += counts.first.to(device);
+    top5 += counts.second.to(device);
   }
   Hits out;
   auto t1 = top1.to(torch::kCPU), t5 = top5.to(torch::kCPU);
@@ -163,6 +162,8 @@ torch::Tensor arange_rows(const std::vector<int64_t>& rows) {
 
 TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o) {
   auto start_time = std::chrono::steady_clock::now();
+  // The loop's matrix products are small; the sparse kernel parallelises over rows itself.
+  core::SingleThreadedBlas single_threaded_blas;
   const auto device = splits.train_features.device();
   const int64_t n = splits.train_features.size(0), d = splits.train_features.size(1);
   const int64_t c = splits.num_classes, k = scores.num_concepts();
@@ -267,10 +268,10 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
         ThresholdHint hint;
         auto index_cpu = order_cpu.narrow(0, start, len);
         if (use_memory) hint = train_memory->hint(index_cpu);
-        auto pass = interp->forward(z, use_memory ? &hint : nullptr);
-        if (use_memory) train_memory->update(index_cpu, pass.threshold, hint);
-        torch::Tensor grad_z;
-        loss_int += interp->backward(pass, labels, scores.trainable() ? &grad_z : nullptr);
+        torch::Tensor grad_z, threshold;
+        loss_int += interp->train_step(z, labels, use_memory ? &hint : nullptr, &threshold,
+                                       scores.trainable() ? &grad_z : nullptr);
+        if (use_memory) train_memory->update(index_cpu, threshold, hint);
         if (scores.trainable()) scores.backward(grad_z);
         interp->adam_step(lr_scale);
         if (scores.trainable()) scores.step(lr_scale);

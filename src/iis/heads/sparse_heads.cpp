@@ -1,0 +1,423 @@
+// Fused CPU kernel of H interpretable heads: one parallel pass per batch over row chunks.
+#include "iis/heads/sparse_heads.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+// The per-row work is compiled twice, for AVX2+FMA and for the baseline, and picked at run
+// time: the project builds without -march flags, and this loop is most of `iis fit`'s time.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define IIS_X86_DISPATCH 1
+#define IIS_INLINE inline __attribute__((always_inline))
+#else
+#define IIS_X86_DISPATCH 0
+#define IIS_INLINE inline
+#endif
+
+namespace iis::heads {
+
+namespace {
+
+// Class vectors are padded to a multiple of kLanes (zeros), so their loops are fixed-width.
+constexpr int64_t kLanes = 8;
+int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
+
+// Rows are cut into at most this many chunks, whatever the thread count, so that the
+// gradient sums (added chunk by chunk in order) are the same on any number of threads.
+constexpr int64_t kChunks = 8;
+
+// Read-only views shared by every chunk of one call.
+struct Batch {
+  int64_t h_count, b_count, k, c;
+  int64_t cp;           // C padded to a multiple of kLanes
+  int64_t head_stride;  // 0 when the scores are shared by every head, B·K otherwise
+  const float* z;
+  const float* gamma;
+  const float* beta;
+  const float* weight_t;  // H×K×Cp (zero padding)
+  const float* bias;
+  const int64_t* labels;
+  const int64_t* positions;
+  const int64_t* keep;
+  ThresholdRule rule;
+  const float* guess;  // H×B or null
+  const float* width;  // H or null
+  float* threshold;    // H×B
+};
+
+// Per-thread scratch of one row and head.
+struct RowScratch {
+  std::vector<float> y, magnitude, buf, values, logits;
+  std::vector<int32_t> index;
+  explicit RowScratch(int64_t k, int64_t c)
+      : y(k), magnitude(k), buf(k), values(k), logits(padded(c)), index(k) {}
+};
+
+// Head h on row i: ŷ's kept entries (index, value) into s, the logits into s.logits, the
+// threshold into b.threshold. Returns the number of kept entries.
+IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s) {
+  const int64_t k = b.k, c = b.c, cp = b.cp;
+  const float* zr = b.z + h * b.head_stride + i * k;
+  const float* gh = b.gamma + h * k;
+  const float* bh = b.beta + h * k;
+  float* y = s.y.data();
+  float* a = s.magnitude.data();
+  for (int64_t j = 0; j < k; ++j) {
+    y[j] = gh[j] * zr[j] + bh[j];
+    a[j] = std::fabs(y[j]);
+  }
+  int32_t* index = s.index.data();
+  float* values = s.values.data();
+  int64_t kept = 0;
+  const int64_t m = b.positions[h];
+  const int64_t row = h * b.b_count + i;
+  if (m < 0) {
+    b.threshold[row] = -1;
+    for (int64_t j = 0; j < k; ++j) {
+      index[j] = static_cast<int32_t>(j);
+      values[j] = y[j];
+    }
+    kept = k;
+  } else {
+    const float guess = b.guess != nullptr ? b.guess[row] : NAN;
+    const float width = b.width != nullptr ? b.width[h] : 0.f;
+    const float t = select_position(a, k, m, guess, width, s.buf.data());
+    b.threshold[row] = t;
+    if (b.rule == ThresholdRule::Exact) {
+      int64_t above = 0;
+      for (int64_t j = 0; j < k; ++j) above += a[j] > t;
+      // Ties at t: the lowest-index tied entries until exactly keep[h] survive.
+      int64_t ties = b.keep[h] - above;
+      for (int64_t j = 0; j < k; ++j) {
+        const bool tie = ties > 0 && a[j] == t;
+        ties -= tie;
+        index[kept] = static_cast<int32_t>(j);
+        values[kept] = y[j];
+        kept += (a[j] > t) | tie;
+      }
+    } else if (b.rule == ThresholdRule::Soft) {
+      for (int64_t j = 0; j < k; ++j) {
+        index[kept] = static_cast<int32_t>(j);
+        values[kept] = std::copysign(a[j] - t, y[j]);
+        kept += a[j] > t;
+      }
+    } else {
+      for (int64_t j = 0; j < k; ++j) {
+        index[kept] = static_cast<int32_t>(j);
+        values[kept] = y[j];
+        kept += a[j] > t;
+      }
+    }
+  }
+  float* logits = s.logits.data();
+  std::fill(logits + c, logits + cp, 0.f);
+  std::copy(b.bias + h * c, b.bias + (h + 1) * c, logits);
+  const float* wh = b.weight_t + h * k * cp;
+  // One block of kLanes classes at a time, its sums held in registers over the kept entries.
+  // Two partial sums (even and odd entries) break the chain of dependent additions.
+  for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
+    float even[kLanes], odd[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) {
+      even[l] = logits[c0 + l];
+      odd[l] = 0.f;
+    }
+    int64_t q = 0;
+    for (; q + 1 < kept; q += 2) {
+      const float v0 = values[q], v1 = values[q + 1];
+      const float* w0 = wh + static_cast<int64_t>(index[q]) * cp + c0;
+      const float* w1 = wh + static_cast<int64_t>(index[q + 1]) * cp + c0;
+      for (int64_t l = 0; l < kLanes; ++l) {
+        even[l] += v0 * w0[l];
+        odd[l] += v1 * w1[l];
+      }
+    }
+    if (q < kept) {
+      const float v0 = values[q];
+      const float* w0 = wh + static_cast<int64_t>(index[q]) * cp + c0;
+      for (int64_t l = 0; l < kLanes; ++l) even[l] += v0 * w0[l];
+    }
+    for (int64_t l = 0; l < kLanes; ++l) logits[c0 + l] = even[l] + odd[l];
+  }
+  return kept;
+}
+
+// Chunk boundaries of B rows.
+int64_t chunk_count(int64_t b_count) { return std::max<int64_t>(1, std::min(kChunks, b_count)); }
+int64_t chunk_begin(int64_t chunk, int64_t chunks, int64_t b_count) {
+  return chunk * b_count / chunks;
+}
+
+Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::Tensor& labels,
+                 const ThresholdHint* hint, const torch::Tensor& guess, torch::Tensor& threshold,
+                 SparseHeadsWorkspace& ws) {
+  Batch b;
+  b.h_count = heads.gamma.size(0);
+  b.k = heads.gamma.size(1);
+  b.c = heads.bias.size(1);
+  b.cp = padded(b.c);
+  const bool shared = z.dim() == 2;
+  b.b_count = shared ? z.size(0) : z.size(1);
+  b.head_stride = shared ? 0 : b.b_count * b.k;
+  TORCH_CHECK(z.size(-1) == b.k && (shared || z.size(0) == b.h_count),
+              "sparse heads: scores must be B×K or H×B×K");
+  TORCH_CHECK(labels.numel() == b.b_count, "sparse heads: one label per row");
+  b.z = z.data_ptr<float>();
+  b.gamma = heads.gamma.data_ptr<float>();
+  b.beta = heads.beta.data_ptr<float>();
+  b.bias = heads.bias.data_ptr<float>();
+  b.labels = labels.data_ptr<int64_t>();
+  b.positions = heads.positions.data();
+  b.keep = heads.keep.data();
+  b.rule = heads.rule;
+  b.guess = guess.defined() ? guess.data_ptr<float>() : nullptr;
+  b.width = hint != nullptr && guess.defined() ? hint->width.data() : nullptr;
+  if (!threshold.defined() || threshold.sizes() != c10::IntArrayRef({b.h_count, b.b_count})) {
+    threshold = torch::empty({b.h_count, b.b_count}, torch::kFloat32);
+  }
+  b.threshold = threshold.data_ptr<float>();
+  // W transposed to H×K×Cp, so a kept concept's weights for every class are contiguous.
+  ws.weight_t.assign(static_cast<size_t>(b.h_count * b.k * b.cp), 0.f);
+  const float* w = heads.weight.data_ptr<float>();
+  float* wt = ws.weight_t.data();
+  for (int64_t h = 0; h < b.h_count; ++h) {
+    for (int64_t cc = 0; cc < b.c; ++cc) {
+      const float* src = w + (h * b.c + cc) * b.k;
+      float* dst = wt + h * b.k * b.cp + cc;
+      for (int64_t j = 0; j < b.k; ++j) dst[j * b.cp] = src[j];
+    }
+  }
+  b.weight_t = wt;
+  return b;
+}
+
+torch::Tensor contiguous_guess(const ThresholdHint* hint) {
+  if (hint == nullptr || !hint->guess.defined()) return {};
+  return hint->guess.to(torch::kFloat32).contiguous();
+}
+
+void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
+  TORCH_CHECK(scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32,
+              "sparse heads: CPU float32 scores only");
+  const auto h = heads.gamma.size(0);
+  TORCH_CHECK(static_cast<int64_t>(heads.positions.size()) == h &&
+                  static_cast<int64_t>(heads.keep.size()) == h,
+              "sparse heads: one position and keep count per head");
+}
+
+// Gradient sums of one chunk, per head: dWᵀ K×Cp, dγ K, dβ K, db Cp.
+int64_t head_stride(const Batch& b) { return b.k * b.cp + 2 * b.k + b.cp; }
+
+// Forward and backward of rows [r0, r1) for every head, summed into `acc` (zeroed here) and
+// `loss` (H); dL/dscores of those rows into `gz` when given.
+IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss,
+                               float* gz) {
+  const int64_t h_count = b.h_count, k = b.k, c = b.c, cp = b.cp;
+  const int64_t stride = head_stride(b);
+  const bool shared = b.head_stride == 0;
+  const float inv_b = 1.f / static_cast<float>(b.b_count);
+  std::fill(acc, acc + h_count * stride, 0.f);
+  RowScratch s(k, c);
+  std::vector<float> grad(cp, 0.f);
+  float* g = grad.data();
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t label = b.labels[i];
+    if (gz != nullptr && shared) std::fill(gz + i * k, gz + (i + 1) * k, 0.f);
+    for (int64_t h = 0; h < h_count; ++h) {
+      const int64_t kept = row_forward(b, h, i, s);
+      // Softmax cross-entropy and dL/dlogits = (softmax − onehot) / B (zero in the padding).
+      const float* logits = s.logits.data();
+      float top = logits[0];
+      for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
+      float sum = 0;
+      for (int64_t cc = 0; cc < c; ++cc) {
+        g[cc] = std::exp(logits[cc] - top);
+        sum += g[cc];
+      }
+      loss[h] += static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
+      const float scale = inv_b / sum;
+      for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
+      g[label] -= inv_b;
+      float* acc_h = acc + h * stride;
+      float* dwt = acc_h;  // K×Cp
+      float* dgamma = acc_h + k * cp;
+      float* dbeta = dgamma + k;
+      float* dbias = dbeta + k;
+      for (int64_t cc = 0; cc < cp; ++cc) dbias[cc] += g[cc];
+      const float* zr = b.z + h * b.head_stride + i * k;
+      const float* gh = b.gamma + h * k;
+      const float* wh = b.weight_t + h * k * cp;
+      float* gz_row = nullptr;
+      if (gz != nullptr) {
+        gz_row = gz + h * b.head_stride + i * k;
+        if (!shared) std::fill(gz_row, gz_row + k, 0.f);
+      }
+      for (int64_t q = 0; q < kept; ++q) {
+        const int64_t j = s.index[q];
+        const float v = s.values[q];
+        const float* w = wh + j * cp;
+        float* dw = dwt + j * cp;
+        float lanes[kLanes] = {};
+        for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
+          for (int64_t l = 0; l < kLanes; ++l) {
+            lanes[l] += g[c0 + l] * w[c0 + l];
+            dw[c0 + l] += v * g[c0 + l];
+          }
+        }
+        float dv = 0;
+        for (int64_t l = 0; l < kLanes; ++l) dv += lanes[l];
+        // ŷ = y (or y shrunk by t, which carries no gradient) on kept entries: dL/dy = dv.
+        dgamma[j] += dv * zr[j];
+        dbeta[j] += dv;
+        if (gz_row != nullptr) gz_row[j] += gh[j] * dv;
+      }
+    }
+  }
+}
+
+// Top-1 / top-5 hits of rows [r0, r1) for every head into counts (H×2, zeroed here).
+IIS_INLINE void hit_rows_body(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
+  std::fill(counts, counts + 2 * b.h_count, 0);
+  RowScratch s(b.k, b.c);
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t label = b.labels[i];
+    for (int64_t h = 0; h < b.h_count; ++h) {
+      row_forward(b, h, i, s);
+      const float target = s.logits[label];
+      int64_t above = 0;
+      for (int64_t cc = 0; cc < b.c; ++cc) above += s.logits[cc] > target;
+      counts[2 * h] += above == 0;
+      counts[2 * h + 1] += above < 5;
+    }
+  }
+}
+
+#if IIS_X86_DISPATCH
+__attribute__((target("avx2,fma"))) void step_rows_avx2(const Batch& b, int64_t r0, int64_t r1,
+                                                        float* acc, double* loss, float* gz) {
+  step_rows_body(b, r0, r1, acc, loss, gz);
+}
+__attribute__((target("avx2,fma"))) void hit_rows_avx2(const Batch& b, int64_t r0, int64_t r1,
+                                                       int64_t* counts) {
+  hit_rows_body(b, r0, r1, counts);
+}
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+void step_rows(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss, float* gz) {
+#if IIS_X86_DISPATCH
+  if (has_avx2()) return step_rows_avx2(b, r0, r1, acc, loss, gz);
+#endif
+  step_rows_body(b, r0, r1, acc, loss, gz);
+}
+
+void hit_rows(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
+#if IIS_X86_DISPATCH
+  if (has_avx2()) return hit_rows_avx2(b, r0, r1, counts);
+#endif
+  hit_rows_body(b, r0, r1, counts);
+}
+
+void check_labels(const torch::Tensor& labels, int64_t c) {
+  if (labels.numel() == 0) return;
+  TORCH_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < c,
+              "sparse heads: labels must lie in [0, ", c, ")");
+}
+
+}  // namespace
+
+torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& scores,
+                                const torch::Tensor& labels, const ThresholdHint* hint,
+                                SparseHeadsGrads& grads, torch::Tensor& threshold,
+                                SparseHeadsWorkspace& ws) {
+  check_inputs(heads, scores);
+  auto z = scores.contiguous();
+  auto y_true = labels.to(torch::kInt64).contiguous();
+  auto guess = contiguous_guess(hint);
+  const Batch b = make_batch(heads, z, y_true, hint, guess, threshold, ws);
+  check_labels(y_true, b.c);
+  const int64_t h_count = b.h_count, k = b.k, c = b.c, cp = b.cp, b_count = b.b_count;
+  const int64_t stride = head_stride(b);
+  const int64_t chunks = chunk_count(b_count);
+  ws.partial.resize(static_cast<size_t>(chunks * h_count * stride));
+  ws.loss.assign(static_cast<size_t>(chunks * h_count), 0.0);
+  float* gz = nullptr;
+  if (grads.scores != nullptr) {
+    if (!grads.scores->defined() || grads.scores->sizes() != z.sizes()) {
+      *grads.scores = torch::empty(z.sizes(), torch::kFloat32);
+    }
+    gz = grads.scores->data_ptr<float>();
+  }
+  at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
+                ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz);
+    }
+  });
+
+  // Chunk sums in order; dWᵀ back to H×C×K.
+  auto loss_out = torch::empty({h_count}, torch::kFloat32);
+  float* lp = loss_out.data_ptr<float>();
+  float* gw = grads.weight.data_ptr<float>();
+  float* gg = grads.gamma.data_ptr<float>();
+  float* gb = grads.beta.data_ptr<float>();
+  float* gbias = grads.bias.data_ptr<float>();
+  at::parallel_for(0, h_count, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    std::vector<float> total(stride);
+    for (int64_t h = begin; h < end; ++h) {
+      std::fill(total.begin(), total.end(), 0.f);
+      double loss = 0;
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        const float* p = ws.partial.data() + (chunk * h_count + h) * stride;
+        for (int64_t e = 0; e < stride; ++e) total[e] += p[e];
+        loss += ws.loss[chunk * h_count + h];
+      }
+      lp[h] = static_cast<float>(loss / static_cast<double>(b_count));
+      for (int64_t cc = 0; cc < c; ++cc) {
+        for (int64_t j = 0; j < k; ++j) gw[(h * c + cc) * k + j] = total[j * cp + cc];
+      }
+      const float* rest = total.data() + k * cp;
+      std::copy(rest, rest + k, gg + h * k);
+      std::copy(rest + k, rest + 2 * k, gb + h * k);
+      std::copy(rest + 2 * k, rest + 2 * k + c, gbias + h * c);
+    }
+  });
+  return loss_out;
+}
+
+SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scores,
+                             const torch::Tensor& labels, const ThresholdHint* hint,
+                             torch::Tensor& threshold, SparseHeadsWorkspace& ws) {
+  check_inputs(heads, scores);
+  auto z = scores.contiguous();
+  auto y_true = labels.to(torch::kInt64).contiguous();
+  auto guess = contiguous_guess(hint);
+  const Batch b = make_batch(heads, z, y_true, hint, guess, threshold, ws);
+  check_labels(y_true, b.c);
+  const int64_t h_count = b.h_count;
+  const int64_t chunks = chunk_count(b.b_count);
+  std::vector<int64_t> hits(static_cast<size_t>(chunks * h_count * 2), 0);
+  at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
+               hits.data() + chunk * h_count * 2);
+    }
+  });
+  SparseHits out;
+  out.top1.assign(h_count, 0);
+  out.top5.assign(h_count, 0);
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    for (int64_t h = 0; h < h_count; ++h) {
+      out.top1[h] += hits[(chunk * h_count + h) * 2];
+      out.top5[h] += hits[(chunk * h_count + h) * 2 + 1];
+    }
+  }
+  return out;
+}
+
+}  // namespace iis::heads

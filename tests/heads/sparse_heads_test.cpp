@@ -1,0 +1,204 @@
+// Tests of the fused CPU kernel of interpretable heads against the plain LibTorch formulation
+// (tensor operations + autograd): losses, every gradient, hit counts, for each threshold rule.
+#include "iis/heads/sparse_heads.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "iis/heads/head_stack.hpp"
+#include "test_support.hpp"
+
+namespace iis::heads {
+namespace {
+
+const std::vector<double> kRatios{0, 0.3, 0.7, 0.95};
+
+struct Problem {
+  SparseHeads heads;
+  torch::Tensor z, labels;
+};
+
+// H = 4 heads, K = 40 concepts, C = 11 classes (not a multiple of the kernel's 8 lanes), B = 37
+// rows (not a multiple of its chunks); `per_head`: H×B×K scores instead of B×K.
+Problem make_problem(ThresholdRule rule, bool per_head, int seed) {
+  torch::manual_seed(seed);
+  const int64_t h = static_cast<int64_t>(kRatios.size()), k = 40, c = 11, b = 37;
+  Problem p;
+  p.heads.gamma = 1 + 0.3 * torch::randn({h, k});
+  p.heads.beta = 0.2 * torch::randn({h, k});
+  p.heads.weight = 0.3 * torch::randn({h, c, k});
+  p.heads.bias = 0.1 * torch::randn({h, c});
+  p.heads.rule = rule;
+  for (double r : kRatios) {
+    p.heads.positions.push_back(threshold_position(k, r, rule));
+    p.heads.keep.push_back(kept_concepts(k, r, rule));
+  }
+  p.z = per_head ? torch::randn({h, b, k}) : torch::randn({b, k});
+  p.labels = torch::randint(0, c, {b}, torch::kInt64);
+  return p;
+}
+
+struct Reference {
+  torch::Tensor loss, threshold, logits;
+  torch::Tensor gamma, beta, weight, bias, z;  // gradients
+};
+
+// The formulation the kernel replaces: sparsify_reference's mask and threshold, ŷ from y with
+// autograd (t carries no gradient), batched logits, per-head mean cross-entropy.
+Reference reference(const Problem& p) {
+  const auto& hd = p.heads;
+  auto gamma = hd.gamma.clone().requires_grad_();
+  auto beta = hd.beta.clone().requires_grad_();
+  auto w = hd.weight.clone().requires_grad_();
+  auto bias = hd.bias.clone().requires_grad_();
+  auto z = p.z.clone().requires_grad_();
+  auto sp = sparsify_reference(p.z, hd.gamma, hd.beta, hd.positions, hd.keep, hd.rule);
+  auto zz = z.dim() == 2 ? z.unsqueeze(0) : z;
+  auto y = zz * gamma.unsqueeze(1) + beta.unsqueeze(1);
+  auto kept = sp.mask.to(torch::kFloat32);
+  auto values = hd.rule == ThresholdRule::Soft
+                    ? torch::sign(y) * (y.abs() - sp.threshold.unsqueeze(-1)) * kept
+                    : y * kept;
+  auto logits = torch::baddbmm(bias.unsqueeze(1), values, w.transpose(1, 2));
+  std::vector<torch::Tensor> per_head;
+  for (int64_t h = 0; h < logits.size(0); ++h) {
+    per_head.push_back(torch::cross_entropy_loss(logits[h], p.labels));
+  }
+  auto loss = torch::stack(per_head);
+  loss.sum().backward();
+  return {loss.detach(), sp.threshold, logits.detach(), gamma.grad(),
+          beta.grad(),   w.grad(),     bias.grad(),     z.grad()};
+}
+
+struct Fused {
+  torch::Tensor loss, threshold;
+  SparseHeadsGrads grads;
+  torch::Tensor grad_z;
+};
+
+Fused fused(const Problem& p) {
+  Fused f;
+  f.grads.gamma = torch::full_like(p.heads.gamma, 7);  // overwritten, not accumulated
+  f.grads.beta = torch::full_like(p.heads.beta, 7);
+  f.grads.weight = torch::full_like(p.heads.weight, 7);
+  f.grads.bias = torch::full_like(p.heads.bias, 7);
+  f.grads.scores = &f.grad_z;
+  SparseHeadsWorkspace ws;
+  f.loss = sparse_heads_step(p.heads, p.z, p.labels, nullptr, f.grads, f.threshold, ws);
+  return f;
+}
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5))
+      << what << ": max |diff| " << (a - b).abs().max().item<float>();
+}
+
+class EveryRuleAndLayout
+    : public ::testing::TestWithParam<std::tuple<ThresholdRule, bool /*per_head*/>> {};
+
+TEST_P(EveryRuleAndLayout, StepMatchesTensorFormulationAndAutograd) {
+  const auto [rule, per_head] = GetParam();
+  auto p = make_problem(rule, per_head, 11);
+  auto ref = reference(p);
+  auto f = fused(p);
+  expect_close(f.threshold, ref.threshold, "threshold");
+  expect_close(f.loss, ref.loss, "loss");
+  expect_close(f.grads.gamma, ref.gamma, "dL/dgamma");
+  expect_close(f.grads.beta, ref.beta, "dL/dbeta");
+  expect_close(f.grads.weight, ref.weight, "dL/dW");
+  expect_close(f.grads.bias, ref.bias, "dL/db");
+  expect_close(f.grad_z, ref.z, "dL/dscores");
+  // The gradients are not trivially zero (the comparison could not pass by accident).
+  EXPECT_GT(f.grads.gamma.abs().sum().item<float>(), 1e-3);
+  EXPECT_GT(f.grad_z.abs().sum().item<float>(), 1e-3);
+}
+
+TEST_P(EveryRuleAndLayout, HitsMatchTopk) {
+  const auto [rule, per_head] = GetParam();
+  auto p = make_problem(rule, per_head, 12);
+  auto ref = reference(p);
+  auto top = std::get<1>(ref.logits.topk(5, -1)) == p.labels.view({1, -1, 1});
+  auto top1 = top.select(-1, 0).sum(1), top5 = top.any(-1).sum(1);
+  SparseHeadsWorkspace ws;
+  torch::Tensor t;
+  auto hits = sparse_heads_hits(p.heads, p.z, p.labels, nullptr, t, ws);
+  for (int64_t h = 0; h < top1.size(0); ++h) {
+    EXPECT_EQ(hits.top1[h], top1[h].item<int64_t>()) << "head " << h;
+    EXPECT_EQ(hits.top5[h], top5[h].item<int64_t>()) << "head " << h;
+  }
+  expect_close(t, ref.threshold, "threshold");
+}
+
+TEST_P(EveryRuleAndLayout, SameNumbersOnAnyThreadCount) {
+  const auto [rule, per_head] = GetParam();
+  auto p = make_problem(rule, per_head, 13);
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  auto one = fused(p);
+  at::set_num_threads(2);
+  auto two = fused(p);
+  at::set_num_threads(before);
+  EXPECT_TRUE(torch::equal(one.loss, two.loss));
+  EXPECT_TRUE(torch::equal(one.grads.weight, two.grads.weight));
+  EXPECT_TRUE(torch::equal(one.grads.gamma, two.grads.gamma));
+  EXPECT_TRUE(torch::equal(one.grad_z, two.grad_z));
+}
+
+INSTANTIATE_TEST_SUITE_P(RulesAndLayouts, EveryRuleAndLayout,
+                         ::testing::Combine(::testing::Values(ThresholdRule::Strict,
+                                                              ThresholdRule::Exact,
+                                                              ThresholdRule::Soft),
+                                            ::testing::Bool()));
+
+TEST(SparseHeads, GuessesNeverChangeTheResult) {
+  auto p = make_problem(ThresholdRule::Strict, false, 14);
+  auto plain = fused(p);
+  ThresholdHint hint{plain.threshold + 0.01, std::vector<float>(kRatios.size(), 0.005f)};
+  Fused hinted;
+  hinted.grads.gamma = torch::empty_like(p.heads.gamma);
+  hinted.grads.beta = torch::empty_like(p.heads.beta);
+  hinted.grads.weight = torch::empty_like(p.heads.weight);
+  hinted.grads.bias = torch::empty_like(p.heads.bias);
+  SparseHeadsWorkspace ws;
+  hinted.loss =
+      sparse_heads_step(p.heads, p.z, p.labels, &hint, hinted.grads, hinted.threshold, ws);
+  EXPECT_TRUE(torch::equal(plain.threshold, hinted.threshold));
+  EXPECT_TRUE(torch::equal(plain.loss, hinted.loss));
+  EXPECT_TRUE(torch::equal(plain.grads.weight, hinted.grads.weight));
+}
+
+// HeadStack's train_step (fused on the CPU) equals its forward() + backward().
+TEST(SparseHeads, HeadStackTrainStepEqualsForwardBackward) {
+  const int64_t k = 30, c = 6, b = 50;
+  HeadStackConfig cfg;
+  cfg.num_heads = 3;
+  cfg.num_classes = c;
+  cfg.in_features = k;
+  cfg.interpretable = true;
+  cfg.rule = ThresholdRule::Exact;
+  for (double r : {0.0, 0.5, 0.9}) {
+    cfg.positions.push_back(threshold_position(k, r, cfg.rule));
+    cfg.keep.push_back(kept_concepts(k, r, cfg.rule));
+    cfg.lrs.push_back(0.01);
+  }
+  HeadStack fast(cfg, torch::kCPU, 3), slow(cfg, torch::kCPU, 3);
+  torch::manual_seed(15);
+  auto z = torch::randn({b, k});
+  auto labels = torch::randint(0, c, {b}, torch::kInt64);
+  for (int step = 0; step < 3; ++step) {
+    torch::Tensor gz_fast, gz_slow, t;
+    auto loss_fast = fast.train_step(z, labels, nullptr, &t, &gz_fast);
+    auto pass = slow.forward(z);
+    auto loss_slow = slow.backward(pass, labels, &gz_slow);
+    expect_close(loss_fast, loss_slow, "loss");
+    expect_close(gz_fast, gz_slow, "dL/dscores");
+    fast.adam_step(1.0);
+    slow.adam_step(1.0);
+  }
+  expect_close(fast.weight, slow.weight, "W after 3 Adam steps");
+  expect_close(fast.gamma, slow.gamma, "gamma after 3 Adam steps");
+}
+
+}  // namespace
+}  // namespace iis::heads
