@@ -105,6 +105,7 @@ class End2EndScores : public heads::ConceptScores {
   int64_t adam_steps_ = 0, draws_ = 0;
   // Kept by train_scores() for backward().
   torch::Tensor noise_, x_, qhat_, rstd_q_, soft_, index_, p_, norm_, z_, rstd_a_;
+  torch::Tensor dy_;                    // CPU: dL/dY buffer, H×M×K
   torch::Tensor eval_p_;                // H×K×D of the noiseless assignment, or undefined
   std::vector<torch::Tensor> history_;  // per epoch: H×M int64 (CPU)
 };
