@@ -46,6 +46,19 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.backbones[1].arch, "cnn2");
   EXPECT_EQ(c.backbones[1].epochs, 3);
   EXPECT_EQ(c.backbones[1].seed, 1);
+  EXPECT_EQ(c.backbones[1].train_limit, -1);  // pretrain.train_limit applies
+}
+
+TEST(Config, PretrainEntriesMayTrainOnASubset) {
+  RunConfig c = parse_run_config(
+      std::string(kMinimal) + "  - pretrain: {arch: mlp, epochs: 1, train_limit: 2000}\n",
+      "test.yaml");
+  ASSERT_EQ(c.backbones.size(), 3u);
+  EXPECT_EQ(c.backbones[2].train_limit, 2000);
+  EXPECT_IIS_ERROR(parse_run_config(std::string(kMinimal) +
+                                        "  - pretrain: {arch: mlp, epochs: 1, train_limit: -5}\n",
+                                    "test.yaml"),
+                   "train_limit");
 }
 
 TEST(Config, ScalarsStandForListsOfOne) {

@@ -174,13 +174,17 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
                    "epochs: 3, seed: 0}");
     if (s.has("pretrain")) {
       Section p = s.child("pretrain");
-      p.only_keys({"arch", "epochs", "seed"});
+      p.only_keys({"arch", "epochs", "seed", "train_limit"});
       b.pretrain = true;
       b.arch = p.require<std::string>("arch");
       b.epochs = p.get<int64_t>("epochs", 5);
       b.seed = p.get<int64_t>("seed", 0);
       check_range(p, "epochs", static_cast<double>(b.epochs), 0, 1000, "0…1000");
       check_range(p, "seed", static_cast<double>(b.seed), 0, 1e18, "≥ 0");
+      if (p.has("train_limit")) {
+        b.train_limit = p.get<int64_t>("train_limit", 0);
+        check_range(p, "train_limit", static_cast<double>(b.train_limit), 0, 1e15, "≥ 0");
+      }
     }
   }
   if (b.name.empty()) {

@@ -37,12 +37,13 @@ struct ConceptLibraryConfig {
 
 // One entry of `backbones:`. Exactly one of `spec` and `pretrain` is given.
 struct BackboneConfig {
-  std::string name;       // name: the folder and row name (letters, digits, . _ -)
-  std::string spec;       // spec: model.ts | native:<arch>[@ckpt.pt] (see open_backbone)
-  bool pretrain = false;  // pretrain: {arch, epochs, seed} — trained by the run itself
-  std::string arch;       //   arch: a native architecture
-  int64_t epochs = 0;     //   epochs: 0 = the seeded untrained model (a control)
-  int64_t seed = 0;       //   seed
+  std::string name;          // name: the folder and row name (letters, digits, . _ -)
+  std::string spec;          // spec: model.ts | native:<arch>[@ckpt.pt] (see open_backbone)
+  bool pretrain = false;     // pretrain: {arch, epochs, seed} — trained by the run itself
+  std::string arch;          //   arch: a native architecture
+  int64_t epochs = 0;        //   epochs: 0 = the seeded untrained model (a control)
+  int64_t seed = 0;          //   seed
+  int64_t train_limit = -1;  //   train_limit: N training images; -1 = pretrain.train_limit
 };
 
 // `pretrain:` — settings shared by all pretrain entries (see iis pretrain).

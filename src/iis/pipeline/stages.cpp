@@ -2,6 +2,7 @@
 // inputs enter its key.
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
@@ -23,15 +24,21 @@ std::string join(const std::string& a, const std::string& b) { return (fs::path(
 
 std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
   const RunConfig& c = ctx.config;
-  // The longest training asked of each (arch, seed): shorter entries use its earlier epochs.
-  std::map<std::pair<std::string, int64_t>, int64_t> epochs;
+  // The longest training asked of each (arch, seed, training subset): shorter entries use its
+  // earlier epochs.
+  using Id = std::tuple<std::string, int64_t, int64_t>;
+  auto id_of = [&](const BackboneConfig& b) -> Id {
+    return {b.arch, b.seed, b.train_limit >= 0 ? b.train_limit : c.pretrain.train_limit};
+  };
+  std::map<Id, int64_t> epochs;
   for (const auto& b : c.backbones)
-    if (b.pretrain) epochs[{b.arch, b.seed}] = std::max(epochs[{b.arch, b.seed}], b.epochs);
-  std::map<std::pair<std::string, int64_t>, std::string> folders;
+    if (b.pretrain) epochs[id_of(b)] = std::max(epochs[id_of(b)], b.epochs);
+  std::map<Id, std::string> folders;
   for (const auto& [id, n] : epochs) {
-    const auto& [arch, seed] = id;
+    const auto& [arch, seed, train_limit] = id;
     Stage s;
-    s.name = "pretrain/" + arch + "_s" + std::to_string(seed);
+    s.name = "pretrain/" + arch + "_s" + std::to_string(seed) +
+             (train_limit > 0 ? "_n" + std::to_string(train_limit) : "");
     s.kind = "pretrain";
     s.output_dir = join(ctx.run_dir, s.name);
     s.clean = false;  // run_pretrain resumes from its per-epoch checkpoints
@@ -42,7 +49,7 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
         .add("data", ctx.train_key)
         .add("batch_size", c.pretrain.batch_size)
         .add("lr", c.pretrain.lr)
-        .add("train_limit", c.pretrain.train_limit)
+        .add("train_limit", train_limit)
         .add("device", c.device);
     models::PretrainOptions o;
     o.arch = arch;
@@ -52,14 +59,14 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
     o.seed = static_cast<uint64_t>(seed);
     o.batch_size = c.pretrain.batch_size;
     o.lr = c.pretrain.lr;
-    o.train_limit = c.pretrain.train_limit;
+    o.train_limit = train_limit;
     o.device = c.device;
     // run_pretrain resumes a folder trained with the same options (epochs aside) and refuses
     // one trained with others; a file of those options tells the two apart.
     StageKey same("pretrain-options");
     same.add("arch", arch).add("seed", seed).add("data", ctx.train_key);
     same.add("batch_size", c.pretrain.batch_size).add("lr", c.pretrain.lr);
-    same.add("train_limit", c.pretrain.train_limit).add("device", c.device);
+    same.add("train_limit", train_limit).add("device", c.device);
     const std::string options_file = join(s.output_dir, "pipeline_options.txt");
     s.run = [o, options_file, text = same.text()](bool force) mutable {
       if (fs::exists(options_file) && core::read_text(options_file) != text) force = true;
@@ -75,7 +82,7 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
     ResolvedBackbone r{b.name, b.spec, ""};
     if (b.pretrain)
       r.spec = "native:" + b.arch + "@" +
-               join(folders[{b.arch, b.seed}], "epoch_" + std::to_string(b.epochs) + ".pt");
+               join(folders[id_of(b)], "epoch_" + std::to_string(b.epochs) + ".pt");
     out.push_back(r);
   }
   return out;
