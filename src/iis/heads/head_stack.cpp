@@ -161,7 +161,7 @@ torch::Tensor HeadStack::backward(const HeadPass& pass, const torch::Tensor& lab
 }
 
 bool HeadStack::use_sparse_kernel(const torch::Tensor& input) const {
-  return config_.interpretable && input.device().is_cpu() &&
+  return config_.interpretable && sparse_heads_apply(input.device(), config_.num_classes) &&
          input.scalar_type() == torch::kFloat32 && params_.device().is_cpu();
 }
 

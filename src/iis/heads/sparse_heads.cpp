@@ -5,7 +5,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 // The per-row work is compiled twice, for AVX2+FMA and for the baseline, and picked at run
 // time: the project builds without -march flags, and this loop is most of `iis fit`'s time.
@@ -38,6 +43,8 @@ struct Batch {
   const float* gamma;
   const float* beta;
   const float* weight_t;  // H×K×Cp (zero padding)
+  const float* weight;    // H×C×K
+  const uint8_t* dense;   // H: 1 where the head keeps most entries (dense path)
   const float* bias;
   const int64_t* labels;
   const int64_t* positions;
@@ -48,13 +55,112 @@ struct Batch {
   float* threshold;    // H×B
 };
 
-// Per-thread scratch of one row and head.
+// Per-thread scratch of one row and head. `magnitude` is padded to a multiple of 8 with NaN,
+// which compares false with everything (so the padding is never counted nor kept).
+// `dense_values` / `kept_mask` / `grad_y`: ŷ, 1 on kept entries, dL/dy as K-vectors (dense path).
 struct RowScratch {
-  std::vector<float> y, magnitude, buf, values, logits;
+  std::vector<float> y, magnitude, buf, values, logits, dense_values, kept_mask, grad_y;
   std::vector<int32_t> index;
   explicit RowScratch(int64_t k, int64_t c)
-      : y(k), magnitude(k), buf(k), values(k), logits(padded(c)), index(k) {}
+      : y(k),
+        magnitude(padded(k), NAN),
+        buf(k),
+        values(k),
+        logits(padded(c)),
+        dense_values(k),
+        kept_mask(k),
+        grad_y(k),
+        index(k) {}
 };
+
+// A head takes the dense path (dot products over all K concepts, W as C×K) when it keeps more
+// than half of them; otherwise the sparse one (only kept concepts, W as K×Cp).
+bool is_dense(int64_t keep, int64_t k) { return 2 * keep > k; }
+
+// Σ_j a[j]·b[j] in kLanes independent sums (vectorisable without reassociation).
+IIS_INLINE float dot(const float* a, const float* b, int64_t n) {
+  float lanes[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[j + l] * b[j + l];
+  }
+  float sum = 0;
+  for (; j < n; ++j) sum += a[j] * b[j];
+  for (int64_t l = 0; l < kLanes; ++l) sum += lanes[l];
+  return sum;
+}
+
+// Bit l (0..7) set where a[l] > t, where a[l] < t, where lo <= a[l] < hi.
+#if defined(__SSE2__)
+IIS_INLINE unsigned mask_above(const float* a, float t) {
+  const __m128 tv = _mm_set1_ps(t);
+  return static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(a), tv)) |
+                               _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(a + 4), tv)) << 4);
+}
+IIS_INLINE unsigned mask_below(const float* a, float t) {
+  const __m128 tv = _mm_set1_ps(t);
+  return static_cast<unsigned>(_mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(a), tv)) |
+                               _mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(a + 4), tv)) << 4);
+}
+IIS_INLINE unsigned mask_inside(const float* a, float lo, float hi) {
+  const __m128 lv = _mm_set1_ps(lo), hv = _mm_set1_ps(hi);
+  const __m128 a0 = _mm_loadu_ps(a), a1 = _mm_loadu_ps(a + 4);
+  return static_cast<unsigned>(
+      _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(a0, lv), _mm_cmplt_ps(a0, hv))) |
+      _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(a1, lv), _mm_cmplt_ps(a1, hv))) << 4);
+}
+#else
+IIS_INLINE unsigned mask_above(const float* a, float t) {
+  unsigned m = 0;
+  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] > t) << l;
+  return m;
+}
+IIS_INLINE unsigned mask_below(const float* a, float t) {
+  unsigned m = 0;
+  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] < t) << l;
+  return m;
+}
+IIS_INLINE unsigned mask_inside(const float* a, float lo, float hi) {
+  unsigned m = 0;
+  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] >= lo && a[l] < hi) << l;
+  return m;
+}
+#endif
+
+IIS_INLINE int bit_count(unsigned m) { return __builtin_popcount(m); }
+IIS_INLINE int lowest_bit(unsigned m) { return __builtin_ctz(m); }
+
+// select_position (threshold.cpp) with the bracket pass done 8 entries at a time: only entries
+// inside the bracket are gathered. a: k entries padded with NaN to a multiple of 8. Same result.
+IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float guess, float width,
+                                   float* buf) {
+  if (std::isfinite(guess) && width > 0) {
+    const int64_t kp = padded(k);
+    float lo = guess - width, hi = guess + width;
+    for (int attempt = 0; attempt < 40; ++attempt) {
+      int64_t below = 0, inside = 0;
+      for (int64_t j0 = 0; j0 < kp; j0 += 8) {
+        below += bit_count(mask_below(a + j0, lo));
+        for (unsigned in = mask_inside(a + j0, lo, hi); in != 0; in &= in - 1) {
+          buf[inside++] = a[j0 + lowest_bit(in)];
+        }
+      }
+      if (below > m) {
+        width *= 2;
+        hi = lo;
+        lo = hi - width;
+      } else if (below + inside <= m) {
+        width *= 2;
+        lo = hi;
+        hi = lo + width;
+      } else {
+        std::nth_element(buf, buf + (m - below), buf + inside);
+        return buf[m - below];
+      }
+    }
+  }
+  return select_position(a, k, m, NAN, 0.f, buf);
+}
 
 // Head h on row i: ŷ's kept entries (index, value) into s, the logits into s.logits, the
 // threshold into b.threshold. Returns the number of kept entries.
@@ -84,11 +190,14 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
   } else {
     const float guess = b.guess != nullptr ? b.guess[row] : NAN;
     const float width = b.width != nullptr ? b.width[h] : 0.f;
-    const float t = select_position(a, k, m, guess, width, s.buf.data());
+    const float t = select_in_bracket(a, k, m, guess, width, s.buf.data());
     b.threshold[row] = t;
+    const int64_t kp = padded(k);
+    int64_t above = 0;
     if (b.rule == ThresholdRule::Exact) {
-      int64_t above = 0;
-      for (int64_t j = 0; j < k; ++j) above += a[j] > t;
+      for (int64_t j0 = 0; j0 < kp; j0 += 8) above += bit_count(mask_above(a + j0, t));
+    }
+    if (b.rule == ThresholdRule::Exact && above < b.keep[h]) {
       // Ties at t: the lowest-index tied entries until exactly keep[h] survive.
       int64_t ties = b.keep[h] - above;
       for (int64_t j = 0; j < k; ++j) {
@@ -98,23 +207,35 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
         values[kept] = y[j];
         kept += (a[j] > t) | tie;
       }
-    } else if (b.rule == ThresholdRule::Soft) {
-      for (int64_t j = 0; j < k; ++j) {
-        index[kept] = static_cast<int32_t>(j);
-        values[kept] = std::copysign(a[j] - t, y[j]);
-        kept += a[j] > t;
-      }
     } else {
-      for (int64_t j = 0; j < k; ++j) {
-        index[kept] = static_cast<int32_t>(j);
-        values[kept] = y[j];
-        kept += a[j] > t;
+      // The kept entries in index order, 8 at a time: cost grows with what is kept.
+      const bool soft = b.rule == ThresholdRule::Soft;
+      for (int64_t j0 = 0; j0 < kp; j0 += 8) {
+        for (unsigned up = mask_above(a + j0, t); up != 0; up &= up - 1) {
+          const int64_t j = j0 + lowest_bit(up);
+          index[kept] = static_cast<int32_t>(j);
+          values[kept] = soft ? std::copysign(a[j] - t, y[j]) : y[j];
+          ++kept;
+        }
       }
     }
   }
   float* logits = s.logits.data();
   std::fill(logits + c, logits + cp, 0.f);
   std::copy(b.bias + h * c, b.bias + (h + 1) * c, logits);
+  if (b.dense[h]) {
+    float* yd = s.dense_values.data();
+    float* md = s.kept_mask.data();
+    std::fill(yd, yd + k, 0.f);
+    std::fill(md, md + k, 0.f);
+    for (int64_t q = 0; q < kept; ++q) {
+      yd[index[q]] = values[q];
+      md[index[q]] = 1.f;
+    }
+    const float* wh = b.weight + h * c * k;
+    for (int64_t cc = 0; cc < c; ++cc) logits[cc] += dot(wh + cc * k, yd, k);
+    return kept;
+  }
   const float* wh = b.weight_t + h * k * cp;
   // One block of kLanes classes at a time, its sums held in registers over the kept entries.
   // Two partial sums (even and odd entries) break the chain of dependent additions.
@@ -142,6 +263,18 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
     for (int64_t l = 0; l < kLanes; ++l) logits[c0 + l] = even[l] + odd[l];
   }
   return kept;
+}
+
+// Runs work(chunk) for every chunk in [0, chunks) on LibTorch's threads, each thread taking
+// the next unclaimed chunk: a thread the OS does not schedule (other processes on the cores)
+// holds up only its current chunk, not a fixed share.
+template <typename Work>
+void for_each_chunk(int64_t chunks, const Work& work) {
+  std::atomic<int64_t> next{0};
+  const int64_t workers = std::min<int64_t>(chunks, at::get_num_threads());
+  at::parallel_for(0, workers, /*grain_size=*/1, [&](int64_t, int64_t) {
+    for (int64_t chunk = next++; chunk < chunks; chunk = next++) work(chunk);
+  });
 }
 
 // Chunk boundaries of B rows.
@@ -190,6 +323,10 @@ Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::
     }
   }
   b.weight_t = wt;
+  b.weight = w;
+  ws.dense.resize(static_cast<size_t>(b.h_count));
+  for (int64_t h = 0; h < b.h_count; ++h) ws.dense[h] = is_dense(heads.keep[h], b.k);
+  b.dense = ws.dense.data();
   return b;
 }
 
@@ -241,7 +378,7 @@ IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* ac
       for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
       g[label] -= inv_b;
       float* acc_h = acc + h * stride;
-      float* dwt = acc_h;  // K×Cp
+      float* dwt = acc_h;  // K×Cp (sparse path) or C×K (dense path)
       float* dgamma = acc_h + k * cp;
       float* dbeta = dgamma + k;
       float* dbias = dbeta + k;
@@ -253,6 +390,32 @@ IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* ac
       if (gz != nullptr) {
         gz_row = gz + h * b.head_stride + i * k;
         if (!shared) std::fill(gz_row, gz_row + k, 0.f);
+      }
+      if (b.dense[h]) {
+        // dW (C×K here) += g ŷᵀ; dL/dy = (Wᵀ g) on kept entries.
+        const float* yd = s.dense_values.data();
+        const float* md = s.kept_mask.data();
+        float* dy = s.grad_y.data();
+        std::fill(dy, dy + k, 0.f);
+        const float* wd = b.weight + h * c * k;
+        for (int64_t cc = 0; cc < c; ++cc) {
+          const float gc = g[cc];
+          const float* wr = wd + cc * k;
+          float* dwr = dwt + cc * k;
+          for (int64_t j = 0; j < k; ++j) {
+            dwr[j] += gc * yd[j];
+            dy[j] += gc * wr[j];
+          }
+        }
+        for (int64_t j = 0; j < k; ++j) {
+          const float d = dy[j] * md[j];
+          dgamma[j] += d * zr[j];
+          dbeta[j] += d;
+        }
+        if (gz_row != nullptr) {
+          for (int64_t j = 0; j < k; ++j) gz_row[j] += gh[j] * dy[j] * md[j];
+        }
+        continue;
       }
       for (int64_t q = 0; q < kept; ++q) {
         const int64_t j = s.index[q];
@@ -295,16 +458,18 @@ IIS_INLINE void hit_rows_body(const Batch& b, int64_t r0, int64_t r1, int64_t* c
 }
 
 #if IIS_X86_DISPATCH
-__attribute__((target("avx2,fma"))) void step_rows_avx2(const Batch& b, int64_t r0, int64_t r1,
-                                                        float* acc, double* loss, float* gz) {
+__attribute__((target("avx2,fma,popcnt"))) void step_rows_avx2(const Batch& b, int64_t r0,
+                                                               int64_t r1, float* acc, double* loss,
+                                                               float* gz) {
   step_rows_body(b, r0, r1, acc, loss, gz);
 }
-__attribute__((target("avx2,fma"))) void hit_rows_avx2(const Batch& b, int64_t r0, int64_t r1,
-                                                       int64_t* counts) {
+__attribute__((target("avx2,fma,popcnt"))) void hit_rows_avx2(const Batch& b, int64_t r0,
+                                                              int64_t r1, int64_t* counts) {
   hit_rows_body(b, r0, r1, counts);
 }
 bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("popcnt");
   return yes;
 }
 #endif
@@ -331,6 +496,10 @@ void check_labels(const torch::Tensor& labels, int64_t c) {
 
 }  // namespace
 
+bool sparse_heads_apply(const torch::Device& device, int64_t num_classes) {
+  return device.is_cpu() && num_classes <= kSparseHeadsMaxClasses;
+}
+
 torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& scores,
                                 const torch::Tensor& labels, const ThresholdHint* hint,
                                 SparseHeadsGrads& grads, torch::Tensor& threshold,
@@ -353,23 +522,22 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
     }
     gz = grads.scores->data_ptr<float>();
   }
-  at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
-                ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz);
-    }
+  for_each_chunk(chunks, [&](int64_t chunk) {
+    step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
+              ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz);
   });
 
-  // Chunk sums in order; dWᵀ back to H×C×K.
+  // Chunk sums in order; dWᵀ back to H×C×K. Serial: a few hundred thousand additions at the
+  // class counts this kernel serves, less than waking the threads again.
   auto loss_out = torch::empty({h_count}, torch::kFloat32);
   float* lp = loss_out.data_ptr<float>();
   float* gw = grads.weight.data_ptr<float>();
   float* gg = grads.gamma.data_ptr<float>();
   float* gb = grads.beta.data_ptr<float>();
   float* gbias = grads.bias.data_ptr<float>();
-  at::parallel_for(0, h_count, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+  {
     std::vector<float> total(stride);
-    for (int64_t h = begin; h < end; ++h) {
+    for (int64_t h = 0; h < h_count; ++h) {
       std::fill(total.begin(), total.end(), 0.f);
       double loss = 0;
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
@@ -378,15 +546,19 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
         loss += ws.loss[chunk * h_count + h];
       }
       lp[h] = static_cast<float>(loss / static_cast<double>(b_count));
-      for (int64_t cc = 0; cc < c; ++cc) {
-        for (int64_t j = 0; j < k; ++j) gw[(h * c + cc) * k + j] = total[j * cp + cc];
+      if (b.dense[h]) {
+        std::copy(total.data(), total.data() + c * k, gw + h * c * k);
+      } else {
+        for (int64_t cc = 0; cc < c; ++cc) {
+          for (int64_t j = 0; j < k; ++j) gw[(h * c + cc) * k + j] = total[j * cp + cc];
+        }
       }
       const float* rest = total.data() + k * cp;
       std::copy(rest, rest + k, gg + h * k);
       std::copy(rest + k, rest + 2 * k, gb + h * k);
       std::copy(rest + 2 * k, rest + 2 * k + c, gbias + h * c);
     }
-  });
+  }
   return loss_out;
 }
 
@@ -402,11 +574,9 @@ SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scor
   const int64_t h_count = b.h_count;
   const int64_t chunks = chunk_count(b.b_count);
   std::vector<int64_t> hits(static_cast<size_t>(chunks * h_count * 2), 0);
-  at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
-               hits.data() + chunk * h_count * 2);
-    }
+  for_each_chunk(chunks, [&](int64_t chunk) {
+    hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
+             hits.data() + chunk * h_count * 2);
   });
   SparseHits out;
   out.top1.assign(h_count, 0);

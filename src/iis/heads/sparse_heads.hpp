@@ -20,11 +20,18 @@ struct SparseHeads {
   ThresholdRule rule = ThresholdRule::Strict;
 };
 
+// Where the kernel is used instead of batched matrix products: on the CPU, up to this many
+// classes. Beyond it a row's work per kept concept is long enough for BLAS's blocking (which
+// reuses each weight across rows) to win; below it LibTorch's per-operation overhead dominates.
+constexpr int64_t kSparseHeadsMaxClasses = 64;
+bool sparse_heads_apply(const torch::Device& device, int64_t num_classes);
+
 // Scratch reused from batch to batch (transposed weights, per-chunk gradient sums).
 struct SparseHeadsWorkspace {
   std::vector<float> weight_t;  // H×K×C
   std::vector<float> partial;   // chunks × H × (K·C + 2K + C)
   std::vector<double> loss;     // chunks × H
+  std::vector<uint8_t> dense;   // H: which heads take the dense path
 };
 
 // The gradients of one step (overwritten): dL/dγ, dL/dβ H×K, dL/dW H×C×K, dL/db H×C, with L

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "iis/core/error.hpp"
 #include "iis/core/progress.hpp"
@@ -162,11 +163,13 @@ torch::Tensor arange_rows(const std::vector<int64_t>& rows) {
 
 TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o) {
   auto start_time = std::chrono::steady_clock::now();
-  // The loop's matrix products are small; the sparse kernel parallelises over rows itself.
-  core::SingleThreadedBlas single_threaded_blas;
   const auto device = splits.train_features.device();
   const int64_t n = splits.train_features.size(0), d = splits.train_features.size(1);
   const int64_t c = splits.num_classes, k = scores.num_concepts();
+  // With the fused kernel the loop's matrix products are small (the standard head) and the
+  // kernel parallelises over rows itself: BLAS's own pool would only oversubscribe the cores.
+  std::optional<core::SingleThreadedBlas> single_threaded_blas;
+  if (sparse_heads_apply(device, c)) single_threaded_blas.emplace();
   const int64_t num_lrs = static_cast<int64_t>(o.lrs.size());
   const int64_t num_ratios = static_cast<int64_t>(o.ratios.size());
   IIS_CHECK(num_lrs > 0, "--lrs: at least one learning rate is needed");
