@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every Debian package iis needs and builds it in Release into build/.
+# Installs every Debian package iis needs and builds the tool in Release into build/.
 # Usage: scripts/setup.sh [extra cmake args...]   (set IIS_SKIP_APT=1 to skip the install step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +30,10 @@ if [[ "${IIS_SKIP_APT:-0}" != 1 ]]; then
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build build -j "$(nproc)"
+# The tool only (the tests and benchmarks are built by scripts/test.sh, or IIS_BUILD_ALL=1).
+if [[ "${IIS_BUILD_ALL:-0}" == 1 ]]; then
+  cmake --build build -j "$(nproc)"
+else
+  cmake --build build -j "$(nproc)" --target iis
+fi
 echo "built: build/bin/iis"
