@@ -7,6 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -74,8 +80,9 @@ struct RowScratch {
 };
 
 // A head takes the dense path (dot products over all K concepts, W as C×K) when it keeps more
-// than half of them; otherwise the sparse one (only kept concepts, W as K×Cp).
-bool is_dense(int64_t keep, int64_t k) { return 2 * keep > k; }
+// than a third of them (measured crossover at K=200, C=10); otherwise the sparse one (only
+// kept concepts, W as K×Cp).
+bool is_dense(int64_t keep, int64_t k) { return 3 * keep > k; }
 
 // Σ_j a[j]·b[j] in kLanes independent sums (vectorisable without reassociation).
 IIS_INLINE float dot(const float* a, const float* b, int64_t n) {
@@ -162,8 +169,9 @@ IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float g
   return select_position(a, k, m, NAN, 0.f, buf);
 }
 
-// Head h on row i: ŷ's kept entries (index, value) into s, the logits into s.logits, the
-// threshold into b.threshold. Returns the number of kept entries.
+// Head h on row i: the logits into s.logits, the threshold into b.threshold, and ŷ: for
+// sparse heads its kept entries (index, value) in s, returning their count; for dense heads
+// s.dense_values and s.kept_mask (the return value is then not a count).
 IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s) {
   const int64_t k = b.k, c = b.c, cp = b.cp;
   const float* zr = b.z + h * b.head_stride + i * k;
@@ -180,43 +188,46 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
   int64_t kept = 0;
   const int64_t m = b.positions[h];
   const int64_t row = h * b.b_count + i;
-  if (m < 0) {
-    b.threshold[row] = -1;
+  const int64_t kp = padded(k);
+  float t = -1;  // every entry kept when m < 0
+  if (m >= 0) {
+    const float guess = b.guess != nullptr ? b.guess[row] : NAN;
+    const float width = b.width != nullptr ? b.width[h] : 0.f;
+    t = select_in_bracket(a, k, m, guess, width, s.buf.data());
+  }
+  b.threshold[row] = t;
+  bool ties = false;
+  if (m >= 0 && b.rule == ThresholdRule::Exact) {
+    int64_t above = 0;
+    for (int64_t j0 = 0; j0 < kp; j0 += 8) above += bit_count(mask_above(a + j0, t));
+    ties = above < b.keep[h];
+  }
+  const bool soft = m >= 0 && b.rule == ThresholdRule::Soft;
+  if (ties) {
+    // Ties at t: the lowest-index tied entries until exactly keep[h] survive.
+    int64_t missing = b.keep[h];
+    for (int64_t j0 = 0; j0 < kp; j0 += 8) missing -= bit_count(mask_above(a + j0, t));
+    for (int64_t j = 0; j < k; ++j) {
+      const bool tie = missing > 0 && a[j] == t;
+      missing -= tie;
+      index[kept] = static_cast<int32_t>(j);
+      values[kept] = y[j];
+      kept += (a[j] > t) | tie;
+    }
+  } else if (m < 0) {
     for (int64_t j = 0; j < k; ++j) {
       index[j] = static_cast<int32_t>(j);
       values[j] = y[j];
     }
     kept = k;
-  } else {
-    const float guess = b.guess != nullptr ? b.guess[row] : NAN;
-    const float width = b.width != nullptr ? b.width[h] : 0.f;
-    const float t = select_in_bracket(a, k, m, guess, width, s.buf.data());
-    b.threshold[row] = t;
-    const int64_t kp = padded(k);
-    int64_t above = 0;
-    if (b.rule == ThresholdRule::Exact) {
-      for (int64_t j0 = 0; j0 < kp; j0 += 8) above += bit_count(mask_above(a + j0, t));
-    }
-    if (b.rule == ThresholdRule::Exact && above < b.keep[h]) {
-      // Ties at t: the lowest-index tied entries until exactly keep[h] survive.
-      int64_t ties = b.keep[h] - above;
-      for (int64_t j = 0; j < k; ++j) {
-        const bool tie = ties > 0 && a[j] == t;
-        ties -= tie;
+  } else if (!b.dense[h]) {
+    // The kept entries in index order, 8 at a time: cost grows with what is kept.
+    for (int64_t j0 = 0; j0 < kp; j0 += 8) {
+      for (unsigned up = mask_above(a + j0, t); up != 0; up &= up - 1) {
+        const int64_t j = j0 + lowest_bit(up);
         index[kept] = static_cast<int32_t>(j);
-        values[kept] = y[j];
-        kept += (a[j] > t) | tie;
-      }
-    } else {
-      // The kept entries in index order, 8 at a time: cost grows with what is kept.
-      const bool soft = b.rule == ThresholdRule::Soft;
-      for (int64_t j0 = 0; j0 < kp; j0 += 8) {
-        for (unsigned up = mask_above(a + j0, t); up != 0; up &= up - 1) {
-          const int64_t j = j0 + lowest_bit(up);
-          index[kept] = static_cast<int32_t>(j);
-          values[kept] = soft ? std::copysign(a[j] - t, y[j]) : y[j];
-          ++kept;
-        }
+        values[kept] = soft ? std::copysign(a[j] - t, y[j]) : y[j];
+        ++kept;
       }
     }
   }
@@ -226,11 +237,19 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
   if (b.dense[h]) {
     float* yd = s.dense_values.data();
     float* md = s.kept_mask.data();
-    std::fill(yd, yd + k, 0.f);
-    std::fill(md, md + k, 0.f);
-    for (int64_t q = 0; q < kept; ++q) {
-      yd[index[q]] = values[q];
-      md[index[q]] = 1.f;
+    if (ties || m < 0) {
+      std::fill(yd, yd + k, 0.f);
+      std::fill(md, md + k, 0.f);
+      for (int64_t q = 0; q < kept; ++q) {
+        yd[index[q]] = values[q];
+        md[index[q]] = 1.f;
+      }
+    } else {
+      for (int64_t j = 0; j < k; ++j) {
+        const bool on = a[j] > t;
+        md[j] = on ? 1.f : 0.f;
+        yd[j] = on ? (soft ? std::copysign(a[j] - t, y[j]) : y[j]) : 0.f;
+      }
     }
     const float* wh = b.weight + h * c * k;
     for (int64_t cc = 0; cc < c; ++cc) logits[cc] += dot(wh + cc * k, yd, k);
@@ -265,16 +284,108 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
   return kept;
 }
 
-// Runs work(chunk) for every chunk in [0, chunks) on LibTorch's threads, each thread taking
-// the next unclaimed chunk: a thread the OS does not schedule (other processes on the cores)
-// holds up only its current chunk, not a fixed share.
+// Runs work(chunk) for every chunk in [0, chunks) on at::get_num_threads() threads: the
+// caller and a pool of workers that sleep on a condition variable between calls. Each thread
+// takes the next unclaimed chunk, so a thread the OS does not schedule (other processes on the
+// cores) holds up only the chunk it is on, and an idle worker uses no CPU (OpenMP's workers
+// spin between regions, which on a busy two-core machine made two threads 3x slower than one).
+class ChunkPool {
+ public:
+  static ChunkPool& instance() {
+    static ChunkPool pool;
+    return pool;
+  }
+
+  void run(int64_t chunks, int threads, const std::function<void(int64_t)>& work) {
+    std::lock_guard<std::mutex> one_call(call_mutex_);
+    resize(static_cast<int>(std::min<int64_t>(chunks, threads)) - 1);
+    if (workers_.empty()) {
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) work(chunk);
+      return;
+    }
+    auto job = std::make_shared<Job>();
+    job->work = &work;
+    job->chunks = chunks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = job;
+      ++generation_;
+    }
+    wake_.notify_all();
+    drain(*job);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return job->done.load() == chunks; });
+    job_.reset();
+    if (job->error) std::rethrow_exception(job->error);
+  }
+
+  ~ChunkPool() { resize(0); }
+
+ private:
+  struct Job {
+    const std::function<void(int64_t)>* work = nullptr;
+    int64_t chunks = 0;
+    std::atomic<int64_t> next{0}, done{0};
+    std::exception_ptr error;  // the first exception thrown by work (under the pool's mutex)
+  };
+
+  // Claims chunks until none is left; a late worker finds none and never touches `work`.
+  void drain(Job& job) {
+    for (int64_t chunk = job.next++; chunk < job.chunks; chunk = job.next++) {
+      try {
+        (*job.work)(chunk);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!job.error) job.error = std::current_exception();
+      }
+      if (++job.done == job.chunks) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_all();
+      }
+    }
+  }
+
+  void worker() {
+    uint64_t seen = 0;
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        job = job_;
+      }
+      if (job) drain(*job);
+    }
+  }
+
+  void resize(int count) {
+    count = std::max(count, 0);
+    if (static_cast<int>(workers_.size()) == count) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+    for (int i = 0; i < count; ++i) workers_.emplace_back([this] { worker(); });
+  }
+
+  std::mutex call_mutex_, mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  std::shared_ptr<Job> job_;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
 template <typename Work>
-void for_each_chunk(int64_t chunks, const Work& work) {
-  std::atomic<int64_t> next{0};
-  const int64_t workers = std::min<int64_t>(chunks, at::get_num_threads());
-  at::parallel_for(0, workers, /*grain_size=*/1, [&](int64_t, int64_t) {
-    for (int64_t chunk = next++; chunk < chunks; chunk = next++) work(chunk);
-  });
+void for_each_chunk(int64_t chunks, int threads, const Work& work) {
+  if (threads <= 0) threads = at::get_num_threads();
+  ChunkPool::instance().run(chunks, threads, std::function<void(int64_t)>(work));
 }
 
 // Chunk boundaries of B rows.
@@ -522,7 +633,7 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
     }
     gz = grads.scores->data_ptr<float>();
   }
-  for_each_chunk(chunks, [&](int64_t chunk) {
+  for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
     step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
               ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz);
   });
@@ -574,7 +685,7 @@ SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scor
   const int64_t h_count = b.h_count;
   const int64_t chunks = chunk_count(b.b_count);
   std::vector<int64_t> hits(static_cast<size_t>(chunks * h_count * 2), 0);
-  for_each_chunk(chunks, [&](int64_t chunk) {
+  for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
     hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
              hits.data() + chunk * h_count * 2);
   });

@@ -32,6 +32,7 @@ struct SparseHeadsWorkspace {
   std::vector<float> partial;   // chunks × H × (K·C + 2K + C)
   std::vector<double> loss;     // chunks × H
   std::vector<uint8_t> dense;   // H: which heads take the dense path
+  int threads = 0;              // threads of the kernel; 0: at::get_num_threads()
 };
 
 // The gradients of one step (overwritten): dL/dγ, dL/dβ H×K, dL/dW H×C×K, dL/db H×C, with L

@@ -169,7 +169,22 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   // With the fused kernel the loop's matrix products are small (the standard head) and the
   // kernel parallelises over rows itself: BLAS's own pool would only oversubscribe the cores.
   std::optional<core::SingleThreadedBlas> single_threaded_blas;
-  if (sparse_heads_apply(device, c)) single_threaded_blas.emplace();
+  // For the same reason LibTorch's own operations in the loop (row gathers, the standard head,
+  // Adam) run on this thread only: OpenMP's workers spin after every parallel region, taking a
+  // core from the kernel's threads. The kernel keeps the thread count in effect here.
+  const int kernel_threads = at::get_num_threads();
+  struct RestoreThreads {
+    int count = 0;
+    ~RestoreThreads() {
+      if (count > 0) at::set_num_threads(count);
+    }
+  } restore_threads;
+  const bool fused = sparse_heads_apply(device, c);
+  if (fused) single_threaded_blas.emplace();
+  if (fused && !scores.trainable() && kernel_threads > 1) {
+    restore_threads.count = kernel_threads;
+    at::set_num_threads(1);
+  }
   const int64_t num_lrs = static_cast<int64_t>(o.lrs.size());
   const int64_t num_ratios = static_cast<int64_t>(o.ratios.size());
   IIS_CHECK(num_lrs > 0, "--lrs: at least one learning rate is needed");
@@ -217,6 +232,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   std::unique_ptr<HeadStack> interp;
   if (has_interpretable) {
     interp = std::make_unique<HeadStack>(ic, device, derive_seed(o.seed, "init-interpretable"));
+    interp->set_kernel_threads(kernel_threads);
   }
 
   TrainOutcome out;
