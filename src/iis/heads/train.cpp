@@ -180,7 +180,8 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
     }
   } restore_threads;
   const bool fused = sparse_heads_apply(device, c);
-  if (fused) single_threaded_blas.emplace();
+  // Learned scores (end2end) keep both: their own products are large.
+  if (fused && !scores.trainable()) single_threaded_blas.emplace();
   if (fused && !scores.trainable() && kernel_threads > 1) {
     restore_threads.count = kernel_threads;
     at::set_num_threads(1);
