@@ -1,5 +1,6 @@
 // Entry point of the `iis` tool: parses the command line, runs one subcommand, and turns
 // errors into one line plus a hint and a non-zero exit.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,10 +24,19 @@ void prefer_passive_openmp(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the default
 }
 
+// Tensors of tens of megabytes are made and freed every batch (scores of a validation chunk,
+// products); above glibc's default threshold each one is a fresh mmap whose pages fault in
+// again. Keeping them in the heap made an end2end sweep 1.6-1.9x faster.
+void keep_large_blocks_in_heap() {
+  ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   prefer_passive_openmp(argv);
+  keep_large_blocks_in_heap();
   using namespace iis;
   CLI::App root{"iis: the Inherent Interpretability Score of vision representations"};
   root.require_subcommand(1);

@@ -222,6 +222,28 @@ torch::Tensor scores_backward_cpu(const torch::Tensor& grad, const torch::Tensor
   return da;
 }
 
+// One Adam step (β 0.9/0.999, ε 1e-8) in place, in one pass over a CPU float32 parameter
+// whose leading dimension is the head: lr[h] applies to `per_head` consecutive entries.
+void adam_cpu(torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
+              torch::Tensor& sq, const std::vector<double>& lr, double lr_scale, double bc1,
+              double bc2) {
+  const int64_t n = param.numel(), per_head = n / static_cast<int64_t>(lr.size());
+  float* p = param.data_ptr<float>();
+  const float* g = grad.data_ptr<float>();
+  float* m = avg.data_ptr<float>();
+  float* v = sq.data_ptr<float>();
+  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float step = static_cast<float>(lr[static_cast<size_t>(i / per_head)] * lr_scale / bc1);
+      m[i] = m[i] * b1 + g[i] * (1.0f - b1);
+      v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
+      p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + static_cast<float>(kAdamEps));
+    }
+  });
+}
+
 }  // namespace
 
 void validate(const End2EndOptions& o) {
@@ -310,6 +332,11 @@ torch::Tensor End2EndScores::build_concepts(const torch::Tensor& index) const {
 
 torch::Tensor End2EndScores::scores(const torch::Tensor& x, const torch::Tensor& p) const {
   const int64_t b = x.size(0);
+  if (x.is_cpu()) {
+    torch::Tensor z, rstd;
+    scores_forward_cpu(torch::mm(x, p.view({h_ * k_, d_}).t()), h_, k_, z, rstd);
+    return z;
+  }
   auto a = torch::mm(x, p.view({h_ * k_, d_}).t()).view({b, h_, k_}).permute({1, 0, 2});
   return torch::layer_norm(a, {k_}, {}, {}, kLayerNormEps);
 }
@@ -410,6 +437,14 @@ void End2EndScores::step(double lr_scale) {
   ++adam_steps_;
   const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
   const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
+  if (q_.is_cpu()) {
+    const std::vector<double> lr(lr_.data_ptr<float>(), lr_.data_ptr<float>() + h_);
+    adam_cpu(q_, grad_q_, avg_q_, sq_q_, lr, lr_scale, bc1, bc2);
+    adam_cpu(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr, lr_scale, bc1, bc2);
+    adam_cpu(beta_, grad_beta_, avg_beta_, sq_beta_, lr, lr_scale, bc1, bc2);
+    eval_p_ = torch::Tensor();
+    return;
+  }
   auto update = [&](torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
                     torch::Tensor& sq, const torch::Tensor& lr) {
     avg.mul_(kBeta1).add_(grad, 1.0 - kBeta1);
