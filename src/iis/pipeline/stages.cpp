@@ -38,7 +38,7 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
     const auto& [arch, seed, train_limit] = id;
     Stage s;
     s.name = "pretrain/" + arch + "_s" + std::to_string(seed) +
-             (train_limit > 0 ? "_n" + std::to_string(train_limit) : "");
+             (train_limit != c.pretrain.train_limit ? "_n" + std::to_string(train_limit) : "");
     s.kind = "pretrain";
     s.output_dir = join(ctx.run_dir, s.name);
     s.clean = false;  // run_pretrain resumes from its per-epoch checkpoints
