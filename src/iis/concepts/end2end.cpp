@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "iis/core/error.hpp"
@@ -42,6 +43,17 @@ std::pair<torch::Tensor, torch::Tensor> concept_sums(const torch::Tensor& elemen
 // what a dozen whole-tensor operations would, without their temporaries.
 constexpr int64_t kRowChunks = 16;  // fixed, so sums are the same for any thread count
 
+// Mean and 1/sqrt(var + ε) of a row of K floats (accumulated in double), as LayerNorm uses.
+std::pair<float, float> row_moments(const float* x, int64_t k) {
+  double mean = 0;
+  for (int64_t j = 0; j < k; ++j) mean += x[j];
+  mean /= static_cast<double>(k);
+  double var = 0;
+  for (int64_t j = 0; j < k; ++j) var += (x[j] - mean) * (x[j] - mean);
+  return {static_cast<float>(mean),
+          static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(k) + kLayerNormEps))};
+}
+
 // Forward of one Gumbel draw, per row (h, m): q̂ = LayerNorm_K(q), u = (q̂γ + β + g)/τ, the
 // argmax of u and softmax(u). q: H×M×K, gamma/beta: H×K, noise: M×K (contiguous CPU float32).
 void assign_forward_cpu(const torch::Tensor& q, const torch::Tensor& gamma,
@@ -75,14 +87,7 @@ void assign_forward_cpu(const torch::Tensor& q, const torch::Tensor& gamma,
       const float* n = pn + mm * k;
       float* y = ph + r * k;
       float* sm = ps + r * k;
-      double mean = 0;
-      for (int64_t j = 0; j < k; ++j) mean += x[j];
-      mean /= static_cast<double>(k);
-      double var = 0;
-      for (int64_t j = 0; j < k; ++j) var += (x[j] - mean) * (x[j] - mean);
-      const float rs =
-          static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(k) + kLayerNormEps));
-      const float mu = static_cast<float>(mean);
+      const auto [mu, rs] = row_moments(x, k);
       int64_t best = 0;
       float top = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < k; ++j) {
@@ -180,14 +185,7 @@ void scores_forward_cpu(const torch::Tensor& a, int64_t h, int64_t k, torch::Ten
       const int64_t bb = r / h, hh = r % h;
       const float* x = pa + r * k;
       float* y = pz + (hh * b + bb) * k;
-      double mean = 0;
-      for (int64_t j = 0; j < k; ++j) mean += x[j];
-      mean /= static_cast<double>(k);
-      double var = 0;
-      for (int64_t j = 0; j < k; ++j) var += (x[j] - mean) * (x[j] - mean);
-      const float rs =
-          static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(k) + kLayerNormEps));
-      const float mu = static_cast<float>(mean);
+      const auto [mu, rs] = row_moments(x, k);
       for (int64_t j = 0; j < k; ++j) y[j] = (x[j] - mu) * rs;
       pr[hh * b + bb] = rs;
     }
