@@ -1,11 +1,7 @@
 // End-to-end tests of run_fit with --concept-type end2end: learned assignments per ratio.
 #include <torch/torch.h>
 
-#include "iis/core/files.hpp"
-#include "iis/core/progress.hpp"
-#include "iis/fit/fit.hpp"
-#include "iis/io/npy.hpp"
-#include "test_support.hpp"
+#include "fit_fixture.hpp"
 
 namespace iis::fit {
 namespace {
@@ -13,27 +9,15 @@ namespace {
 using nlohmann::json;
 
 // A 3-class problem in D = 16 with 120 elements spread around the class directions.
-class FitEnd2EndTest : public ::testing::Test {
+class FitEnd2EndTest : public test_fixture::GeneratedFitTest {
  protected:
   void SetUp() override {
-    core::set_progress_mode(core::ProgressMode::Quiet);
+    GeneratedFitTest::SetUp();
     torch::manual_seed(8);
     auto dirs = torch::randn({3, 16});
-    auto make = [&](int64_t n, const std::string& x, const std::string& y) {
-      auto labels = torch::randint(0, 3, {n}, torch::kInt64);
-      io::save_npy(dir / x, dirs.index_select(0, labels) + torch::randn({n, 16}));
-      io::save_npy(dir / y, labels);
-    };
-    make(450, "train_x.npy", "train_y.npy");
-    make(150, "val_x.npy", "val_y.npy");
+    write_splits(dirs, 3, 1.0, 450, 150);
     elements = dirs.repeat({40, 1}) + torch::randn({120, 16});
-    io::save_npy(dir / "elements.npy", elements);
-    options.train_features = dir / "train_x.npy";
-    options.train_labels = dir / "train_y.npy";
-    options.val_features = dir / "val_x.npy";
-    options.val_labels = dir / "val_y.npy";
-    options.concepts = dir / "elements.npy";
-    options.out = dir / "out";
+    write_elements(elements);
     options.concept_type = "end2end";
     options.num_concepts = 6;
     options.ratios = {0, 0.5};
@@ -41,11 +25,7 @@ class FitEnd2EndTest : public ::testing::Test {
     options.batch_size = 128;
   }
 
-  json results() const { return json::parse(core::read_text(dir / "out/results.json")); }
-
-  test::TempDir dir;
   torch::Tensor elements;
-  FitOptions options;
 };
 
 TEST_F(FitEnd2EndTest, SavesTheLearnedConceptsAndAssignmentPerRatio) {

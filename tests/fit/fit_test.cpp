@@ -6,10 +6,7 @@
 #include <filesystem>
 #include <functional>
 
-#include "iis/core/files.hpp"
-#include "iis/core/progress.hpp"
-#include "iis/io/npy.hpp"
-#include "test_support.hpp"
+#include "fit_fixture.hpp"
 
 namespace iis::fit {
 namespace {
@@ -18,41 +15,22 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // A 4-class problem in D = 24 whose classes lie along 4 of the 30 element vectors.
-class FitTest : public ::testing::Test {
+class FitTest : public test_fixture::GeneratedFitTest {
  protected:
   void SetUp() override {
-    core::set_progress_mode(core::ProgressMode::Quiet);
+    GeneratedFitTest::SetUp();
     torch::manual_seed(11);
     auto dirs = torch::zeros({4, 24});
     for (int i = 0; i < 4; ++i) dirs[i][i] = 1;
-    auto make = [&](int64_t n, const std::string& x, const std::string& y) {
-      auto labels = torch::randint(0, 4, {n}, torch::kInt64);
-      auto feats = dirs.index_select(0, labels) * 3 + torch::randn({n, 24});
-      io::save_npy(dir / x, feats);
-      io::save_npy(dir / y, labels);
-    };
-    make(600, "train_x.npy", "train_y.npy");
-    make(200, "val_x.npy", "val_y.npy");
-    auto elements = torch::cat({dirs, torch::randn({26, 24})});
-    io::save_npy(dir / "elements.npy", elements);
+    write_splits(dirs, 4, 3.0, 600, 200);
+    write_elements(torch::cat({dirs, torch::randn({26, 24})}));
     io::save_npy(dir / "element_labels.npy", torch::arange(30, torch::kInt64) % 3);
-    options.train_features = dir / "train_x.npy";
-    options.train_labels = dir / "train_y.npy";
-    options.val_features = dir / "val_x.npy";
-    options.val_labels = dir / "val_y.npy";
-    options.concepts = dir / "elements.npy";
-    options.out = dir / "out";
     options.num_concepts = 20;
     options.concept_select = "first";
     options.ratios = {0, 0.5, 0.9};
     options.epochs = 3;
     options.batch_size = 128;
   }
-
-  json results() const { return json::parse(core::read_text(dir / "out/results.json")); }
-
-  test::TempDir dir;
-  FitOptions options;
 };
 
 TEST_F(FitTest, WritesResultsCurvesConceptsAndHeads) {
