@@ -38,7 +38,9 @@ inline std::string shared_dir() {
   return env ? env : IIS_SHARED_DIR;
 }
 inline std::string source_dir() { return IIS_SOURCE_DIR; }
+#ifdef IIS_TOOL
 inline std::string tool_path() { return IIS_TOOL; }
+#endif
 
 // The message of the iis::Error thrown by `body`, or "" if none was thrown.
 template <typename F>

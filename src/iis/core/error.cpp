@@ -3,7 +3,9 @@
 
 #include <c10/util/Exception.h>
 
+#ifdef IIS_HAVE_OPENCV
 #include <opencv2/core.hpp>
+#endif
 
 namespace iis {
 
@@ -34,8 +36,10 @@ void with_context(const std::string& context, const std::function<void()>& body)
     throw Error(context + ": " + e.what(), e.hint(), e.where());
   } catch (const c10::Error& e) {
     throw Error(context + ": " + first_line(e.what_without_backtrace()));
+#ifdef IIS_HAVE_OPENCV
   } catch (const cv::Exception& e) {
     throw Error(context + ": OpenCV: " + first_line(e.err.empty() ? e.what() : e.err));
+#endif
   } catch (const std::exception& e) {
     throw Error(context + ": " + first_line(e.what()));
   }

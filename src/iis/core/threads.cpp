@@ -4,8 +4,10 @@
 #include <dlfcn.h>
 #include <torch/torch.h>
 
-#include <opencv2/core.hpp>
 #include <thread>
+#ifdef IIS_HAVE_OPENCV
+#include <opencv2/core.hpp>
+#endif
 
 namespace iis::core {
 
@@ -31,7 +33,9 @@ int set_threads(int n) {
   torch::set_num_threads(g_threads);
   // OpenBLAS otherwise keeps one thread per core whatever --threads says.
   if (auto* f = blas_set()) f(g_threads);
+#ifdef IIS_HAVE_OPENCV
   cv::setNumThreads(g_threads);
+#endif
   return g_threads;
 }
 
