@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <unistd.h>
 
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
