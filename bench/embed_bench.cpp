@@ -24,6 +24,7 @@
 
 #include "iis/backbone/backbone.hpp"
 #include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
@@ -235,7 +236,7 @@ int main(int argc, char** argv) {
         std::printf("torchvision DataLoader: could not run /usr/bin/python3\n");
       }
     }
-    fs::remove_all(dir);
+    iis::core::remove_tree(dir.string());
     return ratio >= a.min_ratio ? 0 : 3;
   } catch (const iis::Error& e) {
     std::cerr << "error: " << e.what() << "\nhint: " << e.hint() << "\n";

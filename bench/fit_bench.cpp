@@ -7,12 +7,13 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <unistd.h>
 
+#include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/fit/fit.hpp"
@@ -287,7 +288,7 @@ int main(int argc, char** argv) {
                 t["load_s"].get<double>(), t["seeds"][0]["timings"]["concepts_s"].get<double>(),
                 t["seeds"][0]["timings"]["scores_s"].get<double>(),
                 t["seeds"][0]["timings"]["train_s"].get<double>());
-    fs::remove_all(dir);
+    iis::core::remove_tree(dir.string());
   }
   return 0;
 }

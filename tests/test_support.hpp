@@ -9,6 +9,7 @@
 #include <string>
 
 #include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
 
 namespace iis::test {
 
@@ -21,10 +22,7 @@ class TempDir {
             ("iis_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
+  ~TempDir() { iis::core::remove_tree(path_.string()); }
   std::string str() const { return path_.string(); }
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 

@@ -39,6 +39,23 @@ TEST(Files, Fnv1aKnownValue) {
   EXPECT_EQ(fnv1a("a", 1), 0xaf63dc4c8601ec8cULL);
 }
 
+TEST(Files, RemoveTreeRemovesEverythingButWhatLinksPointTo) {
+  test::TempDir dir;
+  make_dirs(dir / "tree/a/b");
+  make_dirs(dir / "outside");
+  write_text_atomic(dir / "tree/a/b/f", "x");
+  write_text_atomic(dir / "tree/g", "y");
+  write_text_atomic(dir / "outside/kept", "z");
+  std::filesystem::create_directory_symlink(dir / "outside", dir / "tree/a/link");
+  EXPECT_TRUE(remove_tree(dir / "tree"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "tree"));
+  EXPECT_EQ(read_text(dir / "outside/kept"), "z");  // the link went, not its target
+  EXPECT_TRUE(remove_tree(dir / "tree"));           // nothing there: nothing to do
+  write_text_atomic(dir / "file", "w");
+  EXPECT_TRUE(remove_tree(dir / "file"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "file"));
+}
+
 TEST(Files, ReadMissingFileNamesIt) {
   EXPECT_IIS_ERROR(read_text("/nonexistent/x"), "/nonexistent/x");
 }

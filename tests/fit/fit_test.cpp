@@ -98,7 +98,7 @@ TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
 TEST_F(FitTest, SameSeedSameNumbers) {
   run_fit(options);
   auto first = results();
-  fs::remove_all(dir / "out");
+  core::remove_tree(dir / "out");
   run_fit(options);
   auto second = results();
   EXPECT_EQ(first["ratios"], second["ratios"]);

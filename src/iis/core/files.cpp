@@ -1,8 +1,11 @@
 // Atomic writes, reads and fingerprints of files.
 #include "iis/core/files.hpp"
 
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +17,19 @@
 namespace fs = std::filesystem;
 
 namespace iis::core {
+
+namespace {
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
+  return std::remove(path) == 0 ? 0 : -1;
+}
+}  // namespace
+
+bool remove_tree(const std::string& path) noexcept {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT;
+  // Depth first (children before their folder), without following links.
+  return ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0;
+}
 
 void write_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
   fs::path target(path);

@@ -21,6 +21,11 @@ std::string read_text(const std::string& path);
 // Creates `dir` and its parents if missing; throws naming the directory on failure.
 void make_dirs(const std::string& dir);
 
+// Removes `path` and everything under it (symbolic links are removed, not followed); true
+// when nothing is left. Never throws. Used instead of std::filesystem::remove_all, which the
+// CUDA LibTorch 2.x wheels export a broken copy of (calling it there crashes).
+bool remove_tree(const std::string& path) noexcept;
+
 // 64-bit FNV-1a over bytes, chainable: seed with a previous value.
 uint64_t fnv1a(const void* data, size_t size, uint64_t seed = 14695981039346656037ULL);
 

@@ -86,7 +86,7 @@ std::string StageRunner::run(const Stage& stage) {
   if (!current) {
     std::error_code ec;
     fs::remove(stamp, ec);  // first: from here on the folder is untrusted until re-stamped
-    if (stage.clean) fs::remove_all(stage.output_dir, ec);
+    if (stage.clean) core::remove_tree(stage.output_dir);
     core::make_dirs(stage.output_dir);
     core::log_info("stage " + stage.name + ": running");
     const double t0 = now_seconds();
