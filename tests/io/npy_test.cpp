@@ -3,7 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "iis/core/files.hpp"
 #include "test_support.hpp"
@@ -122,6 +124,29 @@ TEST(Features, ConvertsFloat16AndFloat64ToFloat32) {
   test::TempDir dir;
   save_npy(dir / "h.npy", torch::ones({2, 2}, torch::kFloat16));
   EXPECT_EQ(load_features(dir / "h.npy", "f").scalar_type(), torch::kFloat32);
+}
+
+TEST(Features, NamesTheFirstBadRowOfMany) {
+  test::TempDir dir;
+  auto x = torch::randn({20000, 3});
+  x[15000][0] = NAN;
+  x[9000][2] = -std::numeric_limits<float>::infinity();
+  save_npy(dir / "x.npy", x);
+  EXPECT_IIS_ERROR(load_features(dir / "x.npy", "train features"), "row 9000 holds NaN or Inf");
+}
+
+TEST(Features, ConvertsChunkByChunkExactly) {
+  test::TempDir dir;
+  // 24 MB of float64: more than one 16 MiB conversion buffer, and a part-filled last one.
+  auto x = torch::randn({1000001, 3}, torch::kFloat64);
+  save_npy(dir / "d.npy", x);
+  auto t = load_features(dir / "d.npy", "f");
+  ASSERT_EQ(t.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(t, x.to(torch::kFloat32)));
+  // Big-endian float64, converted after the byte swap.
+  std::string be = {0x40, 0x09, 0x21, (char)0xfb, 0x54, 0x44, 0x2d, 0x18};  // 3.141592653589793
+  write_raw_npy(dir / "be.npy", "{'descr': '>f8', 'fortran_order': False, 'shape': (1, 1), }", be);
+  EXPECT_FLOAT_EQ(load_features(dir / "be.npy", "f")[0][0].item<float>(), 3.14159265f);
 }
 
 TEST(Labels, RejectsNegativeAndFractional) {

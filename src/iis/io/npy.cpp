@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -133,41 +135,91 @@ NpyHeader read_npy_header(const std::string& path) {
   return h;
 }
 
-torch::Tensor load_npy(const std::string& path) {
-  NpyHeader h = read_npy_header(path);
+namespace {
+
+// Reads the data of `h` into a new tensor of `dtype`: straight into its storage when the
+// file holds that dtype, else through a 16 MiB buffer converted chunk by chunk (so the peak
+// is the result plus the buffer, never the file's array plus the result).
+torch::Tensor read_data(const std::string& path, const NpyHeader& h, torch::ScalarType dtype) {
   std::error_code ec;
   uint64_t file_size = std::filesystem::file_size(path, ec);
   IIS_CHECK(!ec, "cannot stat " << path << ": " << ec.message());
-  auto tensor = torch::empty(h.shape, torch::TensorOptions().dtype(h.dtype));
-  uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+  const uint64_t width = c10::elementSize(h.dtype);
+  const uint64_t bytes = static_cast<uint64_t>(h.numel()) * width;
   IIS_CHECK_HINT(file_size >= h.data_offset + bytes,
                  "reading " << path << ": file is truncated (" << file_size - h.data_offset
                             << " data bytes, shape needs " << bytes << ")",
                  "the file was cut short; write it again");
+  auto tensor = torch::empty(h.shape, torch::TensorOptions().dtype(dtype));
   File f = open_or_throw(path, "rb");
   IIS_CHECK(std::fseek(f.get(), static_cast<long>(h.data_offset), SEEK_SET) == 0,
             "reading " << path << ": seek failed");
-  auto* dst = static_cast<char*>(tensor.data_ptr());
-  uint64_t done = 0;
-  constexpr uint64_t kChunk = 64ULL << 20;
-  while (done < bytes) {
-    size_t n = static_cast<size_t>(std::min(kChunk, bytes - done));
-    size_t got = std::fread(dst + done, 1, n, f.get());
-    IIS_CHECK(got == n, "reading " << path << ": short read");
-    done += got;
+  auto read = [&](char* dst, uint64_t n) {
+    IIS_CHECK(std::fread(dst, 1, n, f.get()) == n, "reading " << path << ": short read");
+  };
+  if (dtype == h.dtype) {
+    auto* dst = static_cast<char*>(tensor.data_ptr());
+    constexpr uint64_t kChunk = 64ULL << 20;
+    for (uint64_t done = 0; done < bytes; done += kChunk)
+      read(dst + done, std::min(kChunk, bytes - done));
+    if (h.big_endian) byteswap_inplace(tensor);
+    return tensor;
   }
-  if (h.big_endian) byteswap_inplace(tensor);
+  const int64_t per_chunk = std::max<int64_t>(1, (16LL << 20) / static_cast<int64_t>(width));
+  auto buffer = torch::empty({per_chunk}, torch::TensorOptions().dtype(h.dtype));
+  auto flat = tensor.view({-1});
+  for (int64_t start = 0; start < flat.numel(); start += per_chunk) {
+    const int64_t len = std::min(per_chunk, flat.numel() - start);
+    auto part = buffer.narrow(0, 0, len);
+    read(static_cast<char*>(part.data_ptr()), static_cast<uint64_t>(len) * width);
+    if (h.big_endian) byteswap_inplace(part);
+    flat.narrow(0, start, len).copy_(part);
+  }
   return tensor;
 }
 
-torch::Tensor load_npy(const std::string& path, int64_t rank, const std::string& what) {
-  torch::Tensor t = load_npy(path);
-  IIS_CHECK_HINT(t.dim() == rank,
+void check_rank(const std::string& path, const NpyHeader& h, int64_t rank,
+                const std::string& what) {
+  IIS_CHECK_HINT(static_cast<int64_t>(h.shape.size()) == rank,
                  "reading " << what << " " << path << ": expected a " << rank << "-D array, found "
-                            << t.dim() << "-D with shape " << t.sizes(),
+                            << h.shape.size() << "-D with shape " << c10::IntArrayRef(h.shape),
                  (rank == 2 ? "features are N×D: reshape to (N, -1)"
                             : "labels are a 1-D array of N class indices"));
-  return t;
+}
+
+// Index of the first row of the contiguous float32 N×D `t` holding NaN or Inf, or -1. No
+// allocation: a parallel scan of the data.
+int64_t first_nonfinite_row(const torch::Tensor& t) {
+  const int64_t n = t.size(0), d = t.size(1);
+  const float* p = t.data_ptr<float>();
+  std::atomic<int64_t> first{n};
+  at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end && r < first.load(std::memory_order_relaxed); ++r) {
+      const float* row = p + r * d;
+      bool ok = true;
+      for (int64_t j = 0; j < d; ++j) ok &= std::isfinite(row[j]);
+      if (!ok) {
+        int64_t cur = first.load();
+        while (r < cur && !first.compare_exchange_weak(cur, r)) {
+        }
+        return;
+      }
+    }
+  });
+  return first.load() == n ? -1 : first.load();
+}
+
+}  // namespace
+
+torch::Tensor load_npy(const std::string& path) {
+  NpyHeader h = read_npy_header(path);
+  return read_data(path, h, h.dtype);
+}
+
+torch::Tensor load_npy(const std::string& path, int64_t rank, const std::string& what) {
+  NpyHeader h = read_npy_header(path);
+  check_rank(path, h, rank, what);
+  return read_data(path, h, h.dtype);
 }
 
 void save_npy(const std::string& path, const torch::Tensor& tensor) {
@@ -200,21 +252,21 @@ void save_npy(const std::string& path, const torch::Tensor& tensor) {
 }
 
 torch::Tensor load_features(const std::string& path, const std::string& what) {
-  torch::Tensor t = load_npy(path, 2, what);
-  IIS_CHECK_HINT(torch::isFloatingType(t.scalar_type()),
+  NpyHeader h = read_npy_header(path);
+  check_rank(path, h, 2, what);
+  IIS_CHECK_HINT(torch::isFloatingType(h.dtype),
                  "reading " << what << " " << path << ": expected float features, found "
-                            << c10::toString(t.scalar_type()),
+                            << c10::toString(h.dtype),
                  "save features as float32");
-  IIS_CHECK_HINT(t.size(0) > 0 && t.size(1) > 0,
-                 "reading " << what << " " << path << ": empty array of shape " << t.sizes(),
-                 "the split has no rows; check the file");
-  if (t.scalar_type() != torch::kFloat32) t = t.to(torch::kFloat32);
-  auto finite_rows = torch::isfinite(t).all(1);
-  if (!finite_rows.all().item<bool>()) {
-    int64_t row = (~finite_rows).nonzero()[0][0].item<int64_t>();
-    IIS_FAIL("reading " << what << " " << path << ": row " << row << " holds NaN or Inf",
-             "the backbone produced non-finite values; check its input and precision");
-  }
+  IIS_CHECK_HINT(
+      h.shape[0] > 0 && h.shape[1] > 0,
+      "reading " << what << " " << path << ": empty array of shape " << c10::IntArrayRef(h.shape),
+      "the split has no rows; check the file");
+  torch::Tensor t = read_data(path, h, torch::kFloat32);
+  const int64_t row = first_nonfinite_row(t);
+  IIS_CHECK_HINT(row < 0,
+                 "reading " << what << " " << path << ": row " << row << " holds NaN or Inf",
+                 "the backbone produced non-finite values; check its input and precision");
   return t;
 }
 

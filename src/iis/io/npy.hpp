@@ -38,7 +38,9 @@ torch::Tensor load_npy(const std::string& path, int64_t rank, const std::string&
 void save_npy(const std::string& path, const torch::Tensor& tensor);
 
 // Features: a 2-D N×D float array of any float dtype, returned as float32 (N×D). Rejects
-// NaN and Inf (naming the first bad row) and empty arrays.
+// NaN and Inf (naming the first bad row) and empty arrays. Other float dtypes are converted
+// while reading, 16 MiB at a time: the peak is the float32 result plus that buffer (float32
+// files: the file's size; float64: half of it). The finiteness check allocates nothing.
 torch::Tensor load_features(const std::string& path, const std::string& what);
 
 // Labels: a 1-D array of integers (any integer dtype, or floats holding whole numbers),
