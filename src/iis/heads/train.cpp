@@ -66,40 +66,65 @@ namespace {
 class ThresholdMemory {
  public:
   ThresholdMemory(int64_t heads, int64_t rows)
-      : stored_(torch::full({heads, rows}, NAN, torch::kFloat32)),
-        width_(heads, 0.f),
-        head_mean_(torch::full({heads, 1}, NAN, torch::kFloat32)) {}
+      : heads_(heads), rows_(rows), stored_(heads * rows, NAN), width_(heads, 0.f),
+        head_mean_(heads, NAN) {}
 
   ThresholdHint hint(const torch::Tensor& index) const {
+    const int64_t b = index.size(0);
+    const int64_t* ix = index.data_ptr<int64_t>();
     ThresholdHint h;
-    auto g = stored_.index_select(1, index);
-    h.guess = torch::where(torch::isnan(g), head_mean_.expand_as(g), g);
+    h.guess = torch::empty({heads_, b}, torch::kFloat32);
+    float* g = h.guess.data_ptr<float>();
+    for (int64_t head = 0; head < heads_; ++head) {
+      const float* row = stored_.data() + head * rows_;
+      for (int64_t i = 0; i < b; ++i) {
+        const float v = row[ix[i]];
+        g[head * b + i] = std::isnan(v) ? head_mean_[head] : v;
+      }
+    }
     h.width = width_;
     return h;
   }
 
+  // Plain loops over H×B floats: a batch's update costs microseconds, not LibTorch calls.
   void update(const torch::Tensor& index, const torch::Tensor& threshold,
               const ThresholdHint& used) {
-    auto t = threshold.to(torch::kCPU);
-    stored_.index_copy_(1, index, t);
-    auto err = (t - used.guess).abs();
-    auto known = torch::isfinite(err);
-    auto count = known.sum(1).to(torch::kFloat32);
-    auto mean_err = torch::where(known, err, torch::zeros_like(err)).sum(1) / count.clamp_min(1);
-    auto spread = t.std(1, /*unbiased=*/false);
-    auto scale = t.abs().mean(1);
-    for (int64_t h = 0; h < t.size(0); ++h) {
-      const float e =
-          count[h].item<float>() > 0 ? mean_err[h].item<float>() : spread[h].item<float>();
-      width_[h] = std::max(1.5f * e, 1e-6f + 1e-4f * scale[h].item<float>());
+    auto t = threshold.to(torch::kCPU).contiguous();
+    const int64_t b = index.size(0);
+    const int64_t* ix = index.data_ptr<int64_t>();
+    const float* tv = t.data_ptr<float>();
+    const float* gv = used.guess.data_ptr<float>();
+    for (int64_t head = 0; head < heads_; ++head) {
+      const float* th = tv + head * b;
+      const float* gh = gv + head * b;
+      float* row = stored_.data() + head * rows_;
+      double err_sum = 0, sum = 0, sum_sq = 0, abs_sum = 0;
+      int64_t known = 0;
+      for (int64_t i = 0; i < b; ++i) {
+        row[ix[i]] = th[i];
+        const double err = std::fabs(static_cast<double>(th[i]) - gh[i]);
+        if (std::isfinite(err)) {
+          err_sum += err;
+          ++known;
+        }
+        sum += th[i];
+        sum_sq += static_cast<double>(th[i]) * th[i];
+        abs_sum += std::fabs(th[i]);
+      }
+      const double mean = sum / b;
+      const double spread = std::sqrt(std::max(0.0, sum_sq / b - mean * mean));
+      const double e = known > 0 ? err_sum / known : spread;
+      width_[head] = std::max(static_cast<float>(1.5 * e),
+                              static_cast<float>(1e-6 + 1e-4 * (abs_sum / b)));
+      head_mean_[head] = static_cast<float>(mean);
     }
-    head_mean_ = t.mean(1, /*keepdim=*/true);
   }
 
  private:
-  torch::Tensor stored_;
+  int64_t heads_, rows_;
+  std::vector<float> stored_;  // H×rows: each row's last threshold per head (NaN: none yet)
   std::vector<float> width_;
-  torch::Tensor head_mean_;
+  std::vector<float> head_mean_;
 };
 
 // Top-1 and top-5 hit counts of every head of `stack` on the rows `rows` (CPU int64).
