@@ -66,7 +66,10 @@ namespace {
 class ThresholdMemory {
  public:
   ThresholdMemory(int64_t heads, int64_t rows)
-      : heads_(heads), rows_(rows), stored_(heads * rows, NAN), width_(heads, 0.f),
+      : heads_(heads),
+        rows_(rows),
+        stored_(heads * rows, NAN),
+        width_(heads, 0.f),
         head_mean_(heads, NAN) {}
 
   ThresholdHint hint(const torch::Tensor& index) const {
@@ -114,8 +117,8 @@ class ThresholdMemory {
       const double mean = sum / b;
       const double spread = std::sqrt(std::max(0.0, sum_sq / b - mean * mean));
       const double e = known > 0 ? err_sum / known : spread;
-      width_[head] = std::max(static_cast<float>(1.5 * e),
-                              static_cast<float>(1e-6 + 1e-4 * (abs_sum / b)));
+      width_[head] =
+          std::max(static_cast<float>(1.5 * e), static_cast<float>(1e-6 + 1e-4 * (abs_sum / b)));
       head_mean_[head] = static_cast<float>(mean);
     }
   }
