@@ -14,7 +14,23 @@ set(IIS_GTEST_SOURCE_DIR "" CACHE PATH "GoogleTest sources when libgtest-dev is 
 
 iis_require(Torch libtorch-dev)
 if(NOT IIS_FIT_ONLY)
-  iis_require(OpenCV "libopencv-dev libopencv-contrib-dev" COMPONENTS core imgproc imgcodecs)
+  # OpenCV: its CMake config (libopencv-dev, which pulls every module) or, without it, the
+  # three modules iis uses from Debian's per-module packages, found by hand.
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  if(NOT OpenCV_FOUND)
+    find_path(IIS_OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4)
+    set(OpenCV_LIBS "")
+    foreach(module core imgproc imgcodecs)
+      find_library(IIS_OPENCV_${module} opencv_${module})
+      if(NOT IIS_OPENCV_${module} OR NOT IIS_OPENCV_INCLUDE_DIR)
+        message(FATAL_ERROR "iis: OpenCV (${module}) not found.\nhint: apt-get install "
+          "libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev  (or run scripts/setup.sh)")
+      endif()
+      list(APPEND OpenCV_LIBS ${IIS_OPENCV_${module}})
+    endforeach()
+    set(OpenCV_INCLUDE_DIRS ${IIS_OPENCV_INCLUDE_DIR})
+    message(STATUS "iis: OpenCV modules core, imgproc, imgcodecs in ${IIS_OPENCV_INCLUDE_DIR}")
+  endif()
   iis_require(yaml-cpp libyaml-cpp-dev)
   iis_require(ZLIB zlib1g-dev)
 endif()

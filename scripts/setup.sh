@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Installs every Debian package iis needs and builds the tool in Release into build/.
-# Usage: scripts/setup.sh [extra cmake args...]   (set IIS_SKIP_APT=1 to skip the install step)
+# Installs the Debian packages iis needs and builds the tool in Release into build/.
+# Usage: scripts/setup.sh [extra cmake args...]
+#   IIS_SKIP_APT=1    skip the install step
+#   IIS_WITH_TESTS=1  also install what the tests, benchmarks and parity scripts need
+#                     (GoogleTest, Google Benchmark, clang-format, Debian's PyTorch, torchvision,
+#                     scikit-image, scikit-learn) and configure them; scripts/test.sh sets it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What building the tool and running `iis demo` need. Only the three OpenCV modules iis uses:
+# libopencv-dev would pull every module (VTK, GDAL, Tesseract, ...) for nothing.
 packages=(
-  build-essential cmake ninja-build clang-format pkg-config
+  build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread            # LibTorch; OpenBLAS makes its matrix products fast
-  libopencv-dev libopencv-contrib-dev          # image decoding, resizing, colour conversion
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev  # decoding, resizing, colour
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libjpeg-dev libpng-dev                       # JPEG and PNG decoded directly (silent, strict)
-  libgtest-dev libbenchmark-dev                # tests and benchmarks
   gnuplot-nox                                  # figures of `iis report`
   dataset-fashion-mnist                        # the embedded default dataset
+)
+# What the tests, benchmarks and parity/export scripts add.
+test_packages=(
+  libgtest-dev libbenchmark-dev clang-format
   python3 python3-numpy python3-torch python3-torchvision python3-skimage python3-sklearn
 )
+with_tests=${IIS_WITH_TESTS:-0}
+[[ "$with_tests" == 1 ]] && packages+=("${test_packages[@]}")
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 if [[ "${IIS_SKIP_APT:-0}" != 1 ]]; then
   missing=()
   for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    installed "$p" || missing+=("$p")
   done
   if ((${#missing[@]})); then
     SUDO=""
@@ -29,10 +42,16 @@ if [[ "${IIS_SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
+# Tests and benchmarks are configured when asked for, or when their packages are there.
+tests=OFF
+if [[ "$with_tests" == 1 ]] || { installed libgtest-dev && installed libbenchmark-dev; }; then
+  tests=ON
+fi
 # Unity build: each area's sources compile as one or two translation units, so LibTorch's
 # headers are parsed ~30 times instead of ~70 (a fresh build of the tool: 4 min 38 s instead of
 # 8 min 48 s on two cores). Pass -DCMAKE_UNITY_BUILD=OFF for faster edits of one file.
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON "$@"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
+  -DIIS_BUILD_TESTS=$tests -DIIS_BUILD_BENCH=$tests "$@"
 # The tool only (the tests and benchmarks are built by scripts/test.sh, or IIS_BUILD_ALL=1).
 if [[ "${IIS_BUILD_ALL:-0}" == 1 ]]; then
   cmake --build build -j "$(nproc)"
