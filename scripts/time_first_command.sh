@@ -19,6 +19,6 @@ chroot "$root" bash -c 'cd /root/iis && start=$(date +%s) &&
   bash scripts/setup.sh > /root/setup.log 2>&1 && t1=$(date +%s) &&
   build/bin/iis --plain-progress demo > /root/demo.log 2>&1 && t2=$(date +%s) &&
   echo "setup (apt + build) $((t1 - start)) s, demo $((t2 - t1)) s, first command $((t2 - start)) s" &&
-  t3=$(date +%s%N) && build/bin/iis demo | tail -1 &&
+  t3=$(date +%s%N) && build/bin/iis demo 2> /dev/null | tail -1 &&
   echo "cached demo $(( ($(date +%s%N) - t3) / 1000000 )) ms"'
 echo "logs: $root/root/setup.log, $root/root/demo.log; results: $root/root/iis/runs/demo"
