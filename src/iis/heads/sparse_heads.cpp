@@ -142,31 +142,17 @@ IIS_INLINE int lowest_bit(unsigned m) { return __builtin_ctz(m); }
 // inside the bracket are gathered. a: k entries padded with NaN to a multiple of 8. Same result.
 IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float guess, float width,
                                    float* buf) {
-  if (std::isfinite(guess) && width > 0) {
-    const int64_t kp = padded(k);
-    float lo = guess - width, hi = guess + width;
-    for (int attempt = 0; attempt < 40; ++attempt) {
-      int64_t below = 0, inside = 0;
-      for (int64_t j0 = 0; j0 < kp; j0 += 8) {
-        below += bit_count(mask_below(a + j0, lo));
-        for (unsigned in = mask_inside(a + j0, lo, hi); in != 0; in &= in - 1) {
-          buf[inside++] = a[j0 + lowest_bit(in)];
-        }
-      }
-      if (below > m) {
-        width *= 2;
-        hi = lo;
-        lo = hi - width;
-      } else if (below + inside <= m) {
-        width *= 2;
-        lo = hi;
-        hi = lo + width;
-      } else {
-        std::nth_element(buf, buf + (m - below), buf + inside);
-        return buf[m - below];
+  const int64_t kp = padded(k);
+  auto pass = [&](float lo, float hi, float* out, int64_t& below, int64_t& inside) {
+    for (int64_t j0 = 0; j0 < kp; j0 += 8) {
+      below += bit_count(mask_below(a + j0, lo));
+      for (unsigned in = mask_inside(a + j0, lo, hi); in != 0; in &= in - 1) {
+        out[inside++] = a[j0 + lowest_bit(in)];
       }
     }
-  }
+  };
+  float t;
+  if (select_bracketed(pass, m, guess, width, buf, t)) return t;
   return select_position(a, k, m, NAN, 0.f, buf);
 }
 

@@ -53,30 +53,16 @@ int64_t threshold_position(int64_t num_concepts, double ratio, ThresholdRule rul
 // one pass plus a selection among a few values. A miss doubles the bracket towards the
 // target; without a usable guess, or after too many misses, it selects over everything.
 float select_position(const float* a, int64_t k, int64_t m, float guess, float width, float* buf) {
-  if (std::isfinite(guess) && width > 0) {
-    float lo = guess - width, hi = guess + width;
-    for (int attempt = 0; attempt < 40; ++attempt) {
-      int64_t below = 0, inside = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        const float v = a[j];
-        below += v < lo;
-        buf[inside] = v;  // branch-free gather: kept only when v lies in [lo, hi)
-        inside += (v >= lo) & (v < hi);
-      }
-      if (below > m) {
-        width *= 2;
-        hi = lo;
-        lo = hi - width;
-      } else if (below + inside <= m) {
-        width *= 2;
-        lo = hi;
-        hi = lo + width;
-      } else {
-        std::nth_element(buf, buf + (m - below), buf + inside);
-        return buf[m - below];
-      }
+  auto pass = [&](float lo, float hi, float* out, int64_t& below, int64_t& inside) {
+    for (int64_t j = 0; j < k; ++j) {
+      const float v = a[j];
+      below += v < lo;
+      out[inside] = v;  // branch-free gather: kept only when v lies in [lo, hi)
+      inside += (v >= lo) & (v < hi);
     }
-  }
+  };
+  float t;
+  if (select_bracketed(pass, m, guess, width, buf, t)) return t;
   std::copy(a, a + k, buf);
   std::nth_element(buf, buf + m, buf + k);
   return buf[m];

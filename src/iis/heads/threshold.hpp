@@ -4,6 +4,8 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -42,6 +44,36 @@ struct ThresholdHint {
 // (a NaN guess or width ≤ 0: no bracket). `buf` holds k floats of scratch. The result never
 // depends on the guess; a good one makes it one pass over `a` plus a small selection.
 float select_position(const float* a, int64_t k, int64_t m, float guess, float width, float* buf);
+
+// The bracket search of select_position, for callers with their own pass over the entries:
+// `pass(lo, hi, buf, below, inside)` counts the entries below lo into `below` and gathers those
+// in [lo, hi) into buf, counting them in `inside`. A miss doubles the bracket towards the
+// target. Returns true with the m-th smallest in `out`; false when the guess is unusable or
+// 40 tries missed (the caller then selects over everything).
+template <typename Pass>
+inline bool select_bracketed(const Pass& pass, int64_t m, float guess, float width, float* buf,
+                             float& out) {
+  if (!std::isfinite(guess) || !(width > 0)) return false;
+  float lo = guess - width, hi = guess + width;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    int64_t below = 0, inside = 0;
+    pass(lo, hi, buf, below, inside);
+    if (below > m) {
+      width *= 2;
+      hi = lo;
+      lo = hi - width;
+    } else if (below + inside <= m) {
+      width *= 2;
+      lo = hi;
+      hi = lo + width;
+    } else {
+      std::nth_element(buf, buf + (m - below), buf + inside);
+      out = buf[m - below];
+      return true;
+    }
+  }
+  return false;
+}
 
 // The sparse activations of H heads on one batch.
 struct SparseActivations {
