@@ -45,12 +45,14 @@ constexpr int64_t kChunks = 8;
 struct Batch {
   int64_t h_count, b_count, k, c;
   int64_t cp;           // C padded to a multiple of kLanes
+  int64_t kp;           // K padded to a multiple of kLanes
   int64_t head_stride;  // 0 when the scores are shared by every head, B·K otherwise
   const float* z;
   const float* gamma;
   const float* beta;
   const float* weight_t;  // H×K×Cp (zero padding)
   const float* weight;    // H×C×K
+  const float* weight_p;  // H×C×Kp (zero padding)
   const uint8_t* dense;   // H: 1 where the head keeps most entries (dense path)
   const float* bias;
   const int64_t* labels;
@@ -62,11 +64,16 @@ struct Batch {
   float* threshold;    // H×B
 };
 
-// Per-thread scratch of one row and head. `magnitude` is padded to a multiple of 8 with NaN,
-// which compares false with everything (so the padding is never counted nor kept).
-// `dense_values` / `kept_mask` / `grad_y`: ŷ, 1 on kept entries, dL/dy as K-vectors (dense path).
+// Rows of a chunk go through the dense heads' backward this many at a time, so that each pass
+// over dW and W (C×K per head) serves a block of rows instead of one.
+constexpr int64_t kBlock = 8;
+
+// Per-thread scratch of a block of rows and one head. `magnitude` is padded to a multiple of 8
+// with NaN, which compares false with everything (so the padding is never counted nor kept).
+// Dense path, per row of the block (kBlock × Kp, zero padding): `dense_values` ŷ, `kept_mask`
+// 1 on kept entries, `grad_y` dL/dy; `grad` (kBlock × Cp): dL/dlogits.
 struct RowScratch {
-  std::vector<float> y, magnitude, buf, values, logits, dense_values, kept_mask, grad_y;
+  std::vector<float> y, magnitude, buf, values, logits, dense_values, kept_mask, grad_y, grad;
   std::vector<int32_t> index;
   explicit RowScratch(int64_t k, int64_t c)
       : y(k),
@@ -74,9 +81,10 @@ struct RowScratch {
         buf(k),
         values(k),
         logits(padded(c)),
-        dense_values(k),
-        kept_mask(k),
-        grad_y(k),
+        dense_values(kBlock * padded(k)),
+        kept_mask(kBlock * padded(k)),
+        grad_y(kBlock * padded(k)),
+        grad(kBlock * padded(c)),
         index(k) {}
 };
 
@@ -158,8 +166,9 @@ IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float g
 
 // Head h on row i: the logits into s.logits, the threshold into b.threshold, and ŷ: for
 // sparse heads its kept entries (index, value) in s, returning their count; for dense heads
-// s.dense_values and s.kept_mask (the return value is then not a count).
-IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s) {
+// row `slot` of s.dense_values and s.kept_mask (the return value is then not a count).
+IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s,
+                               int64_t slot = 0) {
   const int64_t k = b.k, c = b.c, cp = b.cp;
   const float* zr = b.z + h * b.head_stride + i * k;
   const float* gh = b.gamma + h * k;
@@ -222,8 +231,8 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
   std::fill(logits + c, logits + cp, 0.f);
   std::copy(b.bias + h * c, b.bias + (h + 1) * c, logits);
   if (b.dense[h]) {
-    float* yd = s.dense_values.data();
-    float* md = s.kept_mask.data();
+    float* yd = s.dense_values.data() + slot * kp;
+    float* md = s.kept_mask.data() + slot * kp;
     if (ties || m < 0) {
       std::fill(yd, yd + k, 0.f);
       std::fill(md, md + k, 0.f);
@@ -415,6 +424,7 @@ Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::
   b.k = heads.gamma.size(1);
   b.c = heads.bias.size(1);
   b.cp = padded(b.c);
+  b.kp = padded(b.k);
   const bool shared = z.dim() == 2;
   b.b_count = shared ? z.size(0) : z.size(1);
   b.head_stride = shared ? 0 : b.b_count * b.k;
@@ -448,6 +458,12 @@ Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::
   }
   b.weight_t = wt;
   b.weight = w;
+  // And to H×C×Kp for the dense heads' blocked backward.
+  ws.weight_p.assign(static_cast<size_t>(b.h_count * b.c * b.kp), 0.f);
+  for (int64_t hc = 0; hc < b.h_count * b.c; ++hc) {
+    std::copy(w + hc * b.k, w + (hc + 1) * b.k, ws.weight_p.data() + hc * b.kp);
+  }
+  b.weight_p = ws.weight_p.data();
   ws.dense.resize(static_cast<size_t>(b.h_count));
   for (int64_t h = 0; h < b.h_count; ++h) ws.dense[h] = is_dense(heads.keep[h], b.k);
   b.dense = ws.dense.data();
@@ -468,97 +484,181 @@ void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
               "sparse heads: one position and keep count per head");
 }
 
-// Gradient sums of one chunk, per head: dWᵀ K×Cp, dγ K, dβ K, db Cp.
-int64_t head_stride(const Batch& b) { return b.k * b.cp + 2 * b.k + b.cp; }
+// Gradient sums of one chunk, per head: dW (K×Cp on the sparse path, C×Kp on the dense one),
+// then dγ K, dβ K, db Cp.
+int64_t weight_block(const Batch& b) { return std::max(b.k * b.cp, b.c * b.kp); }
+int64_t head_stride(const Batch& b) { return weight_block(b) + 2 * b.k + b.cp; }
+
+// Eight floats (unaligned); GCC lowers them to AVX2 registers in the AVX2 build (fusing a + b·c
+// into FMA like the scalar loops) and to pairs of SSE registers in the baseline one.
+// Vectors are passed by reference only: by value GCC warns of an ABI that differs with AVX.
+typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
+IIS_INLINE void load8(Vec8& v, const float* p) { v = *reinterpret_cast<const Vec8*>(p); }
+IIS_INLINE void store8(float* p, const Vec8& v) { *reinterpret_cast<Vec8*>(p) = v; }
+
+// dW[c0..c0+CR) [j..j+8·JV) += Σ_r g_r[c] ŷ_r[j] over `rows` rows in order, held in registers:
+// every element gets the same sequence of fused multiply-adds as one row at a time would give.
+template <int CR, int JV>
+IIS_INLINE void grad_weight_tile(const float* g, int64_t cp, const float* yd, int64_t kp,
+                                 int64_t rows, float* dw, int64_t c0, int64_t j) {
+  Vec8 sum[CR][JV];
+  for (int a = 0; a < CR; ++a) {
+    for (int v = 0; v < JV; ++v) load8(sum[a][v], dw + (c0 + a) * kp + j + 8 * v);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    Vec8 y[JV];
+    for (int v = 0; v < JV; ++v) load8(y[v], yd + r * kp + j + 8 * v);
+    for (int a = 0; a < CR; ++a) {
+      const float ga = g[r * cp + c0 + a];
+      for (int v = 0; v < JV; ++v) sum[a][v] += ga * y[v];
+    }
+  }
+  for (int a = 0; a < CR; ++a) {
+    for (int v = 0; v < JV; ++v) store8(dw + (c0 + a) * kp + j + 8 * v, sum[a][v]);
+  }
+}
+
+// dy_r[j..j+8·JV) = Σ_c g_r[c] W[c][j] for rows r0..r0+RR, the classes in order.
+template <int RR, int JV>
+IIS_INLINE void grad_y_tile(const float* g, int64_t cp, const float* w, int64_t c, int64_t kp,
+                            int64_t r0, int64_t j, float* dy) {
+  Vec8 sum[RR][JV];
+  for (int a = 0; a < RR; ++a) {
+    for (int v = 0; v < JV; ++v) sum[a][v] = Vec8{};
+  }
+  for (int64_t cc = 0; cc < c; ++cc) {
+    Vec8 wv[JV];
+    for (int v = 0; v < JV; ++v) load8(wv[v], w + cc * kp + j + 8 * v);
+    for (int a = 0; a < RR; ++a) {
+      const float ga = g[(r0 + a) * cp + cc];
+      for (int v = 0; v < JV; ++v) sum[a][v] += ga * wv[v];
+    }
+  }
+  for (int a = 0; a < RR; ++a) {
+    for (int v = 0; v < JV; ++v) store8(dy + (r0 + a) * kp + j + 8 * v, sum[a][v]);
+  }
+}
+
+// The dense head's backward for a block of rows: dW (C×Kp) += Σ_r g_r ŷ_rᵀ and dy_r = Wᵀ g_r
+// (W: C×Kp, zero padding). g: rows×Cp, ŷ and dy: rows×Kp.
+IIS_INLINE void dense_backward_block(const float* g, int64_t cp, const float* yd, int64_t rows,
+                                     const float* w, int64_t c, int64_t kp, float* dw, float* dy) {
+  constexpr int kWide = 4;  // vectors of 8 per tile
+  int64_t c0 = 0;
+  for (; c0 + 2 <= c; c0 += 2) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
+      grad_weight_tile<2, kWide>(g, cp, yd, kp, rows, dw, c0, j);
+    }
+    for (; j < kp; j += 8) grad_weight_tile<2, 1>(g, cp, yd, kp, rows, dw, c0, j);
+  }
+  if (c0 < c) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
+      grad_weight_tile<1, kWide>(g, cp, yd, kp, rows, dw, c0, j);
+    }
+    for (; j < kp; j += 8) grad_weight_tile<1, 1>(g, cp, yd, kp, rows, dw, c0, j);
+  }
+  int64_t r0 = 0;
+  for (; r0 + 2 <= rows; r0 += 2) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<2, kWide>(g, cp, w, c, kp, r0, j, dy);
+    for (; j < kp; j += 8) grad_y_tile<2, 1>(g, cp, w, c, kp, r0, j, dy);
+  }
+  if (r0 < rows) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<1, kWide>(g, cp, w, c, kp, r0, j, dy);
+    for (; j < kp; j += 8) grad_y_tile<1, 1>(g, cp, w, c, kp, r0, j, dy);
+  }
+}
 
 // Forward and backward of rows [r0, r1) for every head, summed into `acc` (zeroed here) and
-// `loss` (H); dL/dscores of those rows into `gz` when given.
+// `loss` (H); dL/dscores of those rows into `gz` when given. Rows go kBlock at a time, head by
+// head; every sum still takes its terms row by row in order, so the blocking changes no result.
 IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss,
                                float* gz) {
-  const int64_t h_count = b.h_count, k = b.k, c = b.c, cp = b.cp;
+  const int64_t h_count = b.h_count, k = b.k, c = b.c, cp = b.cp, kp = b.kp;
   const int64_t stride = head_stride(b);
   const bool shared = b.head_stride == 0;
   const float inv_b = 1.f / static_cast<float>(b.b_count);
   std::fill(acc, acc + h_count * stride, 0.f);
   RowScratch s(k, c);
-  std::vector<float> grad(cp, 0.f);
-  float* g = grad.data();
-  for (int64_t i = r0; i < r1; ++i) {
-    const int64_t label = b.labels[i];
-    if (gz != nullptr && shared) std::fill(gz + i * k, gz + (i + 1) * k, 0.f);
+  for (int64_t i0 = r0; i0 < r1; i0 += kBlock) {
+    const int64_t rows = std::min(kBlock, r1 - i0);
+    if (gz != nullptr && shared) std::fill(gz + i0 * k, gz + (i0 + rows) * k, 0.f);
     for (int64_t h = 0; h < h_count; ++h) {
-      const int64_t kept = row_forward(b, h, i, s);
-      // Softmax cross-entropy and dL/dlogits = (softmax − onehot) / B (zero in the padding).
-      const float* logits = s.logits.data();
-      float top = logits[0];
-      for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
-      float sum = 0;
-      for (int64_t cc = 0; cc < c; ++cc) {
-        g[cc] = std::exp(logits[cc] - top);
-        sum += g[cc];
-      }
-      loss[h] += static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
-      const float scale = inv_b / sum;
-      for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
-      g[label] -= inv_b;
       float* acc_h = acc + h * stride;
-      float* dwt = acc_h;  // K×Cp (sparse path) or C×K (dense path)
-      float* dgamma = acc_h + k * cp;
+      float* dwt = acc_h;  // K×Cp (sparse path) or C×Kp (dense path)
+      float* dgamma = acc_h + weight_block(b);
       float* dbeta = dgamma + k;
       float* dbias = dbeta + k;
-      for (int64_t cc = 0; cc < cp; ++cc) dbias[cc] += g[cc];
-      const float* zr = b.z + h * b.head_stride + i * k;
       const float* gh = b.gamma + h * k;
       const float* wh = b.weight_t + h * k * cp;
-      float* gz_row = nullptr;
-      if (gz != nullptr) {
-        gz_row = gz + h * b.head_stride + i * k;
-        if (!shared) std::fill(gz_row, gz_row + k, 0.f);
-      }
-      if (b.dense[h]) {
-        // dW (C×K here) += g ŷᵀ; dL/dy = (Wᵀ g) on kept entries.
-        const float* yd = s.dense_values.data();
-        const float* md = s.kept_mask.data();
-        float* dy = s.grad_y.data();
-        std::fill(dy, dy + k, 0.f);
-        const float* wd = b.weight + h * c * k;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const int64_t label = b.labels[i];
+        const int64_t kept = row_forward(b, h, i, s, r);
+        // Softmax cross-entropy and dL/dlogits = (softmax − onehot) / B (zero in the padding).
+        const float* logits = s.logits.data();
+        float* g = s.grad.data() + r * cp;
+        float top = logits[0];
+        for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
+        float sum = 0;
         for (int64_t cc = 0; cc < c; ++cc) {
-          const float gc = g[cc];
-          const float* wr = wd + cc * k;
-          float* dwr = dwt + cc * k;
-          for (int64_t j = 0; j < k; ++j) {
-            dwr[j] += gc * yd[j];
-            dy[j] += gc * wr[j];
-          }
+          g[cc] = std::exp(logits[cc] - top);
+          sum += g[cc];
         }
+        loss[h] += static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
+        const float scale = inv_b / sum;
+        for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
+        g[label] -= inv_b;
+        for (int64_t cc = 0; cc < cp; ++cc) dbias[cc] += g[cc];
+        if (b.dense[h]) continue;  // after the block
+        const float* zr = b.z + h * b.head_stride + i * k;
+        float* gz_row = nullptr;
+        if (gz != nullptr) {
+          gz_row = gz + h * b.head_stride + i * k;
+          if (!shared) std::fill(gz_row, gz_row + k, 0.f);
+        }
+        for (int64_t q = 0; q < kept; ++q) {
+          const int64_t j = s.index[q];
+          const float v = s.values[q];
+          const float* w = wh + j * cp;
+          float* dw = dwt + j * cp;
+          float lanes[kLanes] = {};
+          for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
+            for (int64_t l = 0; l < kLanes; ++l) {
+              lanes[l] += g[c0 + l] * w[c0 + l];
+              dw[c0 + l] += v * g[c0 + l];
+            }
+          }
+          float dv = 0;
+          for (int64_t l = 0; l < kLanes; ++l) dv += lanes[l];
+          // ŷ = y (or y shrunk by t, which carries no gradient) on kept entries: dL/dy = dv.
+          dgamma[j] += dv * zr[j];
+          dbeta[j] += dv;
+          if (gz_row != nullptr) gz_row[j] += gh[j] * dv;
+        }
+      }
+      if (!b.dense[h]) continue;
+      // Dense head: dW (C×Kp) += g ŷᵀ and dL/dy = (Wᵀ g) on kept entries, for the whole block.
+      dense_backward_block(s.grad.data(), cp, s.dense_values.data(), rows,
+                           b.weight_p + h * c * kp, c, kp, dwt, s.grad_y.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const float* zr = b.z + h * b.head_stride + i * k;
+        const float* dy = s.grad_y.data() + r * kp;
+        const float* md = s.kept_mask.data() + r * kp;
         for (int64_t j = 0; j < k; ++j) {
           const float d = dy[j] * md[j];
           dgamma[j] += d * zr[j];
           dbeta[j] += d;
         }
-        if (gz_row != nullptr) {
+        if (gz != nullptr) {
+          float* gz_row = gz + h * b.head_stride + i * k;
+          if (!shared) std::fill(gz_row, gz_row + k, 0.f);
           for (int64_t j = 0; j < k; ++j) gz_row[j] += gh[j] * dy[j] * md[j];
         }
-        continue;
-      }
-      for (int64_t q = 0; q < kept; ++q) {
-        const int64_t j = s.index[q];
-        const float v = s.values[q];
-        const float* w = wh + j * cp;
-        float* dw = dwt + j * cp;
-        float lanes[kLanes] = {};
-        for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-          for (int64_t l = 0; l < kLanes; ++l) {
-            lanes[l] += g[c0 + l] * w[c0 + l];
-            dw[c0 + l] += v * g[c0 + l];
-          }
-        }
-        float dv = 0;
-        for (int64_t l = 0; l < kLanes; ++l) dv += lanes[l];
-        // ŷ = y (or y shrunk by t, which carries no gradient) on kept entries: dL/dy = dv.
-        dgamma[j] += dv * zr[j];
-        dbeta[j] += dv;
-        if (gz_row != nullptr) gz_row[j] += gh[j] * dv;
       }
     }
   }
@@ -671,13 +771,15 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
       }
       lp[h] = static_cast<float>(loss / static_cast<double>(b_count));
       if (b.dense[h]) {
-        std::copy(total.data(), total.data() + c * k, gw + h * c * k);
+        for (int64_t cc = 0; cc < c; ++cc) {
+          std::copy(total.data() + cc * b.kp, total.data() + cc * b.kp + k, gw + (h * c + cc) * k);
+        }
       } else {
         for (int64_t cc = 0; cc < c; ++cc) {
           for (int64_t j = 0; j < k; ++j) gw[(h * c + cc) * k + j] = total[j * cp + cc];
         }
       }
-      const float* rest = total.data() + k * cp;
+      const float* rest = total.data() + weight_block(b);
       std::copy(rest, rest + k, gg + h * k);
       std::copy(rest + k, rest + 2 * k, gb + h * k);
       std::copy(rest + 2 * k, rest + 2 * k + c, gbias + h * c);

@@ -28,8 +28,9 @@ bool sparse_heads_apply(const torch::Device& device, int64_t num_classes);
 
 // Scratch reused from batch to batch (transposed weights, per-chunk gradient sums).
 struct SparseHeadsWorkspace {
-  std::vector<float> weight_t;  // H×K×C
-  std::vector<float> partial;   // chunks × H × (K·C + 2K + C)
+  std::vector<float> weight_t;  // H×K×Cp
+  std::vector<float> weight_p;  // H×C×Kp
+  std::vector<float> partial;   // chunks × H × (max(K·Cp, C·Kp) + 2K + Cp)
   std::vector<double> loss;     // chunks × H
   std::vector<uint8_t> dense;   // H: which heads take the dense path
   int threads = 0;              // threads of the kernel; 0: at::get_num_threads()
