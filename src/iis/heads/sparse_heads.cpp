@@ -71,9 +71,10 @@ constexpr int64_t kBlock = 8;
 // Per-thread scratch of a block of rows and one head. `magnitude` is padded to a multiple of 8
 // with NaN, which compares false with everything (so the padding is never counted nor kept).
 // Dense path, per row of the block (kBlock × Kp, zero padding): `dense_values` ŷ, `kept_mask`
-// 1 on kept entries, `grad_y` dL/dy; `grad` (kBlock × Cp): dL/dlogits.
+// 1 on kept entries, `grad_y` dL/dy; `grad`, `block_logits` (kBlock × Cp): dL/dlogits, logits.
 struct RowScratch {
-  std::vector<float> y, magnitude, buf, values, logits, dense_values, kept_mask, grad_y, grad;
+  std::vector<float> y, magnitude, buf, values, logits, dense_values, kept_mask, grad_y, grad,
+      block_logits;
   std::vector<int32_t> index;
   explicit RowScratch(int64_t k, int64_t c)
       : y(k),
@@ -85,6 +86,7 @@ struct RowScratch {
         kept_mask(kBlock * padded(k)),
         grad_y(kBlock * padded(k)),
         grad(kBlock * padded(c)),
+        block_logits(kBlock * padded(c)),
         index(k) {}
 };
 
@@ -164,11 +166,150 @@ IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float g
   return select_position(a, k, m, NAN, 0.f, buf);
 }
 
-// Head h on row i: the logits into s.logits, the threshold into b.threshold, and ŷ: for
-// sparse heads its kept entries (index, value) in s, returning their count; for dense heads
-// row `slot` of s.dense_values and s.kept_mask (the return value is then not a count).
+// Eight floats (unaligned); GCC lowers them to AVX2 registers in the AVX2 build (fusing a + b·c
+// into FMA like the scalar loops) and to pairs of SSE registers in the baseline one.
+// Vectors are passed by reference only: by value GCC warns of an ABI that differs with AVX.
+typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
+IIS_INLINE void load8(Vec8& v, const float* p) { v = *reinterpret_cast<const Vec8*>(p); }
+IIS_INLINE void store8(float* p, const Vec8& v) { *reinterpret_cast<Vec8*>(p) = v; }
+
+// dW[c0..c0+CR) [j..j+8·JV) += Σ_r g_r[c] ŷ_r[j] over `rows` rows in order, held in registers:
+// every element gets the same sequence of fused multiply-adds as one row at a time would give.
+template <int CR, int JV>
+IIS_INLINE void grad_weight_tile(const float* g, int64_t cp, const float* yd, int64_t kp,
+                                 int64_t rows, float* dw, int64_t c0, int64_t j) {
+  Vec8 sum[CR][JV];
+  for (int a = 0; a < CR; ++a) {
+    for (int v = 0; v < JV; ++v) load8(sum[a][v], dw + (c0 + a) * kp + j + 8 * v);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    Vec8 y[JV];
+    for (int v = 0; v < JV; ++v) load8(y[v], yd + r * kp + j + 8 * v);
+    for (int a = 0; a < CR; ++a) {
+      const float ga = g[r * cp + c0 + a];
+      for (int v = 0; v < JV; ++v) sum[a][v] += ga * y[v];
+    }
+  }
+  for (int a = 0; a < CR; ++a) {
+    for (int v = 0; v < JV; ++v) store8(dw + (c0 + a) * kp + j + 8 * v, sum[a][v]);
+  }
+}
+
+// dy_r[j..j+8·JV) = Σ_c g_r[c] W[c][j] for rows r0..r0+RR, the classes in order.
+template <int RR, int JV>
+IIS_INLINE void grad_y_tile(const float* g, int64_t cp, const float* w, int64_t c, int64_t kp,
+                            int64_t r0, int64_t j, float* dy) {
+  Vec8 sum[RR][JV];
+  for (int a = 0; a < RR; ++a) {
+    for (int v = 0; v < JV; ++v) sum[a][v] = Vec8{};
+  }
+  for (int64_t cc = 0; cc < c; ++cc) {
+    Vec8 wv[JV];
+    for (int v = 0; v < JV; ++v) load8(wv[v], w + cc * kp + j + 8 * v);
+    for (int a = 0; a < RR; ++a) {
+      const float ga = g[(r0 + a) * cp + cc];
+      for (int v = 0; v < JV; ++v) sum[a][v] += ga * wv[v];
+    }
+  }
+  for (int a = 0; a < RR; ++a) {
+    for (int v = 0; v < JV; ++v) store8(dy + (r0 + a) * kp + j + 8 * v, sum[a][v]);
+  }
+}
+
+// The dense head's backward for a block of rows: dW (C×Kp) += Σ_r g_r ŷ_rᵀ and dy_r = Wᵀ g_r
+// (W: C×Kp, zero padding). g: rows×Cp, ŷ and dy: rows×Kp.
+IIS_INLINE void dense_backward_block(const float* g, int64_t cp, const float* yd, int64_t rows,
+                                     const float* w, int64_t c, int64_t kp, float* dw, float* dy) {
+  constexpr int kWide = 4;  // vectors of 8 per tile
+  int64_t c0 = 0;
+  for (; c0 + 2 <= c; c0 += 2) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
+      grad_weight_tile<2, kWide>(g, cp, yd, kp, rows, dw, c0, j);
+    }
+    for (; j < kp; j += 8) grad_weight_tile<2, 1>(g, cp, yd, kp, rows, dw, c0, j);
+  }
+  if (c0 < c) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
+      grad_weight_tile<1, kWide>(g, cp, yd, kp, rows, dw, c0, j);
+    }
+    for (; j < kp; j += 8) grad_weight_tile<1, 1>(g, cp, yd, kp, rows, dw, c0, j);
+  }
+  int64_t r0 = 0;
+  for (; r0 + 2 <= rows; r0 += 2) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<2, kWide>(g, cp, w, c, kp, r0, j, dy);
+    for (; j < kp; j += 8) grad_y_tile<2, 1>(g, cp, w, c, kp, r0, j, dy);
+  }
+  if (r0 < rows) {
+    int64_t j = 0;
+    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<1, kWide>(g, cp, w, c, kp, r0, j, dy);
+    for (; j < kp; j += 8) grad_y_tile<1, 1>(g, cp, w, c, kp, r0, j, dy);
+  }
+}
+
+// Logits of a block of rows on a dense head: out_r[c] = bias[c] + dot(W[c], ŷ_r) over K (W: C×K,
+// ŷ: rows×Kp, out: rows×Cp, padding zeroed), with dot()'s order of additions (kLanes lane sums,
+// the tail, then the lanes in order), so each equals the row-at-a-time value. Tiles of RR rows
+// and CC classes keep RR·CC independent sums in flight instead of one chain per dot product.
+template <int RR, int CC>
+IIS_INLINE void logits_tile(const float* w, int64_t k, const float* yd, int64_t kp,
+                            const float* bias, int64_t r0, int64_t c0, float* out, int64_t cp) {
+  static_assert(kLanes == 8, "one Vec8 per lane group");
+  Vec8 sum[RR][CC];
+  for (int a = 0; a < RR; ++a) {
+    for (int q = 0; q < CC; ++q) sum[a][q] = Vec8{};
+  }
+  const int64_t k8 = k / kLanes * kLanes;
+  for (int64_t j = 0; j < k8; j += kLanes) {
+    Vec8 y[RR], wv[CC];
+    for (int a = 0; a < RR; ++a) load8(y[a], yd + (r0 + a) * kp + j);
+    for (int q = 0; q < CC; ++q) load8(wv[q], w + (c0 + q) * k + j);
+    for (int a = 0; a < RR; ++a) {
+      for (int q = 0; q < CC; ++q) sum[a][q] += y[a] * wv[q];
+    }
+  }
+  for (int a = 0; a < RR; ++a) {
+    const float* yr = yd + (r0 + a) * kp;
+    for (int q = 0; q < CC; ++q) {
+      const float* wr = w + (c0 + q) * k;
+      float total = 0;
+      for (int64_t j = k8; j < k; ++j) total += wr[j] * yr[j];
+      for (int l = 0; l < kLanes; ++l) total += sum[a][q][l];
+      out[(r0 + a) * cp + c0 + q] = bias[c0 + q] + total;
+    }
+  }
+}
+
+IIS_INLINE void dense_logits_block(const float* w, int64_t c, int64_t k, const float* yd,
+                                   int64_t kp, int64_t rows, const float* bias, float* out,
+                                   int64_t cp) {
+  constexpr int kClasses = 4;
+  for (int64_t r = 0; r < rows; ++r) std::fill(out + r * cp + c, out + (r + 1) * cp, 0.f);
+  int64_t r0 = 0;
+  for (; r0 + 2 <= rows; r0 += 2) {
+    int64_t c0 = 0;
+    for (; c0 + kClasses <= c; c0 += kClasses) {
+      logits_tile<2, kClasses>(w, k, yd, kp, bias, r0, c0, out, cp);
+    }
+    for (; c0 < c; ++c0) logits_tile<2, 1>(w, k, yd, kp, bias, r0, c0, out, cp);
+  }
+  if (r0 < rows) {
+    int64_t c0 = 0;
+    for (; c0 + kClasses <= c; c0 += kClasses) {
+      logits_tile<1, kClasses>(w, k, yd, kp, bias, r0, c0, out, cp);
+    }
+    for (; c0 < c; ++c0) logits_tile<1, 1>(w, k, yd, kp, bias, r0, c0, out, cp);
+  }
+}
+
+// Head h on row i: the threshold into b.threshold, and ŷ: for sparse heads its kept entries
+// (index, value) in s, returning their count, and the logits into s.logits; for dense heads row
+// `slot` of s.dense_values and s.kept_mask (the return value is then not a count), and the
+// logits only with `dense_logits` (otherwise dense_logits_block computes them for a block).
 IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s,
-                               int64_t slot = 0) {
+                               int64_t slot = 0, bool dense_logits = true) {
   const int64_t k = b.k, c = b.c, cp = b.cp;
   const float* zr = b.z + h * b.head_stride + i * k;
   const float* gh = b.gamma + h * k;
@@ -255,8 +396,10 @@ IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch&
         yd[j] = on * std::copysign(a[j] - t, y[j]);
       }
     }
-    const float* wh = b.weight + h * c * k;
-    for (int64_t cc = 0; cc < c; ++cc) logits[cc] += dot(wh + cc * k, yd, k);
+    if (dense_logits) {
+      const float* wh = b.weight + h * c * k;
+      for (int64_t cc = 0; cc < c; ++cc) logits[cc] += dot(wh + cc * k, yd, k);
+    }
     return kept;
   }
   const float* wh = b.weight_t + h * k * cp;
@@ -489,87 +632,21 @@ void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
 int64_t weight_block(const Batch& b) { return std::max(b.k * b.cp, b.c * b.kp); }
 int64_t head_stride(const Batch& b) { return weight_block(b) + 2 * b.k + b.cp; }
 
-// Eight floats (unaligned); GCC lowers them to AVX2 registers in the AVX2 build (fusing a + b·c
-// into FMA like the scalar loops) and to pairs of SSE registers in the baseline one.
-// Vectors are passed by reference only: by value GCC warns of an ABI that differs with AVX.
-typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
-IIS_INLINE void load8(Vec8& v, const float* p) { v = *reinterpret_cast<const Vec8*>(p); }
-IIS_INLINE void store8(float* p, const Vec8& v) { *reinterpret_cast<Vec8*>(p) = v; }
-
-// dW[c0..c0+CR) [j..j+8·JV) += Σ_r g_r[c] ŷ_r[j] over `rows` rows in order, held in registers:
-// every element gets the same sequence of fused multiply-adds as one row at a time would give.
-template <int CR, int JV>
-IIS_INLINE void grad_weight_tile(const float* g, int64_t cp, const float* yd, int64_t kp,
-                                 int64_t rows, float* dw, int64_t c0, int64_t j) {
-  Vec8 sum[CR][JV];
-  for (int a = 0; a < CR; ++a) {
-    for (int v = 0; v < JV; ++v) load8(sum[a][v], dw + (c0 + a) * kp + j + 8 * v);
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    Vec8 y[JV];
-    for (int v = 0; v < JV; ++v) load8(y[v], yd + r * kp + j + 8 * v);
-    for (int a = 0; a < CR; ++a) {
-      const float ga = g[r * cp + c0 + a];
-      for (int v = 0; v < JV; ++v) sum[a][v] += ga * y[v];
-    }
-  }
-  for (int a = 0; a < CR; ++a) {
-    for (int v = 0; v < JV; ++v) store8(dw + (c0 + a) * kp + j + 8 * v, sum[a][v]);
-  }
-}
-
-// dy_r[j..j+8·JV) = Σ_c g_r[c] W[c][j] for rows r0..r0+RR, the classes in order.
-template <int RR, int JV>
-IIS_INLINE void grad_y_tile(const float* g, int64_t cp, const float* w, int64_t c, int64_t kp,
-                            int64_t r0, int64_t j, float* dy) {
-  Vec8 sum[RR][JV];
-  for (int a = 0; a < RR; ++a) {
-    for (int v = 0; v < JV; ++v) sum[a][v] = Vec8{};
-  }
+// Softmax cross-entropy of one row: dL/dlogits = (softmax − onehot) / B into g[0, C) (the
+// padding is left as it is, zero); returns the row's loss.
+IIS_INLINE double softmax_grad(const float* logits, int64_t c, int64_t label, float inv_b,
+                               float* g) {
+  float top = logits[0];
+  for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
+  float sum = 0;
   for (int64_t cc = 0; cc < c; ++cc) {
-    Vec8 wv[JV];
-    for (int v = 0; v < JV; ++v) load8(wv[v], w + cc * kp + j + 8 * v);
-    for (int a = 0; a < RR; ++a) {
-      const float ga = g[(r0 + a) * cp + cc];
-      for (int v = 0; v < JV; ++v) sum[a][v] += ga * wv[v];
-    }
+    g[cc] = std::exp(logits[cc] - top);
+    sum += g[cc];
   }
-  for (int a = 0; a < RR; ++a) {
-    for (int v = 0; v < JV; ++v) store8(dy + (r0 + a) * kp + j + 8 * v, sum[a][v]);
-  }
-}
-
-// The dense head's backward for a block of rows: dW (C×Kp) += Σ_r g_r ŷ_rᵀ and dy_r = Wᵀ g_r
-// (W: C×Kp, zero padding). g: rows×Cp, ŷ and dy: rows×Kp.
-IIS_INLINE void dense_backward_block(const float* g, int64_t cp, const float* yd, int64_t rows,
-                                     const float* w, int64_t c, int64_t kp, float* dw, float* dy) {
-  constexpr int kWide = 4;  // vectors of 8 per tile
-  int64_t c0 = 0;
-  for (; c0 + 2 <= c; c0 += 2) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
-      grad_weight_tile<2, kWide>(g, cp, yd, kp, rows, dw, c0, j);
-    }
-    for (; j < kp; j += 8) grad_weight_tile<2, 1>(g, cp, yd, kp, rows, dw, c0, j);
-  }
-  if (c0 < c) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
-      grad_weight_tile<1, kWide>(g, cp, yd, kp, rows, dw, c0, j);
-    }
-    for (; j < kp; j += 8) grad_weight_tile<1, 1>(g, cp, yd, kp, rows, dw, c0, j);
-  }
-  int64_t r0 = 0;
-  for (; r0 + 2 <= rows; r0 += 2) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<2, kWide>(g, cp, w, c, kp, r0, j, dy);
-    for (; j < kp; j += 8) grad_y_tile<2, 1>(g, cp, w, c, kp, r0, j, dy);
-  }
-  if (r0 < rows) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<1, kWide>(g, cp, w, c, kp, r0, j, dy);
-    for (; j < kp; j += 8) grad_y_tile<1, 1>(g, cp, w, c, kp, r0, j, dy);
-  }
+  const float scale = inv_b / sum;
+  for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
+  g[label] -= inv_b;
+  return static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
 }
 
 // Forward and backward of rows [r0, r1) for every head, summed into `acc` (zeroed here) and
@@ -594,26 +671,21 @@ IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* ac
       float* dbias = dbeta + k;
       const float* gh = b.gamma + h * k;
       const float* wh = b.weight_t + h * k * cp;
+      const bool dense = b.dense[h] != 0;
+      if (dense) {
+        for (int64_t r = 0; r < rows; ++r) row_forward(b, h, i0 + r, s, r, false);
+        dense_logits_block(b.weight + h * c * k, c, k, s.dense_values.data(), kp, rows,
+                           b.bias + h * c, s.block_logits.data(), cp);
+      }
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
         const int64_t label = b.labels[i];
-        const int64_t kept = row_forward(b, h, i, s, r);
-        // Softmax cross-entropy and dL/dlogits = (softmax − onehot) / B (zero in the padding).
-        const float* logits = s.logits.data();
+        const int64_t kept = dense ? 0 : row_forward(b, h, i, s, r);
+        const float* logits = dense ? s.block_logits.data() + r * cp : s.logits.data();
         float* g = s.grad.data() + r * cp;
-        float top = logits[0];
-        for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
-        float sum = 0;
-        for (int64_t cc = 0; cc < c; ++cc) {
-          g[cc] = std::exp(logits[cc] - top);
-          sum += g[cc];
-        }
-        loss[h] += static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
-        const float scale = inv_b / sum;
-        for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
-        g[label] -= inv_b;
+        loss[h] += softmax_grad(logits, c, label, inv_b, g);
         for (int64_t cc = 0; cc < cp; ++cc) dbias[cc] += g[cc];
-        if (b.dense[h]) continue;  // after the block
+        if (dense) continue;  // after the block
         const float* zr = b.z + h * b.head_stride + i * k;
         float* gz_row = nullptr;
         if (gz != nullptr) {
@@ -640,7 +712,7 @@ IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* ac
           if (gz_row != nullptr) gz_row[j] += gh[j] * dv;
         }
       }
-      if (!b.dense[h]) continue;
+      if (!dense) continue;
       // Dense head: dW (C×Kp) += g ŷᵀ and dL/dy = (Wᵀ g) on kept entries, for the whole block.
       dense_backward_block(s.grad.data(), cp, s.dense_values.data(), rows,
                            b.weight_p + h * c * kp, c, kp, dwt, s.grad_y.data());
@@ -668,15 +740,25 @@ IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* ac
 IIS_INLINE void hit_rows_body(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
   std::fill(counts, counts + 2 * b.h_count, 0);
   RowScratch s(b.k, b.c);
-  for (int64_t i = r0; i < r1; ++i) {
-    const int64_t label = b.labels[i];
+  for (int64_t i0 = r0; i0 < r1; i0 += kBlock) {
+    const int64_t rows = std::min(kBlock, r1 - i0);
     for (int64_t h = 0; h < b.h_count; ++h) {
-      row_forward(b, h, i, s);
-      const float target = s.logits[label];
-      int64_t above = 0;
-      for (int64_t cc = 0; cc < b.c; ++cc) above += s.logits[cc] > target;
-      counts[2 * h] += above == 0;
-      counts[2 * h + 1] += above < 5;
+      const bool dense = b.dense[h] != 0;
+      if (dense) {
+        for (int64_t r = 0; r < rows; ++r) row_forward(b, h, i0 + r, s, r, false);
+        dense_logits_block(b.weight + h * b.c * b.k, b.c, b.k, s.dense_values.data(), b.kp, rows,
+                           b.bias + h * b.c, s.block_logits.data(), b.cp);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t label = b.labels[i0 + r];
+        if (!dense) row_forward(b, h, i0 + r, s, r);
+        const float* logits = dense ? s.block_logits.data() + r * b.cp : s.logits.data();
+        const float target = logits[label];
+        int64_t above = 0;
+        for (int64_t cc = 0; cc < b.c; ++cc) above += logits[cc] > target;
+        counts[2 * h] += above == 0;
+        counts[2 * h + 1] += above < 5;
+      }
     }
   }
 }
