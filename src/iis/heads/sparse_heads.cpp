@@ -18,9 +18,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
-// The per-row work is compiled twice, for AVX2+FMA and for the baseline, and picked at run
-// time: the project builds without -march flags, and this loop is most of `iis fit`'s time.
 #if defined(__GNUC__) && defined(__x86_64__)
 #define IIS_X86_DISPATCH 1
 #define IIS_INLINE inline __attribute__((always_inline))
@@ -95,341 +96,53 @@ struct RowScratch {
 // kept concepts, W as K×Cp).
 bool is_dense(int64_t keep, int64_t k) { return 3 * keep > k; }
 
-// Σ_j a[j]·b[j] in kLanes independent sums (vectorisable without reassociation).
-IIS_INLINE float dot(const float* a, const float* b, int64_t n) {
-  float lanes[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[j + l] * b[j + l];
-  }
-  float sum = 0;
-  for (; j < n; ++j) sum += a[j] * b[j];
-  for (int64_t l = 0; l < kLanes; ++l) sum += lanes[l];
-  return sum;
-}
+// Gradient sums of one chunk, per head: dW (K×Cp on the sparse path, C×Kp on the dense one),
+// then dγ K, dβ K, db Cp.
+int64_t weight_block(const Batch& b) { return std::max(b.k * b.cp, b.c * b.kp); }
+int64_t head_stride(const Batch& b) { return weight_block(b) + 2 * b.k + b.cp; }
 
-// Bit l (0..7) set where a[l] > t, where a[l] < t, where lo <= a[l] < hi.
-#if defined(__SSE2__)
-IIS_INLINE unsigned mask_above(const float* a, float t) {
-  const __m128 tv = _mm_set1_ps(t);
-  return static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(a), tv)) |
-                               _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(a + 4), tv)) << 4);
+// Left-packing of 8 lanes: for each 8-bit mask, the indices of its set bits in order (then
+// zeros), so a permutation moves the selected lanes to the front of a vector.
+struct PackTable {
+  int32_t lanes[256][8];
+};
+constexpr PackTable make_pack_table() {
+  PackTable t{};
+  for (int m = 0; m < 256; ++m) {
+    int n = 0;
+    for (int l = 0; l < 8; ++l) {
+      if ((m >> l) & 1) t.lanes[m][n++] = l;
+    }
+  }
+  return t;
 }
-IIS_INLINE unsigned mask_below(const float* a, float t) {
-  const __m128 tv = _mm_set1_ps(t);
-  return static_cast<unsigned>(_mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(a), tv)) |
-                               _mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(a + 4), tv)) << 4);
-}
-IIS_INLINE unsigned mask_inside(const float* a, float lo, float hi) {
-  const __m128 lv = _mm_set1_ps(lo), hv = _mm_set1_ps(hi);
-  const __m128 a0 = _mm_loadu_ps(a), a1 = _mm_loadu_ps(a + 4);
-  return static_cast<unsigned>(
-      _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(a0, lv), _mm_cmplt_ps(a0, hv))) |
-      _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(a1, lv), _mm_cmplt_ps(a1, hv))) << 4);
-}
-#else
-IIS_INLINE unsigned mask_above(const float* a, float t) {
-  unsigned m = 0;
-  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] > t) << l;
-  return m;
-}
-IIS_INLINE unsigned mask_below(const float* a, float t) {
-  unsigned m = 0;
-  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] < t) << l;
-  return m;
-}
-IIS_INLINE unsigned mask_inside(const float* a, float lo, float hi) {
-  unsigned m = 0;
-  for (unsigned l = 0; l < 8; ++l) m |= static_cast<unsigned>(a[l] >= lo && a[l] < hi) << l;
-  return m;
+constexpr PackTable kPack = make_pack_table();
+
+// The per-row work (sparse_heads_rows.inc), compiled for the baseline and, on x86-64, once more
+// for AVX2+FMA (256-bit comparisons and left-packing, fused multiply-adds), picked at run time:
+// the project builds without -march flags, and this is most of `iis fit`'s time.
+namespace baseline {
+#define IIS_ROWS_AVX2 0
+#include "iis/heads/sparse_heads_rows.inc"
+#undef IIS_ROWS_AVX2
+}  // namespace baseline
+
+#if IIS_X86_DISPATCH
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,popcnt")
+namespace avx2 {
+#define IIS_ROWS_AVX2 1
+#include "iis/heads/sparse_heads_rows.inc"
+#undef IIS_ROWS_AVX2
+}  // namespace avx2
+#pragma GCC pop_options
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("popcnt");
+  return yes;
 }
 #endif
-
-IIS_INLINE int bit_count(unsigned m) { return __builtin_popcount(m); }
-IIS_INLINE int lowest_bit(unsigned m) { return __builtin_ctz(m); }
-
-// select_position (threshold.cpp) with the bracket pass done 8 entries at a time: only entries
-// inside the bracket are gathered. a: k entries padded with NaN to a multiple of 8. Same result.
-IIS_INLINE float select_in_bracket(const float* a, int64_t k, int64_t m, float guess, float width,
-                                   float* buf) {
-  const int64_t kp = padded(k);
-  auto pass = [&](float lo, float hi, float* out, int64_t& below, int64_t& inside) {
-    for (int64_t j0 = 0; j0 < kp; j0 += 8) {
-      below += bit_count(mask_below(a + j0, lo));
-      for (unsigned in = mask_inside(a + j0, lo, hi); in != 0; in &= in - 1) {
-        out[inside++] = a[j0 + lowest_bit(in)];
-      }
-    }
-  };
-  float t;
-  if (select_bracketed(pass, m, guess, width, buf, t)) return t;
-  return select_position(a, k, m, NAN, 0.f, buf);
-}
-
-// Eight floats (unaligned); GCC lowers them to AVX2 registers in the AVX2 build (fusing a + b·c
-// into FMA like the scalar loops) and to pairs of SSE registers in the baseline one.
-// Vectors are passed by reference only: by value GCC warns of an ABI that differs with AVX.
-typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
-IIS_INLINE void load8(Vec8& v, const float* p) { v = *reinterpret_cast<const Vec8*>(p); }
-IIS_INLINE void store8(float* p, const Vec8& v) { *reinterpret_cast<Vec8*>(p) = v; }
-
-// dW[c0..c0+CR) [j..j+8·JV) += Σ_r g_r[c] ŷ_r[j] over `rows` rows in order, held in registers:
-// every element gets the same sequence of fused multiply-adds as one row at a time would give.
-template <int CR, int JV>
-IIS_INLINE void grad_weight_tile(const float* g, int64_t cp, const float* yd, int64_t kp,
-                                 int64_t rows, float* dw, int64_t c0, int64_t j) {
-  Vec8 sum[CR][JV];
-  for (int a = 0; a < CR; ++a) {
-    for (int v = 0; v < JV; ++v) load8(sum[a][v], dw + (c0 + a) * kp + j + 8 * v);
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    Vec8 y[JV];
-    for (int v = 0; v < JV; ++v) load8(y[v], yd + r * kp + j + 8 * v);
-    for (int a = 0; a < CR; ++a) {
-      const float ga = g[r * cp + c0 + a];
-      for (int v = 0; v < JV; ++v) sum[a][v] += ga * y[v];
-    }
-  }
-  for (int a = 0; a < CR; ++a) {
-    for (int v = 0; v < JV; ++v) store8(dw + (c0 + a) * kp + j + 8 * v, sum[a][v]);
-  }
-}
-
-// dy_r[j..j+8·JV) = Σ_c g_r[c] W[c][j] for rows r0..r0+RR, the classes in order.
-template <int RR, int JV>
-IIS_INLINE void grad_y_tile(const float* g, int64_t cp, const float* w, int64_t c, int64_t kp,
-                            int64_t r0, int64_t j, float* dy) {
-  Vec8 sum[RR][JV];
-  for (int a = 0; a < RR; ++a) {
-    for (int v = 0; v < JV; ++v) sum[a][v] = Vec8{};
-  }
-  for (int64_t cc = 0; cc < c; ++cc) {
-    Vec8 wv[JV];
-    for (int v = 0; v < JV; ++v) load8(wv[v], w + cc * kp + j + 8 * v);
-    for (int a = 0; a < RR; ++a) {
-      const float ga = g[(r0 + a) * cp + cc];
-      for (int v = 0; v < JV; ++v) sum[a][v] += ga * wv[v];
-    }
-  }
-  for (int a = 0; a < RR; ++a) {
-    for (int v = 0; v < JV; ++v) store8(dy + (r0 + a) * kp + j + 8 * v, sum[a][v]);
-  }
-}
-
-// The dense head's backward for a block of rows: dW (C×Kp) += Σ_r g_r ŷ_rᵀ and dy_r = Wᵀ g_r
-// (W: C×Kp, zero padding). g: rows×Cp, ŷ and dy: rows×Kp.
-IIS_INLINE void dense_backward_block(const float* g, int64_t cp, const float* yd, int64_t rows,
-                                     const float* w, int64_t c, int64_t kp, float* dw, float* dy) {
-  constexpr int kWide = 4;  // vectors of 8 per tile
-  int64_t c0 = 0;
-  for (; c0 + 2 <= c; c0 += 2) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
-      grad_weight_tile<2, kWide>(g, cp, yd, kp, rows, dw, c0, j);
-    }
-    for (; j < kp; j += 8) grad_weight_tile<2, 1>(g, cp, yd, kp, rows, dw, c0, j);
-  }
-  if (c0 < c) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) {
-      grad_weight_tile<1, kWide>(g, cp, yd, kp, rows, dw, c0, j);
-    }
-    for (; j < kp; j += 8) grad_weight_tile<1, 1>(g, cp, yd, kp, rows, dw, c0, j);
-  }
-  int64_t r0 = 0;
-  for (; r0 + 2 <= rows; r0 += 2) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<2, kWide>(g, cp, w, c, kp, r0, j, dy);
-    for (; j < kp; j += 8) grad_y_tile<2, 1>(g, cp, w, c, kp, r0, j, dy);
-  }
-  if (r0 < rows) {
-    int64_t j = 0;
-    for (; j + 8 * kWide <= kp; j += 8 * kWide) grad_y_tile<1, kWide>(g, cp, w, c, kp, r0, j, dy);
-    for (; j < kp; j += 8) grad_y_tile<1, 1>(g, cp, w, c, kp, r0, j, dy);
-  }
-}
-
-// Logits of a block of rows on a dense head: out_r[c] = bias[c] + dot(W[c], ŷ_r) over K (W: C×K,
-// ŷ: rows×Kp, out: rows×Cp, padding zeroed), with dot()'s order of additions (kLanes lane sums,
-// the tail, then the lanes in order), so each equals the row-at-a-time value. Tiles of RR rows
-// and CC classes keep RR·CC independent sums in flight instead of one chain per dot product.
-template <int RR, int CC>
-IIS_INLINE void logits_tile(const float* w, int64_t k, const float* yd, int64_t kp,
-                            const float* bias, int64_t r0, int64_t c0, float* out, int64_t cp) {
-  static_assert(kLanes == 8, "one Vec8 per lane group");
-  Vec8 sum[RR][CC];
-  for (int a = 0; a < RR; ++a) {
-    for (int q = 0; q < CC; ++q) sum[a][q] = Vec8{};
-  }
-  const int64_t k8 = k / kLanes * kLanes;
-  for (int64_t j = 0; j < k8; j += kLanes) {
-    Vec8 y[RR], wv[CC];
-    for (int a = 0; a < RR; ++a) load8(y[a], yd + (r0 + a) * kp + j);
-    for (int q = 0; q < CC; ++q) load8(wv[q], w + (c0 + q) * k + j);
-    for (int a = 0; a < RR; ++a) {
-      for (int q = 0; q < CC; ++q) sum[a][q] += y[a] * wv[q];
-    }
-  }
-  for (int a = 0; a < RR; ++a) {
-    const float* yr = yd + (r0 + a) * kp;
-    for (int q = 0; q < CC; ++q) {
-      const float* wr = w + (c0 + q) * k;
-      float total = 0;
-      for (int64_t j = k8; j < k; ++j) total += wr[j] * yr[j];
-      for (int l = 0; l < kLanes; ++l) total += sum[a][q][l];
-      out[(r0 + a) * cp + c0 + q] = bias[c0 + q] + total;
-    }
-  }
-}
-
-IIS_INLINE void dense_logits_block(const float* w, int64_t c, int64_t k, const float* yd,
-                                   int64_t kp, int64_t rows, const float* bias, float* out,
-                                   int64_t cp) {
-  constexpr int kClasses = 4;
-  for (int64_t r = 0; r < rows; ++r) std::fill(out + r * cp + c, out + (r + 1) * cp, 0.f);
-  int64_t r0 = 0;
-  for (; r0 + 2 <= rows; r0 += 2) {
-    int64_t c0 = 0;
-    for (; c0 + kClasses <= c; c0 += kClasses) {
-      logits_tile<2, kClasses>(w, k, yd, kp, bias, r0, c0, out, cp);
-    }
-    for (; c0 < c; ++c0) logits_tile<2, 1>(w, k, yd, kp, bias, r0, c0, out, cp);
-  }
-  if (r0 < rows) {
-    int64_t c0 = 0;
-    for (; c0 + kClasses <= c; c0 += kClasses) {
-      logits_tile<1, kClasses>(w, k, yd, kp, bias, r0, c0, out, cp);
-    }
-    for (; c0 < c; ++c0) logits_tile<1, 1>(w, k, yd, kp, bias, r0, c0, out, cp);
-  }
-}
-
-// Head h on row i: the threshold into b.threshold, and ŷ: for sparse heads its kept entries
-// (index, value) in s, returning their count, and the logits into s.logits; for dense heads row
-// `slot` of s.dense_values and s.kept_mask (the return value is then not a count), and the
-// logits only with `dense_logits` (otherwise dense_logits_block computes them for a block).
-IIS_INLINE int64_t row_forward(const Batch& b, int64_t h, int64_t i, RowScratch& s,
-                               int64_t slot = 0, bool dense_logits = true) {
-  const int64_t k = b.k, c = b.c, cp = b.cp;
-  const float* zr = b.z + h * b.head_stride + i * k;
-  const float* gh = b.gamma + h * k;
-  const float* bh = b.beta + h * k;
-  float* y = s.y.data();
-  float* a = s.magnitude.data();
-  for (int64_t j = 0; j < k; ++j) {
-    y[j] = gh[j] * zr[j] + bh[j];
-    a[j] = std::fabs(y[j]);
-  }
-  int32_t* index = s.index.data();
-  float* values = s.values.data();
-  int64_t kept = 0;
-  const int64_t m = b.positions[h];
-  const int64_t row = h * b.b_count + i;
-  const int64_t kp = padded(k);
-  float t = -1;  // every entry kept when m < 0
-  if (m >= 0) {
-    const float guess = b.guess != nullptr ? b.guess[row] : NAN;
-    const float width = b.width != nullptr ? b.width[h] : 0.f;
-    t = select_in_bracket(a, k, m, guess, width, s.buf.data());
-  }
-  b.threshold[row] = t;
-  bool ties = false;
-  if (m >= 0 && b.rule == ThresholdRule::Exact) {
-    int64_t above = 0;
-    for (int64_t j0 = 0; j0 < kp; j0 += 8) above += bit_count(mask_above(a + j0, t));
-    ties = above < b.keep[h];
-  }
-  const bool soft = m >= 0 && b.rule == ThresholdRule::Soft;
-  if (ties) {
-    // Ties at t: the lowest-index tied entries until exactly keep[h] survive.
-    int64_t missing = b.keep[h];
-    for (int64_t j0 = 0; j0 < kp; j0 += 8) missing -= bit_count(mask_above(a + j0, t));
-    for (int64_t j = 0; j < k; ++j) {
-      const bool tie = missing > 0 && a[j] == t;
-      missing -= tie;
-      index[kept] = static_cast<int32_t>(j);
-      values[kept] = y[j];
-      kept += (a[j] > t) | tie;
-    }
-  } else if (m < 0) {
-    for (int64_t j = 0; j < k; ++j) {
-      index[j] = static_cast<int32_t>(j);
-      values[j] = y[j];
-    }
-    kept = k;
-  } else if (!b.dense[h]) {
-    // The kept entries in index order, 8 at a time: cost grows with what is kept.
-    for (int64_t j0 = 0; j0 < kp; j0 += 8) {
-      for (unsigned up = mask_above(a + j0, t); up != 0; up &= up - 1) {
-        const int64_t j = j0 + lowest_bit(up);
-        index[kept] = static_cast<int32_t>(j);
-        values[kept] = soft ? std::copysign(a[j] - t, y[j]) : y[j];
-        ++kept;
-      }
-    }
-  }
-  float* logits = s.logits.data();
-  std::fill(logits + c, logits + cp, 0.f);
-  std::copy(b.bias + h * c, b.bias + (h + 1) * c, logits);
-  if (b.dense[h]) {
-    float* yd = s.dense_values.data() + slot * kp;
-    float* md = s.kept_mask.data() + slot * kp;
-    if (ties || m < 0) {
-      std::fill(yd, yd + k, 0.f);
-      std::fill(md, md + k, 0.f);
-      for (int64_t q = 0; q < kept; ++q) {
-        yd[index[q]] = values[q];
-        md[index[q]] = 1.f;
-      }
-    } else if (!soft) {
-      // Branch-free (vectorised): about half the comparisons go each way near r = 0.5, and a
-      // branch per entry mispredicted often enough to be a quarter of the kernel's time.
-      for (int64_t j = 0; j < k; ++j) {
-        const float on = static_cast<float>(a[j] > t);
-        md[j] = on;
-        yd[j] = on * y[j];
-      }
-    } else {
-      for (int64_t j = 0; j < k; ++j) {
-        const float on = static_cast<float>(a[j] > t);
-        md[j] = on;
-        yd[j] = on * std::copysign(a[j] - t, y[j]);
-      }
-    }
-    if (dense_logits) {
-      const float* wh = b.weight + h * c * k;
-      for (int64_t cc = 0; cc < c; ++cc) logits[cc] += dot(wh + cc * k, yd, k);
-    }
-    return kept;
-  }
-  const float* wh = b.weight_t + h * k * cp;
-  // One block of kLanes classes at a time, its sums held in registers over the kept entries.
-  // Two partial sums (even and odd entries) break the chain of dependent additions.
-  for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-    float even[kLanes], odd[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) {
-      even[l] = logits[c0 + l];
-      odd[l] = 0.f;
-    }
-    int64_t q = 0;
-    for (; q + 1 < kept; q += 2) {
-      const float v0 = values[q], v1 = values[q + 1];
-      const float* w0 = wh + static_cast<int64_t>(index[q]) * cp + c0;
-      const float* w1 = wh + static_cast<int64_t>(index[q + 1]) * cp + c0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        even[l] += v0 * w0[l];
-        odd[l] += v1 * w1[l];
-      }
-    }
-    if (q < kept) {
-      const float v0 = values[q];
-      const float* w0 = wh + static_cast<int64_t>(index[q]) * cp + c0;
-      for (int64_t l = 0; l < kLanes; ++l) even[l] += v0 * w0[l];
-    }
-    for (int64_t l = 0; l < kLanes; ++l) logits[c0 + l] = even[l] + odd[l];
-  }
-  return kept;
-}
 
 // Runs work(chunk) for every chunk in [0, chunks) on at::get_num_threads() threads: the
 // caller and a pool of workers that sleep on a condition variable between calls. Each thread
@@ -627,171 +340,18 @@ void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
               "sparse heads: one position and keep count per head");
 }
 
-// Gradient sums of one chunk, per head: dW (K×Cp on the sparse path, C×Kp on the dense one),
-// then dγ K, dβ K, db Cp.
-int64_t weight_block(const Batch& b) { return std::max(b.k * b.cp, b.c * b.kp); }
-int64_t head_stride(const Batch& b) { return weight_block(b) + 2 * b.k + b.cp; }
-
-// Softmax cross-entropy of one row: dL/dlogits = (softmax − onehot) / B into g[0, C) (the
-// padding is left as it is, zero); returns the row's loss.
-IIS_INLINE double softmax_grad(const float* logits, int64_t c, int64_t label, float inv_b,
-                               float* g) {
-  float top = logits[0];
-  for (int64_t cc = 1; cc < c; ++cc) top = std::max(top, logits[cc]);
-  float sum = 0;
-  for (int64_t cc = 0; cc < c; ++cc) {
-    g[cc] = std::exp(logits[cc] - top);
-    sum += g[cc];
-  }
-  const float scale = inv_b / sum;
-  for (int64_t cc = 0; cc < c; ++cc) g[cc] *= scale;
-  g[label] -= inv_b;
-  return static_cast<double>(top) + std::log(static_cast<double>(sum)) - logits[label];
-}
-
-// Forward and backward of rows [r0, r1) for every head, summed into `acc` (zeroed here) and
-// `loss` (H); dL/dscores of those rows into `gz` when given. Rows go kBlock at a time, head by
-// head; every sum still takes its terms row by row in order, so the blocking changes no result.
-IIS_INLINE void step_rows_body(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss,
-                               float* gz) {
-  const int64_t h_count = b.h_count, k = b.k, c = b.c, cp = b.cp, kp = b.kp;
-  const int64_t stride = head_stride(b);
-  const bool shared = b.head_stride == 0;
-  const float inv_b = 1.f / static_cast<float>(b.b_count);
-  std::fill(acc, acc + h_count * stride, 0.f);
-  RowScratch s(k, c);
-  for (int64_t i0 = r0; i0 < r1; i0 += kBlock) {
-    const int64_t rows = std::min(kBlock, r1 - i0);
-    if (gz != nullptr && shared) std::fill(gz + i0 * k, gz + (i0 + rows) * k, 0.f);
-    for (int64_t h = 0; h < h_count; ++h) {
-      float* acc_h = acc + h * stride;
-      float* dwt = acc_h;  // K×Cp (sparse path) or C×Kp (dense path)
-      float* dgamma = acc_h + weight_block(b);
-      float* dbeta = dgamma + k;
-      float* dbias = dbeta + k;
-      const float* gh = b.gamma + h * k;
-      const float* wh = b.weight_t + h * k * cp;
-      const bool dense = b.dense[h] != 0;
-      if (dense) {
-        for (int64_t r = 0; r < rows; ++r) row_forward(b, h, i0 + r, s, r, false);
-        dense_logits_block(b.weight + h * c * k, c, k, s.dense_values.data(), kp, rows,
-                           b.bias + h * c, s.block_logits.data(), cp);
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t i = i0 + r;
-        const int64_t label = b.labels[i];
-        const int64_t kept = dense ? 0 : row_forward(b, h, i, s, r);
-        const float* logits = dense ? s.block_logits.data() + r * cp : s.logits.data();
-        float* g = s.grad.data() + r * cp;
-        loss[h] += softmax_grad(logits, c, label, inv_b, g);
-        for (int64_t cc = 0; cc < cp; ++cc) dbias[cc] += g[cc];
-        if (dense) continue;  // after the block
-        const float* zr = b.z + h * b.head_stride + i * k;
-        float* gz_row = nullptr;
-        if (gz != nullptr) {
-          gz_row = gz + h * b.head_stride + i * k;
-          if (!shared) std::fill(gz_row, gz_row + k, 0.f);
-        }
-        for (int64_t q = 0; q < kept; ++q) {
-          const int64_t j = s.index[q];
-          const float v = s.values[q];
-          const float* w = wh + j * cp;
-          float* dw = dwt + j * cp;
-          float lanes[kLanes] = {};
-          for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-            for (int64_t l = 0; l < kLanes; ++l) {
-              lanes[l] += g[c0 + l] * w[c0 + l];
-              dw[c0 + l] += v * g[c0 + l];
-            }
-          }
-          float dv = 0;
-          for (int64_t l = 0; l < kLanes; ++l) dv += lanes[l];
-          // ŷ = y (or y shrunk by t, which carries no gradient) on kept entries: dL/dy = dv.
-          dgamma[j] += dv * zr[j];
-          dbeta[j] += dv;
-          if (gz_row != nullptr) gz_row[j] += gh[j] * dv;
-        }
-      }
-      if (!dense) continue;
-      // Dense head: dW (C×Kp) += g ŷᵀ and dL/dy = (Wᵀ g) on kept entries, for the whole block.
-      dense_backward_block(s.grad.data(), cp, s.dense_values.data(), rows,
-                           b.weight_p + h * c * kp, c, kp, dwt, s.grad_y.data());
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t i = i0 + r;
-        const float* zr = b.z + h * b.head_stride + i * k;
-        const float* dy = s.grad_y.data() + r * kp;
-        const float* md = s.kept_mask.data() + r * kp;
-        for (int64_t j = 0; j < k; ++j) {
-          const float d = dy[j] * md[j];
-          dgamma[j] += d * zr[j];
-          dbeta[j] += d;
-        }
-        if (gz != nullptr) {
-          float* gz_row = gz + h * b.head_stride + i * k;
-          if (!shared) std::fill(gz_row, gz_row + k, 0.f);
-          for (int64_t j = 0; j < k; ++j) gz_row[j] += gh[j] * dy[j] * md[j];
-        }
-      }
-    }
-  }
-}
-
-// Top-1 / top-5 hits of rows [r0, r1) for every head into counts (H×2, zeroed here).
-IIS_INLINE void hit_rows_body(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
-  std::fill(counts, counts + 2 * b.h_count, 0);
-  RowScratch s(b.k, b.c);
-  for (int64_t i0 = r0; i0 < r1; i0 += kBlock) {
-    const int64_t rows = std::min(kBlock, r1 - i0);
-    for (int64_t h = 0; h < b.h_count; ++h) {
-      const bool dense = b.dense[h] != 0;
-      if (dense) {
-        for (int64_t r = 0; r < rows; ++r) row_forward(b, h, i0 + r, s, r, false);
-        dense_logits_block(b.weight + h * b.c * b.k, b.c, b.k, s.dense_values.data(), b.kp, rows,
-                           b.bias + h * b.c, s.block_logits.data(), b.cp);
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t label = b.labels[i0 + r];
-        if (!dense) row_forward(b, h, i0 + r, s, r);
-        const float* logits = dense ? s.block_logits.data() + r * b.cp : s.logits.data();
-        const float target = logits[label];
-        int64_t above = 0;
-        for (int64_t cc = 0; cc < b.c; ++cc) above += logits[cc] > target;
-        counts[2 * h] += above == 0;
-        counts[2 * h + 1] += above < 5;
-      }
-    }
-  }
-}
-
-#if IIS_X86_DISPATCH
-__attribute__((target("avx2,fma,popcnt"))) void step_rows_avx2(const Batch& b, int64_t r0,
-                                                               int64_t r1, float* acc, double* loss,
-                                                               float* gz) {
-  step_rows_body(b, r0, r1, acc, loss, gz);
-}
-__attribute__((target("avx2,fma,popcnt"))) void hit_rows_avx2(const Batch& b, int64_t r0,
-                                                              int64_t r1, int64_t* counts) {
-  hit_rows_body(b, r0, r1, counts);
-}
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("popcnt");
-  return yes;
-}
-#endif
-
 void step_rows(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss, float* gz) {
 #if IIS_X86_DISPATCH
-  if (has_avx2()) return step_rows_avx2(b, r0, r1, acc, loss, gz);
+  if (has_avx2()) return avx2::step_rows(b, r0, r1, acc, loss, gz);
 #endif
-  step_rows_body(b, r0, r1, acc, loss, gz);
+  baseline::step_rows(b, r0, r1, acc, loss, gz);
 }
 
 void hit_rows(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
 #if IIS_X86_DISPATCH
-  if (has_avx2()) return hit_rows_avx2(b, r0, r1, counts);
+  if (has_avx2()) return avx2::hit_rows(b, r0, r1, counts);
 #endif
-  hit_rows_body(b, r0, r1, counts);
+  baseline::hit_rows(b, r0, r1, counts);
 }
 
 void check_labels(const torch::Tensor& labels, int64_t c) {
