@@ -71,6 +71,7 @@ constexpr int64_t kBlock = 8;
 
 // Per-thread scratch of a block of rows and one head. `magnitude` is padded to a multiple of 8
 // with NaN, which compares false with everything (so the padding is never counted nor kept).
+// `y`, `buf`, `values` and `index` have room for the 8-lane stores of the AVX2 build.
 // Dense path, per row of the block (kBlock × Kp, zero padding): `dense_values` ŷ, `kept_mask`
 // 1 on kept entries, `grad_y` dL/dy; `grad`, `block_logits` (kBlock × Cp): dL/dlogits, logits.
 struct RowScratch {
@@ -78,17 +79,17 @@ struct RowScratch {
       block_logits;
   std::vector<int32_t> index;
   explicit RowScratch(int64_t k, int64_t c)
-      : y(k),
+      : y(padded(k)),
         magnitude(padded(k), NAN),
-        buf(k),
-        values(k),
+        buf(padded(k) + 8),
+        values(padded(k) + 8),
         logits(padded(c)),
         dense_values(kBlock * padded(k)),
         kept_mask(kBlock * padded(k)),
         grad_y(kBlock * padded(k)),
         grad(kBlock * padded(c)),
         block_logits(kBlock * padded(c)),
-        index(k) {}
+        index(padded(k) + 8) {}
 };
 
 // A head takes the dense path (dot products over all K concepts, W as C×K) when it keeps more
