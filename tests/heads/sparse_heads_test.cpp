@@ -19,10 +19,11 @@ struct Problem {
 };
 
 // H = 4 heads, K = 40 concepts, C = 11 classes (not a multiple of the kernel's 8 lanes), B = 37
-// rows (not a multiple of its chunks); `per_head`: H×B×K scores instead of B×K.
-Problem make_problem(ThresholdRule rule, bool per_head, int seed) {
+// rows (not a multiple of its chunks nor of its blocks of 8 rows); `per_head`: H×B×K scores
+// instead of B×K.
+Problem make_problem(ThresholdRule rule, bool per_head, int seed, int64_t k = 40) {
   torch::manual_seed(seed);
-  const int64_t h = static_cast<int64_t>(kRatios.size()), k = 40, c = 11, b = 37;
+  const int64_t h = static_cast<int64_t>(kRatios.size()), c = 11, b = 37;
   Problem p;
   p.heads.gamma = 1 + 0.3 * torch::randn({h, k});
   p.heads.beta = 0.2 * torch::randn({h, k});
@@ -76,7 +77,8 @@ struct Fused {
   torch::Tensor grad_z;
 };
 
-Fused fused(const Problem& p) {
+// `portable`: the kernel's baseline build even where the AVX2 one would run.
+Fused fused(const Problem& p, bool portable = false) {
   Fused f;
   f.grads.gamma = torch::full_like(p.heads.gamma, 7);  // overwritten, not accumulated
   f.grads.beta = torch::full_like(p.heads.beta, 7);
@@ -84,6 +86,7 @@ Fused fused(const Problem& p) {
   f.grads.bias = torch::full_like(p.heads.bias, 7);
   f.grads.scores = &f.grad_z;
   SparseHeadsWorkspace ws;
+  ws.portable = portable;
   f.loss = sparse_heads_step(p.heads, p.z, p.labels, nullptr, f.grads, f.threshold, ws);
   return f;
 }
@@ -97,11 +100,9 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, const char* wh
 class EveryRuleAndLayout
     : public ::testing::TestWithParam<std::tuple<ThresholdRule, bool /*per_head*/>> {};
 
-TEST_P(EveryRuleAndLayout, StepMatchesTensorFormulationAndAutograd) {
-  const auto [rule, per_head] = GetParam();
-  auto p = make_problem(rule, per_head, 11);
+void expect_step_matches(const Problem& p, bool portable) {
   auto ref = reference(p);
-  auto f = fused(p);
+  auto f = fused(p, portable);
   expect_close(f.threshold, ref.threshold, "threshold");
   expect_close(f.loss, ref.loss, "loss");
   expect_close(f.grads.gamma, ref.gamma, "dL/dgamma");
@@ -114,20 +115,41 @@ TEST_P(EveryRuleAndLayout, StepMatchesTensorFormulationAndAutograd) {
   EXPECT_GT(f.grad_z.abs().sum().item<float>(), 1e-3);
 }
 
+TEST_P(EveryRuleAndLayout, StepMatchesTensorFormulationAndAutograd) {
+  const auto [rule, per_head] = GetParam();
+  expect_step_matches(make_problem(rule, per_head, 11), false);
+}
+
+// K = 45: the padded tails of the dot products and of the 8-entry comparisons.
+TEST_P(EveryRuleAndLayout, StepMatchesWithKNotAMultipleOfEight) {
+  const auto [rule, per_head] = GetParam();
+  expect_step_matches(make_problem(rule, per_head, 15, 45), false);
+}
+
+// The baseline build of the per-row code (what runs without AVX2) on the same problems.
+TEST_P(EveryRuleAndLayout, PortableBuildMatchesToo) {
+  const auto [rule, per_head] = GetParam();
+  expect_step_matches(make_problem(rule, per_head, 11), true);
+  expect_step_matches(make_problem(rule, per_head, 15, 45), true);
+}
+
 TEST_P(EveryRuleAndLayout, HitsMatchTopk) {
   const auto [rule, per_head] = GetParam();
   auto p = make_problem(rule, per_head, 12);
   auto ref = reference(p);
   auto top = std::get<1>(ref.logits.topk(5, -1)) == p.labels.view({1, -1, 1});
   auto top1 = top.select(-1, 0).sum(1), top5 = top.any(-1).sum(1);
-  SparseHeadsWorkspace ws;
-  torch::Tensor t;
-  auto hits = sparse_heads_hits(p.heads, p.z, p.labels, nullptr, t, ws);
-  for (int64_t h = 0; h < top1.size(0); ++h) {
-    EXPECT_EQ(hits.top1[h], top1[h].item<int64_t>()) << "head " << h;
-    EXPECT_EQ(hits.top5[h], top5[h].item<int64_t>()) << "head " << h;
+  for (bool portable : {false, true}) {
+    SparseHeadsWorkspace ws;
+    ws.portable = portable;
+    torch::Tensor t;
+    auto hits = sparse_heads_hits(p.heads, p.z, p.labels, nullptr, t, ws);
+    for (int64_t h = 0; h < top1.size(0); ++h) {
+      EXPECT_EQ(hits.top1[h], top1[h].item<int64_t>()) << "head " << h << " portable " << portable;
+      EXPECT_EQ(hits.top5[h], top5[h].item<int64_t>()) << "head " << h << " portable " << portable;
+    }
+    expect_close(t, ref.threshold, "threshold");
   }
-  expect_close(t, ref.threshold, "threshold");
 }
 
 TEST_P(EveryRuleAndLayout, SameNumbersOnAnyThreadCount) {

@@ -341,16 +341,17 @@ void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
               "sparse heads: one position and keep count per head");
 }
 
-void step_rows(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss, float* gz) {
+void step_rows(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss, float* gz,
+               bool portable) {
 #if IIS_X86_DISPATCH
-  if (has_avx2()) return avx2::step_rows(b, r0, r1, acc, loss, gz);
+  if (!portable && has_avx2()) return avx2::step_rows(b, r0, r1, acc, loss, gz);
 #endif
   baseline::step_rows(b, r0, r1, acc, loss, gz);
 }
 
-void hit_rows(const Batch& b, int64_t r0, int64_t r1, int64_t* counts) {
+void hit_rows(const Batch& b, int64_t r0, int64_t r1, int64_t* counts, bool portable) {
 #if IIS_X86_DISPATCH
-  if (has_avx2()) return avx2::hit_rows(b, r0, r1, counts);
+  if (!portable && has_avx2()) return avx2::hit_rows(b, r0, r1, counts);
 #endif
   baseline::hit_rows(b, r0, r1, counts);
 }
@@ -391,7 +392,8 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
   }
   for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
     step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
-              ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz);
+              ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz,
+              ws.portable);
   });
 
   // Chunk sums in order; dWᵀ back to H×C×K. Serial: a few hundred thousand additions at the
@@ -445,7 +447,7 @@ SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scor
   std::vector<int64_t> hits(static_cast<size_t>(chunks * h_count * 2), 0);
   for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
     hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
-             hits.data() + chunk * h_count * 2);
+             hits.data() + chunk * h_count * 2, ws.portable);
   });
   SparseHits out;
   out.top1.assign(h_count, 0);

@@ -34,6 +34,7 @@ struct SparseHeadsWorkspace {
   std::vector<double> loss;     // chunks × H
   std::vector<uint8_t> dense;   // H: which heads take the dense path
   int threads = 0;              // threads of the kernel; 0: at::get_num_threads()
+  bool portable = false;        // use the baseline build even where AVX2 is present (tests)
 };
 
 // The gradients of one step (overwritten): dL/dγ, dL/dβ H×K, dL/dW H×C×K, dL/db H×C, with L
