@@ -45,6 +45,24 @@ struct ThresholdHint {
 // depends on the guess; a good one makes it one pass over `a` plus a small selection.
 float select_position(const float* a, int64_t k, int64_t m, float guess, float width, float* buf);
 
+// The r-th smallest of buf[0..n) (0-based; buf may be reordered). A good bracket leaves a
+// handful of entries: their ranks are counted without branches (ties ranked by position, so
+// exactly one entry has rank r), which costs less than std::nth_element's setup and branches.
+inline float small_select(float* buf, int64_t n, int64_t r) {
+  if (n > 16) {
+    std::nth_element(buf, buf + r, buf + n);
+    return buf[r];
+  }
+  float out = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = buf[i];
+    int64_t rank = 0;
+    for (int64_t j = 0; j < n; ++j) rank += (buf[j] < v) | ((buf[j] == v) & (j < i));
+    out = rank == r ? v : out;
+  }
+  return out;
+}
+
 // The bracket search of select_position, for callers with their own pass over the entries:
 // `pass(lo, hi, buf, below, inside)` counts the entries below lo into `below` and gathers those
 // in [lo, hi) into buf, counting them in `inside`. A miss doubles the bracket towards the
@@ -67,8 +85,7 @@ inline bool select_bracketed(const Pass& pass, int64_t m, float guess, float wid
       lo = hi;
       hi = lo + width;
     } else {
-      std::nth_element(buf, buf + (m - below), buf + inside);
-      out = buf[m - below];
+      out = small_select(buf, inside, m - below);
       return true;
     }
   }
