@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include "iis/core/parallel.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -145,128 +147,6 @@ bool has_avx2() {
 }
 #endif
 
-// Runs work(chunk) for every chunk in [0, chunks) on at::get_num_threads() threads: the
-// caller and a pool of workers that sleep on a condition variable between calls. Each thread
-// takes the next unclaimed chunk, so a thread the OS does not schedule (other processes on the
-// cores) holds up only the chunk it is on, and an idle worker uses no CPU (OpenMP's workers
-// spin between regions, which on a busy two-core machine made two threads 3x slower than one).
-class ChunkPool {
- public:
-  static ChunkPool& instance() {
-    static ChunkPool pool;
-    return pool;
-  }
-
-  void run(int64_t chunks, int threads, const std::function<void(int64_t)>& work) {
-    std::lock_guard<std::mutex> one_call(call_mutex_);
-    resize(static_cast<int>(std::min<int64_t>(chunks, threads)) - 1);
-    if (workers_.empty()) {
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) work(chunk);
-      return;
-    }
-    auto job = std::make_shared<Job>();
-    job->work = &work;
-    job->chunks = chunks;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      job_ = job;
-      generation_.fetch_add(1);
-    }
-    wake_.notify_all();
-    drain(*job);
-    // The other threads' last chunks usually end within microseconds: look before sleeping.
-    spin_until([&] { return job->done.load() == chunks; });
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return job->done.load() == chunks; });
-    job_.reset();
-    if (job->error) std::rethrow_exception(job->error);
-  }
-
-  ~ChunkPool() { resize(0); }
-
- private:
-  struct Job {
-    const std::function<void(int64_t)>* work = nullptr;
-    int64_t chunks = 0;
-    std::atomic<int64_t> next{0}, done{0};
-    std::exception_ptr error;  // the first exception thrown by work (under the pool's mutex)
-  };
-
-  // Claims chunks until none is left; a late worker finds none and never touches `work`.
-  void drain(Job& job) {
-    for (int64_t chunk = job.next++; chunk < job.chunks; chunk = job.next++) {
-      try {
-        (*job.work)(chunk);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!job.error) job.error = std::current_exception();
-      }
-      if (++job.done == job.chunks) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.notify_all();
-      }
-    }
-  }
-
-  // Polls `ready` for up to kSpin before the caller sleeps: training calls the pool once per
-  // batch, a millisecond or so apart, and waking a sleeping thread costs far more in a VM.
-  template <typename Ready>
-  static bool spin_until(const Ready& ready) {
-    constexpr auto kSpin = std::chrono::microseconds(200);
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (int i = 0;; ++i) {
-      if (ready()) return true;
-      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
-  }
-
-  void worker() {
-    uint64_t seen = 0;
-    for (;;) {
-      std::shared_ptr<Job> job;
-      spin_until([&] { return stop_.load() || generation_.load() != seen; });
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
-        if (stop_) return;
-        seen = generation_.load();
-        job = job_;
-      }
-      if (job) drain(*job);
-    }
-  }
-
-  void resize(int count) {
-    count = std::max(count, 0);
-    if (static_cast<int>(workers_.size()) == count) return;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-    stop_ = false;
-    for (int i = 0; i < count; ++i) workers_.emplace_back([this] { worker(); });
-  }
-
-  std::mutex call_mutex_, mutex_;
-  std::condition_variable wake_, done_;
-  std::vector<std::thread> workers_;
-  std::shared_ptr<Job> job_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<bool> stop_{false};
-};
-
-template <typename Work>
-void for_each_chunk(int64_t chunks, int threads, const Work& work) {
-  if (threads <= 0) threads = at::get_num_threads();
-  ChunkPool::instance().run(chunks, threads, std::function<void(int64_t)>(work));
-}
-
 // Chunk boundaries of B rows.
 int64_t chunk_count(int64_t b_count) { return std::max<int64_t>(1, std::min(kChunks, b_count)); }
 int64_t chunk_begin(int64_t chunk, int64_t chunks, int64_t b_count) {
@@ -390,7 +270,7 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
     }
     gz = grads.scores->data_ptr<float>();
   }
-  for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
+  core::run_chunks(chunks, ws.threads, [&](int64_t chunk) {
     step_rows(b, chunk_begin(chunk, chunks, b_count), chunk_begin(chunk + 1, chunks, b_count),
               ws.partial.data() + chunk * h_count * stride, ws.loss.data() + chunk * h_count, gz,
               ws.portable);
@@ -445,7 +325,7 @@ SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scor
   const int64_t h_count = b.h_count;
   const int64_t chunks = chunk_count(b.b_count);
   std::vector<int64_t> hits(static_cast<size_t>(chunks * h_count * 2), 0);
-  for_each_chunk(chunks, ws.threads, [&](int64_t chunk) {
+  core::run_chunks(chunks, ws.threads, [&](int64_t chunk) {
     hit_rows(b, chunk_begin(chunk, chunks, b.b_count), chunk_begin(chunk + 1, chunks, b.b_count),
              hits.data() + chunk * h_count * 2, ws.portable);
   });
