@@ -1,7 +1,6 @@
 // End-to-end concepts: hard Gumbel-softmax assignment with explicit straight-through gradients.
 #include "iis/concepts/end2end.hpp"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "iis/core/error.hpp"
+#include "iis/core/parallel.hpp"
 #include "iis/heads/random.hpp"
 
 namespace iis::concepts {
@@ -78,7 +78,7 @@ void assign_forward_cpu(const torch::Tensor& q, const torch::Tensor& gamma,
   float* pr = rstd.data_ptr<float>();
   int64_t* pi = index.data_ptr<int64_t>();
   const float inv_t = static_cast<float>(1.0 / temperature);
-  at::parallel_for(0, h * m, 64, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, h * m, 64, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t hh = r / m, mm = r % m;
       const float* x = pq + r * k;
@@ -130,7 +130,7 @@ void assign_backward_cpu(const torch::Tensor& dy, const torch::Tensor& soft,
   float* pq = grad_q.data_ptr<float>();
   const float inv_t = static_cast<float>(1.0 / temperature);
   const float inv_k = 1.0f / static_cast<float>(k);
-  at::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
+  core::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
     std::vector<float> du(static_cast<size_t>(k));
     for (int64_t c = cb; c < ce; ++c) {
       float* dgam = partial.data() + c * 2 * h * k;
@@ -180,7 +180,7 @@ void scores_forward_cpu(const torch::Tensor& a, int64_t h, int64_t k, torch::Ten
   const float* pa = a.data_ptr<float>();
   float* pz = z.data_ptr<float>();
   float* pr = rstd.data_ptr<float>();
-  at::parallel_for(0, b * h, 256, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, b * h, 256, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t bb = r / h, hh = r % h;
       const float* x = pa + r * k;
@@ -203,7 +203,7 @@ torch::Tensor scores_backward_cpu(const torch::Tensor& grad, const torch::Tensor
   const float* pr = rstd.data_ptr<float>();
   float* pd = da.data_ptr<float>();
   const float inv_k = 1.0f / static_cast<float>(k);
-  at::parallel_for(0, h * b, 256, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, h * b, 256, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t hh = r / b, bb = r % b;
       const float* gr = pg + r * k;
@@ -232,7 +232,7 @@ void adam_cpu(torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& av
   float* v = sq.data_ptr<float>();
   const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float step = static_cast<float>(lr[static_cast<size_t>(i / per_head)] * lr_scale / bc1);
       m[i] = m[i] * b1 + g[i] * (1.0f - b1);
@@ -266,7 +266,7 @@ torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed) {
   auto u = torch::empty(shape, torch::kFloat32);
   float* p = u.data_ptr<float>();
   const int64_t n = u.numel();
-  at::parallel_for(0, n, /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, n, /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       // The i-th output of a splitmix64 stream started at `seed`.
       p[i] =

@@ -1,7 +1,6 @@
 // k-means of element vectors (greedy k-means++ seeding, Lloyd iterations): cluster concepts.
 #include "iis/concepts/kmeans.hpp"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <random>
 
 #include "iis/core/error.hpp"
+#include "iis/core/parallel.hpp"
 #include "iis/io/npy.hpp"
 
 namespace iis::concepts {
@@ -44,7 +44,7 @@ template <typename Body>
 void for_chunks(int64_t n, int64_t row_cost, const Body& body) {
   const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / (kChunkRows * row_cost));
-  at::parallel_for(0, chunks, grain, [&](int64_t first, int64_t last) {
+  core::parallel_for(0, chunks, grain, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
       body(c, c * kChunkRows, std::min(n, (c + 1) * kChunkRows));
     }
@@ -228,7 +228,7 @@ Tensor update_centres(const Tensor& X, const Tensor& labels, const Tensor& sq_di
   // Threads own disjoint column ranges, so the sums need no locks and do not depend on the
   // thread count; a second thread only joins for enough rows.
   const int64_t column_grain = m * d < (int64_t{1} << 18) ? d : 16;
-  at::parallel_for(0, d, column_grain, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, d, column_grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = 0; i < m; ++i) {
       double* sum = sums.data() + label[i] * d;
       const float* row = x + i * d;

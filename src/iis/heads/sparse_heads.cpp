@@ -1,7 +1,6 @@
 // Fused CPU kernel of H interpretable heads: one parallel pass per batch over row chunks.
 #include "iis/heads/sparse_heads.hpp"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>

@@ -1,13 +1,13 @@
 // Sparsity rules and the fused CPU kernel that applies them to many heads at once.
 #include "iis/heads/threshold.hpp"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "iis/core/error.hpp"
+#include "iis/core/parallel.hpp"
 
 namespace iis::heads {
 
@@ -102,7 +102,7 @@ SparseActivations sparsify_cpu(const torch::Tensor& scores, const torch::Tensor&
     guess = guess_c.data_ptr<float>();
   }
   const int64_t head_stride = shared ? 0 : b_count * k;
-  at::parallel_for(0, h_count * b_count, /*grain_size=*/32, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, h_count * b_count, /*grain_size=*/32, [&](int64_t begin, int64_t end) {
     std::vector<float> magnitude(k), buf(k);
     for (int64_t row = begin; row < end; ++row) {
       const int64_t h = row / b_count, i = row % b_count;
@@ -227,7 +227,7 @@ torch::Tensor sparsify_backward(const torch::Tensor& grad_values, const torch::T
   float* gbp = gb.data_ptr<float>();
   const int64_t head_stride = shared ? 0 : b_count * k;
   // One head per task: the sums over rows run in a fixed order, so results are reproducible.
-  at::parallel_for(0, h_count, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, h_count, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     std::vector<double> acc_g(k), acc_b(k);
     for (int64_t h = begin; h < end; ++h) {
       std::fill(acc_g.begin(), acc_g.end(), 0.0);

@@ -14,6 +14,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/parallel.hpp"
 
 namespace iis::io {
 
@@ -193,7 +194,7 @@ int64_t first_nonfinite_row(const torch::Tensor& t) {
   const int64_t n = t.size(0), d = t.size(1);
   const float* p = t.data_ptr<float>();
   std::atomic<int64_t> first{n};
-  at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
+  core::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end && r < first.load(std::memory_order_relaxed); ++r) {
       const float* row = p + r * d;
       bool ok = true;

@@ -15,6 +15,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/parallel.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/data/dataset.hpp"
 #include "iis/models/native.hpp"
@@ -78,7 +79,7 @@ Split load_split(const std::string& path, const NativePreprocessing& prep,
   constexpr int64_t kChunk = 4096;
   for (int64_t begin = 0; begin < n; begin += kChunk) {
     const int64_t end = std::min(n, begin + kChunk);
-    at::parallel_for(begin, end, 256, [&](int64_t lo, int64_t hi) {
+    core::parallel_for(begin, end, 256, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         try {
           cv::Mat grey = prep.fit_image(dataset->image(i));
