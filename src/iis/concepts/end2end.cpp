@@ -233,11 +233,17 @@ void adam_cpu(torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& av
   const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   core::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float step = static_cast<float>(lr[static_cast<size_t>(i / per_head)] * lr_scale / bc1);
-      m[i] = m[i] * b1 + g[i] * (1.0f - b1);
-      v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
-      p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + static_cast<float>(kAdamEps));
+    // Head by head, so the step size is computed once per head and the loop vectorises.
+    for (int64_t lo = begin; lo < end;) {
+      const int64_t head = lo / per_head;
+      const int64_t hi = std::min(end, (head + 1) * per_head);
+      const float step = static_cast<float>(lr[static_cast<size_t>(head)] * lr_scale / bc1);
+      for (int64_t i = lo; i < hi; ++i) {
+        m[i] = m[i] * b1 + g[i] * (1.0f - b1);
+        v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
+        p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + static_cast<float>(kAdamEps));
+      }
+      lo = hi;
     }
   });
 }
