@@ -52,9 +52,8 @@ struct Batch {
   const float* z;
   const float* gamma;
   const float* beta;
-  const float* weight_t;  // H×K×Cp (zero padding)
-  const float* weight;    // H×C×K
-  const float* weight_p;  // H×C×Kp (zero padding)
+  const float* weight_t;  // H×K×Cp (zero padding), filled for the sparse heads
+  const float* weight_p;  // H×C×Kp (zero padding), filled for the dense heads
   const uint8_t* dense;   // H: 1 where the head keeps most entries (dense path)
   const float* bias;
   const int64_t* labels;
@@ -181,28 +180,27 @@ Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::
     threshold = torch::empty({b.h_count, b.b_count}, torch::kFloat32);
   }
   b.threshold = threshold.data_ptr<float>();
-  // W transposed to H×K×Cp, so a kept concept's weights for every class are contiguous.
-  ws.weight_t.assign(static_cast<size_t>(b.h_count * b.k * b.cp), 0.f);
-  const float* w = heads.weight.data_ptr<float>();
-  float* wt = ws.weight_t.data();
-  for (int64_t h = 0; h < b.h_count; ++h) {
-    for (int64_t cc = 0; cc < b.c; ++cc) {
-      const float* src = w + (h * b.c + cc) * b.k;
-      float* dst = wt + h * b.k * b.cp + cc;
-      for (int64_t j = 0; j < b.k; ++j) dst[j * b.cp] = src[j];
-    }
-  }
-  b.weight_t = wt;
-  b.weight = w;
-  // And to H×C×Kp for the dense heads' blocked backward.
-  ws.weight_p.assign(static_cast<size_t>(b.h_count * b.c * b.kp), 0.f);
-  for (int64_t hc = 0; hc < b.h_count * b.c; ++hc) {
-    std::copy(w + hc * b.k, w + (hc + 1) * b.k, ws.weight_p.data() + hc * b.kp);
-  }
-  b.weight_p = ws.weight_p.data();
   ws.dense.resize(static_cast<size_t>(b.h_count));
   for (int64_t h = 0; h < b.h_count; ++h) ws.dense[h] = is_dense(heads.keep[h], b.k);
   b.dense = ws.dense.data();
+  // Each head's W in the layout its path reads: transposed to K×Cp for a sparse head (a kept
+  // concept's weights for every class contiguous), C×Kp for a dense one.
+  ws.weight_t.assign(static_cast<size_t>(b.h_count * b.k * b.cp), 0.f);
+  ws.weight_p.assign(static_cast<size_t>(b.h_count * b.c * b.kp), 0.f);
+  const float* w = heads.weight.data_ptr<float>();
+  for (int64_t h = 0; h < b.h_count; ++h) {
+    for (int64_t cc = 0; cc < b.c; ++cc) {
+      const float* src = w + (h * b.c + cc) * b.k;
+      if (ws.dense[h]) {
+        std::copy(src, src + b.k, ws.weight_p.data() + (h * b.c + cc) * b.kp);
+      } else {
+        float* dst = ws.weight_t.data() + h * b.k * b.cp + cc;
+        for (int64_t j = 0; j < b.k; ++j) dst[j * b.cp] = src[j];
+      }
+    }
+  }
+  b.weight_t = ws.weight_t.data();
+  b.weight_p = ws.weight_p.data();
   return b;
 }
 

@@ -64,8 +64,7 @@ float select_position(const float* a, int64_t k, int64_t m, float guess, float w
   float t;
   if (select_bracketed(pass, m, guess, width, buf, t)) return t;
   std::copy(a, a + k, buf);
-  std::nth_element(buf, buf + m, buf + k);
-  return buf[m];
+  return small_select(buf, k, m);
 }
 
 namespace {
