@@ -38,14 +38,11 @@ class ChunkPool {
     return pool;
   }
 
+  // threads ≥ 2. The pool keeps threads − 1 workers whatever the chunk count, so calls with
+  // few chunks (small loops) do not stop and restart threads; idle ones find no chunk.
   void run(int64_t chunks, int threads, const std::function<void(int64_t)>& work) {
     std::lock_guard<std::mutex> one_call(call_mutex_);
-    resize(static_cast<int>(std::min<int64_t>(chunks, threads)) - 1);
-    if (workers_.empty()) {
-      InChunk mark;
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) work(chunk);
-      return;
-    }
+    resize(threads - 1);
     auto job = std::make_shared<Job>();
     job->work = &work;
     job->chunks = chunks;
