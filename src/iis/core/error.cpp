@@ -29,19 +29,43 @@ std::string first_line(const std::string& s) {
 }
 }  // namespace
 
+std::string torch_error_text(const std::string& what) {
+  const std::string head = first_line(what);
+  if (head.rfind("The following operation failed in the TorchScript interpreter", 0) != 0) {
+    return head;
+  }
+  // The model's own exception is the last line; the last "File ..., line N, in f" is where the
+  // model's source raised it.
+  std::string message, location;
+  size_t begin = 0;
+  while (begin < what.size()) {
+    size_t end = what.find('\n', begin);
+    if (end == std::string::npos) end = what.size();
+    const std::string line = what.substr(begin, end - begin);
+    const size_t text = line.find_first_not_of(' ');
+    if (text != std::string::npos) {
+      if (line.compare(text, 5, "File ") == 0) location = line.substr(text);
+      message = line;
+    }
+    begin = end + 1;
+  }
+  return "the TorchScript model raised: " + message +
+         (location.empty() ? "" : " (" + location + ")");
+}
+
 void with_context(const std::string& context, const std::function<void()>& body) {
   try {
     body();
   } catch (const Error& e) {
     throw Error(context + ": " + e.what(), e.hint(), e.where());
   } catch (const c10::Error& e) {
-    throw Error(context + ": " + first_line(e.what_without_backtrace()));
+    throw Error(context + ": " + torch_error_text(e.what_without_backtrace()));
 #ifdef IIS_HAVE_OPENCV
   } catch (const cv::Exception& e) {
     throw Error(context + ": OpenCV: " + first_line(e.err.empty() ? e.what() : e.err));
 #endif
   } catch (const std::exception& e) {
-    throw Error(context + ": " + first_line(e.what()));
+    throw Error(context + ": " + torch_error_text(e.what()));
   }
 }
 

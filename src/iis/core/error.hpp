@@ -26,6 +26,11 @@ namespace detail {
                               const std::string& message, const std::string& hint);
 }  // namespace detail
 
+// One line for a LibTorch error message: its first line, or for an exception raised inside a
+// TorchScript model, the model's own message and where its source raised it (the first line
+// would only say "The following operation failed in the TorchScript interpreter.").
+std::string torch_error_text(const std::string& what);
+
 // Runs `body`; any iis::Error, c10::Error, cv::Exception or std::exception it throws is
 // rethrown as iis::Error whose message is "<context>: <original message>" (hint kept).
 void with_context(const std::string& context, const std::function<void()>& body);
