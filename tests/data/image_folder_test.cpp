@@ -87,5 +87,31 @@ TEST(ImageFolder, Errors) {
   EXPECT_IIS_ERROR(open_dataset(dir.str()), "has no images");
 }
 
+TEST(ImageFolder, SymbolicLinkLoopIsRefusedWithItsPath) {
+  test::TempDir dir;
+  write_image(dir / "data/a/x.png", 1);
+  write_image(dir / "data/b/y.png", 2);
+  fs::create_directory_symlink("..", dir / "data/a/up");
+  fs::create_directory_symlink("..", dir / "data/b/up");
+  EXPECT_IIS_ERROR(open_dataset(dir / "data"),
+                   "symbolic link loop in the dataset: " + (dir / "data/a/up"));
+  // A link to a folder that is not above it is followed, as torchvision does.
+  fs::remove(dir / "data/a/up");
+  fs::remove(dir / "data/b/up");
+  fs::create_directory_symlink(dir / "data/b", dir / "data/a/more");
+  auto d = open_dataset(dir / "data");
+  ASSERT_EQ(d->size(), 3);
+  EXPECT_EQ(d->source(1), dir / "data/a/more/y.png");
+}
+
+TEST(ImageFolder, NamesWithControlCharactersAreRefused) {
+  test::TempDir dir;
+  write_image(dir / "data/evil\nname/x.png", 1);
+  EXPECT_IIS_ERROR(open_dataset(dir / "data"), "control character: " + (dir / "data/evil\\nname"));
+  test::TempDir other;
+  write_image(other / "cls/two\nlines.png", 1);
+  EXPECT_IIS_ERROR(open_dataset(other.str()), "two\\nlines.png");
+}
+
 }  // namespace
 }  // namespace iis::data
