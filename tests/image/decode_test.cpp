@@ -8,6 +8,7 @@
 // clang-format on
 #include <gtest/gtest.h>
 #include <png.h>
+#include <zlib.h>
 
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -265,9 +266,47 @@ TEST(Decode, DamagedFilesAreRefusedSilentlyNamingTheFile) {
   EXPECT_IIS_ERROR(read_rgb(dir / "zero byte.png"), "empty file");
   EXPECT_IIS_ERROR(read_rgb(dir / "truncated.jpg"), "truncated JPEG");
   EXPECT_IIS_ERROR(read_rgb(dir / "truncated.png"), "truncated PNG");
-  EXPECT_IIS_ERROR(read_rgb(dir / "huge.jpg"), "image size 65000x65000 out of range");
+  EXPECT_IIS_ERROR(read_rgb(dir / "huge.jpg"), "image too large (65000x65000");
   EXPECT_IIS_ERROR(read_rgb(dir / "missing.png"), "cannot open");
   EXPECT_IIS_ERROR(read_rgb(dir.str()), "is a folder");
+}
+
+void put_u32_be(Bytes& b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<unsigned char>(v >> (24 - 8 * i));
+}
+
+// A 1 MB-class decompression bomb in miniature: a small PNG whose header (with a valid CRC)
+// declares 20000×20000 pixels. It must be refused from the header, not decoded.
+Bytes png_declaring(const Bytes& png, uint32_t width, uint32_t height) {
+  Bytes b = png;
+  put_u32_be(b, 16, width);
+  put_u32_be(b, 20, height);
+  put_u32_be(b, 29, static_cast<uint32_t>(crc32(0, &b[12], 17)));  // over "IHDR" + 13 bytes
+  return b;
+}
+
+TEST(Decode, ImagesAboveThePixelCapAreRefusedFromTheHeader) {
+  cv::Mat noise(64, 48, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
+  EXPECT_IIS_ERROR(decode_rgb(png_declaring(encode(".png", noise), 20000, 20000), "bomb.png"),
+                   "bomb.png: image too large (20000x20000 = 400000000 pixels");
+  // WebP (lossless) declares 16383×16383 in 14-bit fields.
+  Bytes webp = encode(".webp", noise, {cv::IMWRITE_WEBP_QUALITY, 101});
+  ASSERT_EQ(std::string(webp.begin() + 12, webp.begin() + 16), "VP8L");
+  for (int i = 21; i < 25; ++i) webp[i] |= (i == 24 ? 0x0F : 0xFF);
+  EXPECT_IIS_ERROR(decode_rgb(webp, "bomb.webp"), "image too large (16384x16384");
+  // Every format follows the configured cap; 0 restores the default.
+  set_max_image_pixels(64 * 48 - 1);
+  for (const char* ext : {".png", ".jpg", ".bmp", ".tiff", ".webp"}) {
+    EXPECT_IIS_ERROR(decode_rgb(encode(ext, noise), ext), "image too large (48x64 = 3072 pixels");
+  }
+  set_max_image_pixels(64 * 48);
+  for (const char* ext : {".png", ".jpg", ".bmp", ".tiff", ".webp"}) {
+    EXPECT_EQ(decode_rgb(encode(ext, noise), ext).size(), cv::Size(48, 64)) << ext;
+  }
+  set_max_image_pixels(0);
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
 }
 
 TEST(Decode, OddFileNames) {

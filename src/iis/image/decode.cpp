@@ -9,6 +9,7 @@
 // clang-format on
 #include <png.h>
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdint>
 #include <cstring>
@@ -26,8 +27,8 @@ namespace iis::image {
 
 namespace {
 
-// Larger images are refused rather than allocated (OpenCV's own limit).
-constexpr uint64_t kMaxPixels = uint64_t{1} << 30;
+std::atomic<uint64_t> g_max_pixels{kDefaultMaxImagePixels};
+
 constexpr const char* kDamagedHint =
     "the file is damaged or not an image; replace or remove it (`iis elements` skips and lists "
     "such files)";
@@ -36,10 +37,17 @@ constexpr const char* kDamagedHint =
   IIS_FAIL(name << ": " << what, kDamagedHint);
 }
 
+// Checked from the header, before any pixel buffer is allocated: a small compressed file
+// can declare an image of gigabytes (a decompression bomb).
 void check_size(const std::string& name, uint64_t width, uint64_t height) {
   if (width == 0 || height == 0) fail(name, "image has zero width or height");
-  if (width * height > kMaxPixels) {
-    fail(name, "image too large (" + std::to_string(width) + "x" + std::to_string(height) + ")");
+  const uint64_t cap = max_image_pixels();
+  if (width * height > cap) {
+    IIS_FAIL(name << ": image too large (" << width << "x" << height << " = " << width * height
+                  << " pixels, above the cap of " << cap << ")",
+             "downscale the image, or raise the cap with `iis --max-image-pixels N` (each image "
+             "in flight takes about 3 bytes a pixel decoded, several times that while it is "
+             "processed, once per worker thread)");
   }
 }
 
@@ -100,13 +108,13 @@ cv::Mat decode_jpeg(const std::vector<unsigned char>& bytes, const std::string& 
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.image_width == 0 || cinfo.image_height == 0 ||
-      uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels) {
-    // Checked before start_decompress, which allocates whole-image buffers for progressive
-    // files; the jump cleans up like any libjpeg error.
-    std::snprintf(errors.message, sizeof(errors.message), "image size %ux%u out of range",
-                  cinfo.image_width, cinfo.image_height);
-    std::longjmp(errors.jump, 1);
+  // Checked before start_decompress, which allocates whole-image buffers for progressive
+  // files.
+  try {
+    check_size(name, cinfo.image_width, cinfo.image_height);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
   }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   // Grayscale, YCbCr and RGB all come out as RGB (grey replicated, as PIL's convert("RGB")).
@@ -176,8 +184,11 @@ cv::Mat decode_png(const std::vector<unsigned char>& bytes, const std::string& n
   png_uint_32 width = 0, height = 0;
   int bit_depth = 0, color_type = 0;
   png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, nullptr, nullptr, nullptr);
-  if (width == 0 || height == 0 || uint64_t{width} * height > kMaxPixels) {
-    png_error(png, "image size out of range");
+  try {
+    check_size(name, width, height);
+  } catch (...) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw;
   }
   png_set_expand(png);  // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha
   if (bit_depth == 16) png_set_scale_16(png);  // round(v / 257)
@@ -267,6 +278,39 @@ std::string tiff_truncation(const std::vector<unsigned char>& b) {
   return "";
 }
 
+// The width and height a TIFF's first directory or a WebP's header declares, checked
+// before OpenCV allocates (both can compress a huge image into a small file). Other formats
+// are checked by OpenCV's own limit and again after decoding.
+void check_tiff_size(const std::vector<unsigned char>& b, const std::string& name) {
+  const bool little = b[0] == 'I';
+  const uint64_t ifd = read_u32(&b[4], little);
+  if (ifd + 2 > b.size()) return;
+  const uint32_t entries = read_u16(&b[ifd], little);
+  uint64_t width = 0, height = 0;
+  for (uint32_t i = 0; i < entries && ifd + 2 + (i + 1) * 12 <= b.size(); ++i) {
+    const unsigned char* entry = &b[ifd + 2 + i * 12];
+    const uint16_t tag = read_u16(entry, little), type = read_u16(entry + 2, little);
+    const uint64_t value = type == 3 ? read_u16(entry + 8, little) : read_u32(entry + 8, little);
+    if (tag == 256) width = value;
+    if (tag == 257) height = value;
+  }
+  if (width > 0 && height > 0) check_size(name, width, height);
+}
+
+void check_webp_size(const std::vector<unsigned char>& b, const std::string& name) {
+  if (b.size() < 30) return;
+  const unsigned char* chunk = &b[12];
+  if (std::memcmp(chunk, "VP8X", 4) == 0) {  // canvas size, 24 bits each, minus one
+    check_size(name, 1 + (b[24] | b[25] << 8 | uint64_t{b[26]} << 16),
+               1 + (b[27] | b[28] << 8 | uint64_t{b[29]} << 16));
+  } else if (std::memcmp(chunk, "VP8L", 4) == 0) {  // 14 bits each, minus one
+    const uint32_t bits = read_u32(&b[21], true);
+    check_size(name, 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF));
+  } else if (std::memcmp(chunk, "VP8 ", 4) == 0) {  // key frame: 14 bits each
+    check_size(name, read_u16(&b[26], true) & 0x3FFF, read_u16(&b[28], true) & 0x3FFF);
+  }
+}
+
 // An OpenCV image of any depth and channel count (BGR order) as 8-bit RGB.
 cv::Mat opencv_to_rgb(const cv::Mat& image, const std::string& name) {
   cv::Mat eight;
@@ -327,6 +371,10 @@ cv::Mat decode_with_opencv(const std::vector<unsigned char>& bytes, const std::s
                                           (bytes[0] == 'M' && bytes[1] == 'M' && bytes[3] == 42));
   const std::string truncation = bmp ? bmp_truncation(bytes) : tiff ? tiff_truncation(bytes) : "";
   if (!truncation.empty()) fail(name, truncation);
+  if (tiff) check_tiff_size(bytes, name);
+  const bool webp = bytes.size() >= 12 && std::memcmp(&bytes[0], "RIFF", 4) == 0 &&
+                    std::memcmp(&bytes[8], "WEBP", 4) == 0;
+  if (webp) check_webp_size(bytes, name);
   cv::Mat image;
   try {
     image = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
@@ -342,6 +390,12 @@ cv::Mat decode_with_opencv(const std::vector<unsigned char>& bytes, const std::s
 }
 
 }  // namespace
+
+void set_max_image_pixels(uint64_t pixels) {
+  g_max_pixels = pixels == 0 ? kDefaultMaxImagePixels : pixels;
+}
+
+uint64_t max_image_pixels() { return g_max_pixels; }
 
 cv::Mat decode_rgb(const std::vector<unsigned char>& bytes, const std::string& name) {
   if (bytes.empty()) fail(name, "empty file (0 bytes)");
