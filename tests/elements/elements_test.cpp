@@ -203,6 +203,34 @@ TEST_F(RunElements, RefusesForeignFoldersWithoutForce) {
   EXPECT_TRUE(fs::exists(foreign + "/notes.txt"));  // files of others are left alone
 }
 
+TEST_F(RunElements, OutputInsideTheDataIsRefusedEvenWithForce) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  for (const std::string& out : {data, data + "/cat", dir.str()}) {
+    ElementsOptions o = patches(data, out, 2);
+    o.force = true;
+    EXPECT_IIS_ERROR(run_elements(o), "--out " + out);
+  }
+  EXPECT_FALSE(fs::exists(data + "/manifest.jsonl"));
+  EXPECT_FALSE(fs::exists(data + "/cat/elements.json"));
+  EXPECT_FALSE(fs::exists(dir / "elements.json"));
+}
+
+TEST_F(RunElements, ImagesAboveThePixelCapAreSkippedAndListed) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  image::set_max_image_pixels(16 * 16 - 1);  // ok.png (16×16) and rgba.png (16×12) differ
+  const ElementsSummary s = run_elements(patches(data, dir / "out", 2));
+  image::set_max_image_pixels(0);
+  EXPECT_EQ(s.images_skipped, 5);  // the 4 unusable ones and ok.png
+  const auto skipped = lines_of(dir / "out/skipped.txt");
+  const auto big = std::find_if(skipped.begin(), skipped.end(), [](const std::string& line) {
+    return line.find("ok.png\t") != std::string::npos;
+  });
+  ASSERT_NE(big, skipped.end());
+  EXPECT_NE(big->find("image too large (16x16 = 256 pixels"), std::string::npos) << *big;
+}
+
 TEST_F(RunElements, ImageSelection) {
   test::TempDir dir;
   const std::string root = dir / "data";

@@ -211,6 +211,44 @@ TEST(Embed, ResolvesPreprocessingFromTheBackboneYamlThenFlags) {
   EXPECT_IIS_ERROR(resolve_preprocess(flags, "", "m"), "--channels must be 1 or 3");
 }
 
+TEST(Embed, OutputsInsideTheInputsAreRefusedBeforeWriting) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  auto o = base_options(dir, save_module(dir, "mean", "x.mean([2, 3])"));
+  o.out = dir / "data/";
+  EXPECT_IIS_ERROR(run_embed(o), "names a folder, not a prefix of files");
+  o.out = dir / "data";
+  EXPECT_IIS_ERROR(run_embed(o), "names a folder, not a prefix of files");
+  o.out = dir / "data/cat/feats";
+  EXPECT_IIS_ERROR(run_embed(o), "lies inside the input --data " + dir / "data");
+  EXPECT_FALSE(std::filesystem::exists(dir / "data/cat/feats.features.npy"));
+  o.out = dir / "feats/all";
+  run_embed(o);
+  // Merging into a shard's own prefix (spelt differently) would overwrite that shard.
+  MergeOptions m;
+  m.shards = {o.out};
+  m.out = dir / "feats/../feats/all";
+  EXPECT_IIS_ERROR(run_merge(m), "is the input shard " + o.out);
+  m.out = dir / "feats/";
+  EXPECT_IIS_ERROR(run_merge(m), "names a folder");
+}
+
+TEST(Embed, NegativeSizesAndUnknownYamlKeysAreRefused) {
+  PreprocessFlags flags;
+  flags.resize_size = -5;
+  EXPECT_IIS_ERROR(resolve_preprocess(flags, "", "m"), "--resize-size must be >= 0, got -5");
+  flags.resize_size = -1;  // not given
+  flags.crop_size = -7;
+  EXPECT_IIS_ERROR(resolve_preprocess(flags, "", "m"), "--crop-size must be >= 0, got -7");
+  flags.crop_size = -1;
+  EXPECT_IIS_ERROR(resolve_preprocess(flags, "val_resize_sise: 232\n", "swin"),
+                   "unknown key 'val_resize_sise' (line 1); did you mean 'val_resize_size'?");
+  // The informational keys scripts/export_backbone.py writes are accepted.
+  const auto p = resolve_preprocess(
+      flags, "model: resnet50\nweights: random\nfeature_dim: 2048\nval_crop_size: 200\n", "r");
+  EXPECT_EQ(p.crop_size, 200);
+}
+
 TEST(Embed, OptionsAreValidated) {
   int64_t i = 0, n = 0;
   parse_shard("2/5", i, n);

@@ -22,6 +22,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/paths.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
@@ -270,6 +271,7 @@ void ElementsOptions::validate() const {
 
 ElementsSummary run_elements(const ElementsOptions& options) {
   options.validate();
+  core::check_output_apart({"--out", options.out}, {{"--data", options.data}});
   const auto start = std::chrono::steady_clock::now();
   const std::unique_ptr<data::Dataset> dataset = data::open_dataset(options.data);
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "iis/backbone/backbone.hpp"
+#include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
@@ -30,21 +31,6 @@
 namespace iis::embed {
 
 namespace {
-
-torch::Device parse_device(const std::string& text) {
-  std::optional<torch::Device> device;
-  try {
-    device = torch::Device(text);
-  } catch (const c10::Error&) {
-  }
-  IIS_CHECK_HINT(device && (device->is_cpu() || device->is_cuda()),
-                 "--device must be cpu, cuda or cuda:N, got '" << text << "'",
-                 "e.g. --device cuda:0");
-  IIS_CHECK_HINT(device->is_cpu() || torch::cuda::is_available(),
-                 "--device " << text << ": CUDA is not available here",
-                 "use --device cpu, or run on a machine with a GPU and a CUDA build of LibTorch");
-  return *device;
-}
 
 // Turns CUDA autocast on for the scope (float16 or bfloat16), restoring the previous state.
 // Written against both LibTorch 1.13/2.0-2.3 and 2.4+ (per-device API).
@@ -178,6 +164,11 @@ image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::st
     image::apply_preprocess_yaml(p, backbone_yaml, "of backbone " + backbone_name);
   }
   if (!flags.yaml.empty()) image::apply_preprocess_yaml(p, core::read_text(flags.yaml), flags.yaml);
+  // -1 is "not given"; any other negative value is a mistake, not a request for the default.
+  IIS_CHECK_HINT(flags.resize_size >= -1, "--resize-size must be >= 0, got " << flags.resize_size,
+                 "0 = no resize");
+  IIS_CHECK_HINT(flags.crop_size >= -1, "--crop-size must be >= 0, got " << flags.crop_size,
+                 "0 = no crop");
   if (flags.resize_size >= 0) p.resize_size = flags.resize_size;
   if (flags.crop_size >= 0) p.crop_size = flags.crop_size;
   if (!flags.interpolation.empty()) {
@@ -196,7 +187,9 @@ image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::st
 
 EmbedResult run_embed(const EmbedOptions& options) {
   options.validate();
-  const torch::Device device = parse_device(options.device);
+  detail::check_prefix(options.out, "--out");
+  detail::check_outputs_apart(options.out, "--out", {{"--data", options.data}});
+  const torch::Device device = core::check_device(options.device);
   const auto dataset = data::open_dataset(options.data);
   const int64_t n = dataset->size();
   IIS_CHECK_HINT(n > 0, "dataset " << options.data << " holds no images",

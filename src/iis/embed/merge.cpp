@@ -54,10 +54,12 @@ MergeResult run_merge(const MergeOptions& options) {
   IIS_CHECK_HINT(!options.shards.empty(), "no shards to merge",
                  "iis merge --out PREFIX SHARD_PREFIX...");
   IIS_CHECK_HINT(!options.out.empty(), "--out is required", "the prefix of the merged files");
+  detail::check_prefix(options.out, "--out");
   std::vector<Shard> shards;
   for (const auto& prefix : options.shards) {
-    IIS_CHECK_HINT(prefix != options.out, "--out " << options.out << " is also a shard",
-                   "write the merged files under another prefix");
+    for (const std::string& file : detail::EmbedFiles(prefix).all()) {
+      detail::check_outputs_apart(options.out, "--out", {{"shard " + prefix, file}});
+    }
     shards.push_back(read_shard(prefix));
   }
   const Shard& first = shards.front();

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "iis/core/error.hpp"
+#include "iis/core/text.hpp"
 
 namespace iis::image {
 
@@ -327,6 +328,31 @@ Preprocess preprocess_preset(const std::string& name) {
   IIS_FAIL("unknown preprocessing preset '" << name << "'", "use --preset imagenet or none");
 }
 
+namespace {
+
+// Every key must be a setting, or one of the informational keys scripts/export_backbone.py
+// writes; a typo (`val_resize_sise`) would otherwise silently keep the default.
+void check_preprocess_keys(const YAML::Node& root) {
+  static const std::vector<std::string> kSettings = {
+      "preset",    "val_resize_size", "resize_size", "val_crop_size",
+      "crop_size", "interpolation",   "mean",        "std",
+      "channels"};
+  static const std::vector<std::string> kInformational = {"model", "weights", "feature_dim"};
+  for (const auto& entry : root) {
+    const std::string key = entry.first.Scalar();
+    const auto known = [&](const std::vector<std::string>& keys) {
+      return std::find(keys.begin(), keys.end(), key) != keys.end();
+    };
+    IIS_CHECK_HINT(known(kSettings) || known(kInformational),
+                   "unknown key '" << key << "' (line " << entry.first.Mark().line + 1
+                                   << "); did you mean '" << core::nearest(key, kSettings) << "'?",
+                   "the keys are preset, val_resize_size, val_crop_size, interpolation, mean, std "
+                   "and channels");
+  }
+}
+
+}  // namespace
+
 void apply_preprocess_yaml(Preprocess& p, const std::string& yaml_text, const std::string& source) {
   with_context("reading preprocessing " + source, [&] {
     YAML::Node root;
@@ -338,6 +364,7 @@ void apply_preprocess_yaml(Preprocess& p, const std::string& yaml_text, const st
     if (root.IsNull()) return;
     IIS_CHECK_HINT(root.IsMap(), "expected a mapping of keys to values",
                    "e.g. `val_resize_size: 256` on one line, `val_crop_size: 224` on the next");
+    check_preprocess_keys(root);
     auto get_int = [&](const char* key, const char* alias, int64_t& out) {
       for (const char* k : {key, alias}) {
         if (!root[k]) continue;

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <random>
 
+#include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/parallel.hpp"
@@ -260,22 +261,6 @@ Run load_run(const std::string& path, double lr, const torch::Device& device) {
   return run;
 }
 
-torch::Device parse_device(const std::string& name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const std::exception&) {
-    IIS_FAIL("--device: '" << name << "' is not a device", "use cpu, cuda or cuda:<index>");
-  }
-  IIS_CHECK_HINT(device.is_cpu() || (device.is_cuda() && torch::cuda::is_available()),
-                 "--device " << name << ": "
-                             << (device.is_cuda() ? "CUDA is not available"
-                                                  : "only cpu and cuda are "
-                                                    "supported"),
-                 "use --device cpu");
-  return device;
-}
-
 }  // namespace
 
 void validate_pretrain_options(const PretrainOptions& o) {
@@ -300,12 +285,12 @@ void validate_pretrain_options(const PretrainOptions& o) {
                  "--lr must be in (0, 10], got " << o.lr, "1e-3 is the default (Adam)");
   IIS_CHECK_HINT(o.train_limit >= 0, "--train-limit must be >= 0, got " << o.train_limit,
                  "0 trains on the whole split");
-  parse_device(o.device);
+  core::check_device(o.device);
 }
 
 PretrainResult run_pretrain(const PretrainOptions& options) {
   validate_pretrain_options(options);
-  const torch::Device device = parse_device(options.device);
+  const torch::Device device = core::check_device(options.device);
   const std::string& out = options.out;
   const std::string log_path = (fs::path(out) / kLogName).string();
   const std::string last_path = (fs::path(out) / kLastName).string();

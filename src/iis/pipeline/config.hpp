@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "iis/core/text.hpp"
+
 namespace iis::pipeline {
 
 // `dataset:` — the labelled images (ImageFolder folders or IDX images files).
@@ -92,10 +94,8 @@ RunConfig load_run_config(const std::string& path);
 // The concept types this build can fit.
 std::vector<std::string> known_concept_types();
 
-// Levenshtein distance (insertions, deletions, substitutions each cost 1).
-size_t edit_distance(const std::string& a, const std::string& b);
-
-// The candidate closest to `word` by edit distance (first on ties); "" if none.
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+// Nearest-word suggestions for unknown keys (core/text.hpp).
+using core::edit_distance;
+using core::nearest;
 
 }  // namespace iis::pipeline

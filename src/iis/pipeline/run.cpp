@@ -6,9 +6,13 @@
 #include <filesystem>
 #include <map>
 
+#include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/paths.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/text.hpp"
+#include "iis/models/native.hpp"
 #include "iis/pipeline/detail/stages.hpp"
 
 namespace fs = std::filesystem;
@@ -62,6 +66,55 @@ std::string spec_fingerprint(const std::string& spec) {
   return key;
 }
 
+// The architecture of a "native:<arch>[@ckpt]" spec, or "" for a TorchScript file.
+std::string native_arch(const std::string& spec) {
+  if (spec.rfind("native:", 0) != 0) return "";
+  return spec.substr(7,
+                     spec.find('@') == std::string::npos ? std::string::npos : spec.find('@') - 7);
+}
+
+void check_architecture(const std::string& arch, const std::string& entry) {
+  const std::vector<std::string> known = models::native_architectures();
+  if (std::find(known.begin(), known.end(), arch) != known.end()) return;
+  std::string list;
+  for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
+  IIS_FAIL("backbone " << entry << ": '" << arch << "' is not a native architecture; did you mean '"
+                       << core::nearest(arch, known) << "'?",
+           "the run trains and reads " << list
+                                       << "; export other models with "
+                                          "scripts/export_backbone.py and give them as spec: "
+                                          "model.ts");
+}
+
+// Everything a stage would refuse later, checked before the first stage runs: an error after
+// other backbones have trained for minutes helps no one.
+void check_before_running(const RunConfig& config) {
+  std::vector<core::NamedPath> inputs = {{"dataset.train", config.dataset.train},
+                                         {"dataset.val", config.dataset.val}};
+  for (const auto& [key, path] : inputs) {
+    IIS_CHECK_HINT(fs::exists(path), "dataset " << path << " not found",
+                   "check " << key << " in the config");
+  }
+  for (const auto& b : config.backbones) {
+    if (b.pretrain) {
+      check_architecture(b.arch, b.name);
+      continue;
+    }
+    const std::string arch = native_arch(b.spec);
+    if (!arch.empty()) check_architecture(arch, b.name);
+    const auto at = b.spec.find('@');
+    const std::string file =
+        !arch.empty() ? (at == std::string::npos ? "" : b.spec.substr(at + 1)) : b.spec;
+    if (file.empty()) continue;
+    IIS_CHECK_HINT(fs::is_regular_file(file),
+                   "backbone " << b.name << ": file " << file << " not found",
+                   "check the spec in the config's backbones list");
+    inputs.push_back({"backbone " + b.name, file});
+  }
+  core::check_device(config.device, "device");
+  core::check_output_apart({"out", config.out}, inputs);
+}
+
 }  // namespace
 
 const std::string& demo_config_text() {
@@ -82,6 +135,7 @@ RunResult run_pipeline(const RunOptions& options) {
   if (!options.out.empty()) config.out = options.out;
   IIS_CHECK_HINT(!config.out.empty(), config.source << ": no run folder: 'out' is not set",
                  "add `out: runs/NAME` to the config or pass --out DIR");
+  check_before_running(config);
   const std::string run_dir = config.out;
   core::make_dirs(run_dir);
   core::write_text_atomic(join(run_dir, "config.yaml"), text);

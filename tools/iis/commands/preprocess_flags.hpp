@@ -15,9 +15,10 @@ inline void add_preprocess_flags(CLI::App* app, embed::PreprocessFlags& flags) {
   app->add_option("--preprocess-yaml", flags.yaml,
                   "YAML of preprocessing keys (val_resize_size, val_crop_size, interpolation, "
                   "mean, std, channels) applied over the preset");
-  app->add_option("--resize-size", flags.resize_size,
-                  "shorter side after resizing (0 = no resize)");
-  app->add_option("--crop-size", flags.crop_size, "centre crop side (0 = no crop)");
+  app->add_option("--resize-size", flags.resize_size, "shorter side after resizing (0 = no resize)")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--crop-size", flags.crop_size, "centre crop side (0 = no crop)")
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--interpolation", flags.interpolation, "bilinear, bicubic or nearest");
   app->add_option("--mean", flags.mean, "per-channel mean, e.g. --mean 0.485 0.456 0.406")
       ->expected(1, 3);

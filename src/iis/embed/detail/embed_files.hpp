@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "iis/core/paths.hpp"
 
 namespace iis::embed::detail {
 
@@ -18,6 +21,17 @@ struct EmbedFiles {
         skipped(prefix + ".skipped.txt"),
         meta(prefix + ".embed.json") {}
   std::string features, labels, paths, skipped, meta;
+
+  std::vector<std::string> all() const { return {features, labels, paths, skipped, meta}; }
 };
+
+// Throws iis::Error unless `prefix` (given as `flag`) names files: a prefix ending in a
+// folder separator, or naming a folder, would write hidden files (".features.npy") into it.
+void check_prefix(const std::string& prefix, const std::string& flag);
+
+// Throws iis::Error when any file written under `prefix` (given as `flag`) equals, or lies
+// inside, one of `inputs`, before anything is written.
+void check_outputs_apart(const std::string& prefix, const std::string& flag,
+                         const std::vector<core::NamedPath>& inputs);
 
 }  // namespace iis::embed::detail
