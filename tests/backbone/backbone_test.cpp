@@ -90,6 +90,26 @@ TEST(Loading, BadFilesNameTheFileAndLibTorchsMessage) {
   EXPECT_IIS_ERROR(open_backbone("", torch::kCPU), "no backbone given");
 }
 
+TEST(Loading, AModelThatRaisesShowsItsOwnMessage) {
+  test::TempDir dir;
+  torch::jit::Module m("Net");
+  // An operation inside the model fails (what an exception raised in its code also gives).
+  m.define(
+      "def forward(self, x):\n"
+      "    return torch.matmul(x.flatten(1), torch.zeros([5, 5]))\n");
+  const std::string path = dir / "raises.ts";
+  m.save(path);
+  auto backbone = open_backbone(path, torch::kCPU);
+  const std::string what = test::error_of([&] { backbone->embed(images()); });
+  EXPECT_NE(what.find("the TorchScript model raised: "), std::string::npos) << what;
+  EXPECT_NE(what.find("RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x60 and 5x5)"),
+            std::string::npos)
+      << what;
+  EXPECT_NE(what.find("line 2, in forward"), std::string::npos) << what;
+  EXPECT_EQ(what.find("The following operation failed"), std::string::npos) << what;
+  EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+}
+
 TEST(Loading, YamlBesideTheModelIsItsPreprocessing) {
   test::TempDir dir;
   const std::string path = save_module(dir, "m", "x");

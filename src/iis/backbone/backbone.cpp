@@ -22,7 +22,15 @@ std::string first_line(const std::string& text) {
   return line.empty() ? text : line;
 }
 
-std::string torch_message(const c10::Error& e) { return first_line(e.what_without_backtrace()); }
+std::string torch_message(const c10::Error& e) {
+  return torch_error_text(e.what_without_backtrace());
+}
+
+// The message of a LibTorch exception without its C++ backtrace.
+std::string error_text(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  return c10_error != nullptr ? c10_error->what_without_backtrace() : e.what();
+}
 
 class TorchScriptBackbone : public Backbone {
  public:
@@ -52,10 +60,11 @@ class TorchScriptBackbone : public Backbone {
     torch::jit::IValue out;
     try {
       out = module_.forward({images.to(device_)});
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {  // c10::Error, or the interpreter's own exceptions
       IIS_FAIL("backbone " << path_ << " failed on a batch of shape " << images.sizes() << ": "
-                           << torch_message(e),
-               "check the preprocessing (--preset, --crop-size, --channels) matches the model");
+                           << torch_error_text(error_text(e)),
+               "check that the preprocessing (--preset, --crop-size, --channels) gives the input "
+               "the model expects; run the model in Python on one image to see its own error");
     }
     IIS_CHECK_HINT(out.isTensor(),
                    "backbone " << path_ << " returned " << out.tagKind() << ", not a tensor",
