@@ -15,6 +15,10 @@ struct Command {
 
 using Commands = std::vector<Command>;
 
+// Prints the versions of iis, LibTorch and OpenCV and whether CUDA is available
+// (`iis version`, `iis --version`).
+void print_version();
+
 void add_version_command(CLI::App& root, Commands& commands);
 void add_elements_command(CLI::App& root, Commands& commands);
 void add_superpixels_command(CLI::App& root, Commands& commands);

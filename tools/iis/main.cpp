@@ -1,7 +1,6 @@
 // Entry point of the `iis` tool: parses the command line, runs one subcommand, and turns
 // errors into one line plus a hint and a non-zero exit.
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -10,19 +9,9 @@
 #include "iis/core/error.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
+#include "iis/image/decode.hpp"
 
 namespace {
-
-// LibTorch's OpenMP threads spin between parallel regions by default. On a machine shared
-// with other work (or beside OpenBLAS's own pool) the spinning steals the cores the work
-// needs: `iis fit` with end2end concepts ran 1.7–3.3× slower in wall time beside another
-// busy process. libgomp reads OMP_WAIT_POLICY only when it is loaded, so the tool sets it
-// and starts itself again; a policy the user set is kept.
-void prefer_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the default
-}
 
 // Tensors of tens of megabytes are made and freed every batch (scores of a validation chunk,
 // products); above glibc's default threshold each one is a fresh mmap whose pages fault in
@@ -35,14 +24,20 @@ void keep_large_blocks_in_heap() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp(argv);
   keep_large_blocks_in_heap();
   using namespace iis;
   CLI::App root{"iis: the Inherent Interpretability Score of vision representations"};
-  root.require_subcommand(1);
+  root.require_subcommand(0, 1);  // none only with --version (checked after parsing)
   root.fallthrough();
   int threads = 0;
-  bool quiet = false, plain = false;
+  int64_t max_image_pixels = 0;
+  bool quiet = false, plain = false, version = false;
+  root.add_flag("--version", version, "Print the versions (as `iis version`) and exit");
+  root.add_option("--max-image-pixels", max_image_pixels,
+                  "Refuse images with more pixels, from their header (decompression bombs; "
+                  "peak memory grows with this times the worker threads; default 89478485, "
+                  "PIL's limit)")
+      ->check(CLI::NonNegativeNumber);
   root.add_option("--threads", threads, "CPU threads for LibTorch and OpenCV (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   root.add_flag("--quiet", quiet, "No progress bars or log lines");
@@ -65,11 +60,17 @@ int main(int argc, char** argv) {
 
   try {
     root.parse(argc, argv);
+    if (version) {
+      tool::print_version();
+      return 0;
+    }
+    if (root.get_subcommands().empty()) throw CLI::RequiredError("A subcommand");
   } catch (const CLI::ParseError& e) {
     return root.exit(e);
   }
   try {
     core::set_threads(threads);
+    image::set_max_image_pixels(static_cast<uint64_t>(max_image_pixels));
     core::set_progress_mode(quiet   ? core::ProgressMode::Quiet
                             : plain ? core::ProgressMode::Plain
                                     : core::ProgressMode::Auto);

@@ -8,13 +8,14 @@
 
 namespace iis::tool {
 
+void print_version() {
+  std::cout << "iis " << IIS_VERSION << "\nLibTorch " << TORCH_VERSION << "\nOpenCV " << CV_VERSION
+            << "\nCUDA available: " << (torch::cuda::is_available() ? "yes" : "no") << "\n";
+}
+
 void add_version_command(CLI::App& root, Commands& commands) {
   auto* app = root.add_subcommand("version", "Print the versions of iis, LibTorch and OpenCV");
-  commands.push_back({app, [] {
-                        std::cout << "iis " << IIS_VERSION << "\nLibTorch " << TORCH_VERSION
-                                  << "\nOpenCV " << CV_VERSION << "\nCUDA available: "
-                                  << (torch::cuda::is_available() ? "yes" : "no") << "\n";
-                      }});
+  commands.push_back({app, print_version});
 }
 
 }  // namespace iis::tool
