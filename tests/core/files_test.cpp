@@ -24,6 +24,13 @@ TEST(Files, WriteAtomicLeavesNothingWhenTheWriterFails) {
   EXPECT_EQ(entries, 1);  // no temporary left behind
 }
 
+TEST(Files, FoldersGivenAsFilesAreNamedAsFolders) {
+  test::TempDir dir;
+  EXPECT_IIS_ERROR(write_text_atomic(dir.str(), "x"),
+                   "cannot write " + dir.str() + ": it is a folder");
+  EXPECT_IIS_ERROR(read_text(dir.str()), "cannot read " + dir.str() + ": it is a folder");
+}
+
 TEST(Files, FingerprintChangesWithContent) {
   test::TempDir dir;
   write_text_atomic(dir / "a", "hello");

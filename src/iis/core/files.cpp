@@ -33,6 +33,10 @@ bool remove_tree(const std::string& path) noexcept {
 
 void write_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
   fs::path target(path);
+  std::error_code folder_ec;
+  IIS_CHECK_HINT(!fs::is_directory(target, folder_ec),
+                 "cannot write " << path << ": it is a folder",
+                 "give the path of a file (e.g. " << (target / "out").string() << ".npy)");
   if (target.has_parent_path()) make_dirs(target.parent_path().string());
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
@@ -63,6 +67,9 @@ void write_text_atomic(const std::string& path, const std::string& content) {
 }
 
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  IIS_CHECK_HINT(!fs::is_directory(path, ec), "cannot read " << path << ": it is a folder",
+                 "give the path of a file");
   std::ifstream in(path, std::ios::binary);
   IIS_CHECK_HINT(in.good(), "cannot read " << path, "check the path");
   std::ostringstream ss;
