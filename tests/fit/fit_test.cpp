@@ -75,6 +75,36 @@ TEST_F(FitTest, WritesResultsCurvesConceptsAndHeads) {
   EXPECT_EQ(std::count(epochs.begin(), epochs.end(), '\n'), 1 + 3 * (1 + 3));
 }
 
+// K = 20 with the strict rule keeps nothing at r = 0.95 and 0.98: a warning on stderr and in
+// results.json names them and the K that keeps a concept everywhere (51).
+TEST_F(FitTest, RatiosKeepingNoConceptAreWarnedAbout) {
+  options.ratios = {0, 0.9, 0.95, 0.98};
+  options.epochs = 1;
+  core::set_progress_mode(core::ProgressMode::Plain);
+  testing::internal::CaptureStderr();
+  run_fit(options);
+  const std::string err = testing::internal::GetCapturedStderr();
+  core::set_progress_mode(core::ProgressMode::Quiet);
+  auto r = results();
+  EXPECT_EQ(r["ratios"][2]["kept"], 0);
+  ASSERT_EQ(r["warnings"].size(), 1u);
+  const std::string w = r["warnings"][0];
+  EXPECT_NE(w.find("--num-concepts 20 with --threshold strict keeps no concept at ratios 0.95, "
+                   "0.98"),
+            std::string::npos)
+      << w;
+  EXPECT_NE(w.find("--num-concepts 51 or more"), std::string::npos) << w;
+  EXPECT_NE(err.find("warning: " + w), std::string::npos) << err;
+  // Every ratio keeps a concept: no warning, an empty list.
+  options.num_concepts = 30;
+  options.ratios = {0, 0.9};
+  options.out = dir / "out2";
+  run_fit(options);
+  auto quiet = json::parse(core::read_text(dir / "out2/results.json"));
+  EXPECT_TRUE(quiet["warnings"].is_array());
+  EXPECT_TRUE(quiet["warnings"].empty());
+}
+
 TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
   options.seeds = {0, 1};
   options.concept_select = "random";

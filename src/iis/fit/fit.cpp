@@ -395,6 +395,27 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   return j;
 }
 
+// Warnings about the settings, for stderr and results.json: ratios at which the rule keeps no
+// concept (their heads see only their bias, so their retention is chance, whatever the
+// representation).
+std::vector<std::string> settings_warnings(const FitOptions& o) {
+  const auto rule = heads::parse_threshold_rule(o.threshold);
+  std::ostringstream ratios;
+  int64_t empty = 0;
+  for (double r : o.ratios) {
+    if (heads::kept_concepts(o.num_concepts, r, rule) > 0) continue;
+    ratios << (empty++ > 0 ? ", " : "") << r;
+  }
+  if (empty == 0) return {};
+  std::ostringstream w;
+  w << "--num-concepts " << o.num_concepts << " with --threshold " << o.threshold
+    << " keeps no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
+    << ": those heads output only their bias and score chance; --num-concepts "
+    << heads::smallest_k_keeping_one(o.ratios, rule)
+    << " or more keeps at least one concept at every ratio";
+  return {w.str()};
+}
+
 std::string fmt(double v) {
   if (!std::isfinite(v)) return "";
   std::ostringstream s;
@@ -492,6 +513,8 @@ FitSummary run_fit(const FitOptions& o) {
                                  ? (o.concept_labels.empty() ? "random" : "stratified")
                                  : o.concept_select;
   const json settings = seed_settings(o, select);
+  const std::vector<std::string> warnings = settings_warnings(o);
+  for (const auto& w : warnings) core::log_info("warning: " + w);
   std::vector<json> per_seed;
   for (uint64_t seed : o.seeds) {
     const auto seed_file = (out / "seeds" / std::to_string(seed) / "seed.json").string();
@@ -535,6 +558,7 @@ FitSummary run_fit(const FitOptions& o) {
   r["train_rows"] = in.train_x.size(0);
   r["val_rows"] = in.val_x.size(0);
   r["seeds"] = o.seeds;
+  r["warnings"] = warnings;
   if (o.concept_type == "cluster") {
     r["kmeans"] = json::array();  // per seed: inertia, iterations, converged, ...
     for (const auto& s : per_seed) r["kmeans"].push_back(s.value("kmeans", json()));
