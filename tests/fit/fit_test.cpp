@@ -119,10 +119,53 @@ TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
   run_fit(options);
   EXPECT_EQ(fs::last_write_time(dir / "out/seeds/1/seed.json"), stamp);
   EXPECT_EQ(results()["iis"], r["iis"]);
-  // Different settings retrain, in the same folder.
+  // Different settings retrain, in the same folder, with --force.
   options.epochs = 2;
+  EXPECT_IIS_ERROR(run_fit(options), "epochs: 3 there, 2 here");
+  options.force = true;
   run_fit(options);
   EXPECT_EQ(results()["per_seed"][0]["curves"]["ratios"][0]["val_top1"].size(), 2u);
+}
+
+// A folder of other settings (same inputs) is refused, naming what differs; --force replaces
+// it and removes what the new run does not write (the other seeds, the other concept files).
+TEST_F(FitTest, OutputOfOtherSettingsIsRefusedUnlessForced) {
+  options.seeds = {0, 1};
+  run_fit(options);
+  const auto before = core::read_text(dir / "out/results.json");
+  FitOptions other = options;
+  other.seeds = {0};
+  other.concept_type = "cluster";
+  EXPECT_IIS_ERROR(run_fit(other), "concept_type: prototype there, cluster here");
+  other = options;
+  other.num_concepts = 10;
+  EXPECT_IIS_ERROR(run_fit(other), "num_concepts: 20 there, 10 here");
+  EXPECT_EQ(core::read_text(dir / "out/results.json"), before);
+  // The same settings with fewer seeds resume: seed 0 is reused.
+  other = options;
+  other.seeds = {0};
+  const auto stamp = fs::last_write_time(dir / "out/seeds/0/seed.json");
+  run_fit(other);
+  EXPECT_EQ(fs::last_write_time(dir / "out/seeds/0/seed.json"), stamp);
+  EXPECT_TRUE(fs::exists(dir / "out/seeds/1/seed.json"));  // still of these settings
+  // --force with other settings: nothing of the earlier run is left.
+  other.concept_type = "cluster";
+  other.force = true;
+  run_fit(other);
+  EXPECT_EQ(results()["concept_type"], "cluster");
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/1"));
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/0/concept_index.npy"));
+  EXPECT_TRUE(fs::exists(dir / "out/seeds/0/element_concept.npy"));
+  // --force with the same settings keeps the finished seeds it lists, drops the others.
+  other.seeds = {0, 1};
+  other.force = false;
+  run_fit(other);
+  other.seeds = {1};
+  other.force = true;
+  const auto stamp1 = fs::last_write_time(dir / "out/seeds/1/seed.json");
+  run_fit(other);
+  EXPECT_EQ(fs::last_write_time(dir / "out/seeds/1/seed.json"), stamp1);
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/0"));
 }
 
 TEST_F(FitTest, SameSeedSameNumbers) {
@@ -226,6 +269,9 @@ TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   other.train_features = dir / "other_x.npy";
   EXPECT_IIS_ERROR(run_fit(other), "holds results of different inputs");
   EXPECT_EQ(core::read_text(dir / "out/results.json"), before);
+  other.force = true;  // replaces them
+  run_fit(other);
+  EXPECT_NE(results()["inputs_key"], json::parse(before)["inputs_key"]);
   // A non-empty folder that is not an iis fit output is refused too.
   fs::create_directories(dir / "busy");
   core::write_text_atomic(dir / "busy/notes.txt", "mine");
@@ -233,6 +279,9 @@ TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   other.out = dir / "busy";
   EXPECT_IIS_ERROR(run_fit(other), "holds no earlier `iis fit` output");
   EXPECT_FALSE(fs::exists(dir / "busy/results.json"));
+  other.force = true;  // --force never removes what `iis fit` did not write
+  EXPECT_IIS_ERROR(run_fit(other), "holds no earlier `iis fit` output");
+  EXPECT_EQ(core::read_text(dir / "busy/notes.txt"), "mine");
 }
 
 TEST_F(FitTest, HoldoutSelectionAndOtherThresholds) {

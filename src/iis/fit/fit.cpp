@@ -127,21 +127,88 @@ Inputs load_inputs(const FitOptions& o) {
   return in;
 }
 
-// OUT may be new, empty, or an earlier `iis fit` output of the same inputs.
-void check_out_folder(const std::string& out, const std::string& key) {
-  if (!fs::exists(out)) return;
-  IIS_CHECK_HINT(fs::is_directory(out), "--out " << out << " exists and is not a folder", kOutHint);
-  if (fs::is_empty(out)) return;
-  const auto marker = (fs::path(out) / "fit_inputs.json").string();
-  IIS_CHECK_HINT(fs::exists(marker),
-                 "--out " << out << " is not empty and holds no earlier `iis fit` output",
+// What `iis fit` writes into OUT: all that --force removes, and nothing else.
+const char* const kFitOutputs[] = {"fit_inputs.json", "results.json", "curve.csv",
+                                   "epochs.csv",      "concepts.npy", "seeds"};
+
+// The settings an earlier run recorded in OUT: fit_inputs.json's, or (folders written before it
+// held them) results.json's; null when neither says.
+json earlier_settings(const fs::path& out, const json& marker) {
+  if (marker.contains("settings")) return marker["settings"];
+  const auto results = (out / "results.json").string();
+  if (!fs::exists(results)) return nullptr;
+  json r = json::parse(core::read_text(results), nullptr, /*allow_exceptions=*/false);
+  if (!r.is_object() || !r.contains("settings")) return nullptr;
+  json settings = r["settings"];
+  settings.erase("seeds");
+  settings["concept_type"] = r.value("concept_type", "prototype");
+  return settings;
+}
+
+// "key: a there, b here" for every setting that differs.
+std::string setting_differences(const json& there, const json& here) {
+  auto text = [](const json& v) {
+    return v.is_null() ? std::string("unset") : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::set<std::string> keys;
+  for (const auto& [key, value] : there.items()) keys.insert(key);
+  for (const auto& [key, value] : here.items()) keys.insert(key);
+  std::string out;
+  for (const auto& key : keys) {
+    const json a = there.value(key, json()), b = here.value(key, json());
+    if (a == b) continue;
+    out += (out.empty() ? "" : "; ") + key + ": " + text(a) + " there, " + text(b) + " here";
+  }
+  return out;
+}
+
+// OUT may be new, empty, or an earlier `iis fit` output of the same inputs and settings (which
+// resumes). An earlier output of other inputs or settings is refused unless `force`; returns
+// true when it is to be replaced. Writes nothing.
+bool check_out_folder(const FitOptions& o, const std::string& key, const json& settings) {
+  if (!fs::exists(o.out)) return false;
+  IIS_CHECK_HINT(fs::is_directory(o.out), "--out " << o.out << " exists and is not a folder",
                  kOutHint);
-  json j;
-  with_context("reading " + marker, [&] { j = json::parse(core::read_text(marker)); });
-  IIS_CHECK_HINT(j.value("inputs_key", "") == key,
-                 "--out " << out << " holds results of different inputs (fingerprint "
-                          << j.value("inputs_key", "?") << ", these inputs " << key << ")",
+  if (fs::is_empty(o.out)) return false;
+  const auto marker_path = (fs::path(o.out) / "fit_inputs.json").string();
+  IIS_CHECK_HINT(fs::exists(marker_path),
+                 "--out " << o.out << " is not empty and holds no earlier `iis fit` output",
                  kOutHint);
+  json marker;
+  with_context("reading " + marker_path,
+               [&] { marker = json::parse(core::read_text(marker_path)); });
+  const std::string force_hint =
+      "add --force to replace it, or choose another --out (or delete the folder)";
+  if (marker.value("inputs_key", "") != key) {
+    IIS_CHECK_HINT(o.force,
+                   "--out " << o.out << " holds results of different inputs (fingerprint "
+                            << marker.value("inputs_key", "?") << ", these inputs " << key << ")",
+                   force_hint);
+    return true;
+  }
+  const json there = earlier_settings(o.out, marker);
+  if (there.is_null() || there == settings) return false;
+  IIS_CHECK_HINT(o.force,
+                 "--out " << o.out << " holds an `iis fit` run of other settings ("
+                          << setting_differences(there, settings) << ")",
+                 force_hint);
+  return true;
+}
+
+// Removes what an earlier run wrote into OUT: everything when it is replaced, else (--force on
+// the same settings) the seed folders this run does not list.
+void clear_out_folder(const FitOptions& o, bool replace) {
+  const fs::path out(o.out);
+  if (replace) {
+    for (const char* name : kFitOutputs) core::remove_tree((out / name).string());
+    return;
+  }
+  if (!o.force || !fs::is_directory(out / "seeds")) return;
+  std::set<std::string> listed;
+  for (uint64_t seed : o.seeds) listed.insert(std::to_string(seed));
+  for (const auto& entry : fs::directory_iterator(out / "seeds")) {
+    if (!listed.count(entry.path().filename().string())) core::remove_tree(entry.path().string());
+  }
 }
 
 // The settings that change the numbers of one seed; a finished seed is reused only when its
@@ -219,6 +286,9 @@ concepts::KMeansOptions kmeans_options(const FitOptions& o, uint64_t seed) {
 json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Device device,
               const json& settings) {
   const auto seed_dir = (fs::path(o.out) / "seeds" / std::to_string(seed)).string();
+  // Whatever an interrupted or other run left there is not this seed's: start it afresh, so no
+  // file of another concept type stays beside this one's.
+  core::remove_tree(seed_dir);
   auto t0 = std::chrono::steady_clock::now();
   concepts::ConceptSet chosen;
   json kmeans_json;
@@ -500,19 +570,24 @@ FitSummary run_fit(const FitOptions& o) {
       o.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   core::log_info("reading inputs");
   Inputs in = load_inputs(o);
-  check_out_folder(o.out, in.key);
-  const double load_s = seconds_since(start);
-
-  // From here on, files are written (each atomically).
-  core::make_dirs(o.out);
-  const auto out = fs::path(o.out);
-  core::write_text_atomic((out / "fit_inputs.json").string(),
-                          json{{"inputs_key", in.key}, {"inputs", in.description}}.dump(1));
-
   const std::string select = o.concept_select.empty()
                                  ? (o.concept_labels.empty() ? "random" : "stratified")
                                  : o.concept_select;
   const json settings = seed_settings(o, select);
+  json folder_settings = settings;  // what a later run must match to resume in this folder
+  folder_settings["concept_type"] = o.concept_type;
+  const bool replace = check_out_folder(o, in.key, folder_settings);
+  const double load_s = seconds_since(start);
+
+  // From here on, files are written (each atomically).
+  clear_out_folder(o, replace);
+  core::make_dirs(o.out);
+  const auto out = fs::path(o.out);
+  core::write_text_atomic(
+      (out / "fit_inputs.json").string(),
+      json{{"inputs_key", in.key}, {"inputs", in.description}, {"settings", folder_settings}}.dump(
+          1));
+
   const std::vector<std::string> warnings = settings_warnings(o);
   for (const auto& w : warnings) core::log_info("warning: " + w);
   std::vector<json> per_seed;
