@@ -260,6 +260,48 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error([&](FitOptions& o) { o.train_features = dir / "missing.npy"; }, "missing.npy");
 }
 
+// The class count implied by the training labels is checked before anything of its size is
+// allocated or written: one stray label names its file and row; --num-classes overrides.
+TEST_F(FitTest, ClassCountMustBeBackedByTheLabels) {
+  auto train_y = io::load_npy(dir / "train_y.npy");
+  auto with_label = [&](int64_t row, int64_t label) {
+    auto y = train_y.clone();
+    y[row] = label;
+    io::save_npy(dir / "stray.npy", y);
+    FitOptions o = options;
+    o.train_labels = dir / "stray.npy";
+    return o;
+  };
+  auto expect_error = [&](const FitOptions& o, const std::string& message) {
+    EXPECT_IIS_ERROR(run_fit(o), message);
+    EXPECT_FALSE(fs::exists(o.out)) << message;
+  };
+  const std::string stray = dir / "stray.npy";
+  expect_error(with_label(17, 5000000), "--train-labels " + stray +
+                                            ": label 5000000 at row 17 would make 5000001 "
+                                            "classes, more than the 100000 classes");
+  expect_error(with_label(3, int64_t{1} << 40), "label 1099511627776 at row 3 would make");
+  expect_error(with_label(5, 700),
+               "label 700 at row 5 would make 701 classes, more than the 600 "
+               "training rows");
+  FitOptions gap = with_label(9, 11);  // labels 0..3 and 11: 12 classes, 5 of them seen
+  expect_error(gap, "label 11 at row 9 would make 12 classes, while only 5 distinct labels occur");
+  FitOptions huge = options;
+  huge.num_classes = 1 << 20;
+  expect_error(huge, "--num-classes must be in [2, 100000]");
+  gap.num_classes = 12;  // stated outright: accepted
+  run_fit(gap);
+  EXPECT_EQ(results()["num_classes"], 12);
+}
+
+// A hold-out share that leaves nothing to train on is refused before anything is written.
+TEST_F(FitTest, HoldoutLeavingNoRowsWritesNothing) {
+  options.select_on = "holdout";
+  options.holdout_fraction = 0.9999;
+  EXPECT_IIS_ERROR(run_fit(options), "--holdout-fraction 0.9999 leaves no training rows of 600");
+  EXPECT_FALSE(fs::exists(options.out));
+}
+
 TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   run_fit(options);
   const auto before = core::read_text(dir / "out/results.json");

@@ -58,6 +58,32 @@ void check_label_range(const torch::Tensor& labels, int64_t num_classes, const s
                                                  "occur in training");
 }
 
+// The class count the training labels imply, C = largest label + 1, checked before anything of
+// size C exists: one stray label (5 000 000, 2^40) would otherwise size every head. Refused
+// when C exceeds the training rows, twice the distinct labels, or kMaxClasses.
+int64_t inferred_class_count(const torch::Tensor& labels, const std::string& path) {
+  const int64_t rows = labels.size(0);
+  const int64_t top = labels.max().item<int64_t>();
+  const int64_t distinct =
+      std::get<0>(torch::unique_consecutive(std::get<0>(labels.sort()))).size(0);
+  std::ostringstream why;
+  if (top >= kMaxClasses) {
+    why << "more than the " << kMaxClasses << " classes `iis fit` takes";
+  } else if (top >= rows) {
+    why << "more than the " << rows << " training rows";
+  } else if (top >= 2 * distinct) {
+    why << "while only " << distinct << " distinct labels occur";
+  } else {
+    return top + 1;
+  }
+  const int64_t row = labels.argmax().item<int64_t>();  // the first row holding `top`
+  IIS_FAIL("--train-labels " << path << ": label " << top << " at row " << row << " would make "
+                             << static_cast<uint64_t>(top) + 1 << " classes, " << why.str(),
+           "labels must be class indices 0..C-1; if there really are "
+               << static_cast<uint64_t>(top) + 1 << " classes, say so with --num-classes (at most "
+               << kMaxClasses << ")");
+}
+
 Inputs load_inputs(const FitOptions& o) {
   Inputs in;
   in.train_x = io::load_features(o.train_features, "--train-features");
@@ -85,8 +111,8 @@ Inputs load_inputs(const FitOptions& o) {
       in.elements.size(1) == d,
       "--concepts has dimension " << in.elements.size(1) << " but the features have " << d,
       "concept vectors must come from the same backbone as the features");
-  const int64_t max_train = in.train_y.max().item<int64_t>();
-  in.num_classes = o.num_classes > 0 ? o.num_classes : max_train + 1;
+  in.num_classes =
+      o.num_classes > 0 ? o.num_classes : inferred_class_count(in.train_y, o.train_labels);
   check_label_range(in.train_y, in.num_classes, "--train-labels", o.train_labels,
                     "--num-classes is " + std::to_string(in.num_classes));
   check_label_range(in.val_y, in.num_classes, "--val-labels", o.val_labels,
@@ -94,6 +120,7 @@ Inputs load_inputs(const FitOptions& o) {
   IIS_CHECK_HINT(in.num_classes >= 2,
                  "--train-labels holds a single class (" << in.num_classes << ")",
                  "a classifier needs at least 2 classes");
+  if (o.select_on == "holdout") heads::holdout_count(n, o.holdout_fraction);
   const int64_t m = in.elements.size(0);
   IIS_CHECK_HINT(o.num_concepts <= m,
                  "--num-concepts " << o.num_concepts << " is more than the " << m
@@ -554,8 +581,9 @@ void validate_fit_options(const FitOptions& o) {
   IIS_CHECK_HINT(o.holdout_fraction > 0 && o.holdout_fraction < 1,
                  "--holdout-fraction must be in (0, 1), got " << o.holdout_fraction,
                  "e.g. --holdout-fraction 0.1");
-  IIS_CHECK_HINT(o.num_classes >= 0 && o.num_classes != 1,
-                 "--num-classes must be ≥ 2 (or 0 to infer it), got " << o.num_classes,
+  IIS_CHECK_HINT(o.num_classes >= 0 && o.num_classes != 1 && o.num_classes <= kMaxClasses,
+                 "--num-classes must be in [2, " << kMaxClasses << "] (or 0 to infer it), got "
+                                                 << o.num_classes,
                  "leave it out to use the largest training label + 1");
   if (o.concept_type == "prototype" && o.concept_select == "stratified") {
     IIS_CHECK_HINT(!o.concept_labels.empty(), "--concept-select stratified needs --concept-labels",
