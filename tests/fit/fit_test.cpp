@@ -222,6 +222,15 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error([&](FitOptions& o) { o.val_labels = write("frac.npy", fractional); },
                "not an integer");
   expect_error([&](FitOptions& o) { o.num_classes = 3; }, "out of range");
+  // Concept labels name classes too: one outside [0, 4) would become a stratum of its own.
+  auto element_labels = torch::arange(30, torch::kInt64) % 4;
+  element_labels[7] = 4;
+  expect_error(
+      [&](FitOptions& o) {
+        o.concept_labels = write("elabels.npy", element_labels);
+        o.concept_select = "stratified";
+      },
+      "--concept-labels " + (dir / "elabels.npy") + ": label 4 at row 7 is out of range");
   expect_error([&](FitOptions& o) { o.train_labels = write("short.npy", val_y); },
                "--train-labels has 200 labels but --train-features has 600 rows");
   expect_error(

@@ -131,6 +131,9 @@ Inputs load_inputs(const FitOptions& o) {
                    "--concept-labels has " << in.element_labels.size(0)
                                            << " labels but --concepts has " << m << " rows",
                    "give one label per concept row, in the same order");
+    // A label outside the classes would silently become a stratum of its own.
+    check_label_range(in.element_labels, in.num_classes, "--concept-labels", o.concept_labels,
+                      "there are " + std::to_string(in.num_classes) + " classes");
   }
   auto describe = [](const std::string& path, const torch::Tensor& t) {
     json j{{"path", fs::absolute(path).string()}, {"fingerprint", core::fingerprint_file(path)}};
