@@ -510,7 +510,7 @@ std::vector<std::string> settings_warnings(const FitOptions& o) {
   std::ostringstream w;
   w << "--num-concepts " << o.num_concepts << " with --threshold " << o.threshold
     << " keeps no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
-    << ": those heads output only their bias and score chance; --num-concepts "
+    << ": those heads output only their bias, a constant guess; --num-concepts "
     << heads::smallest_k_keeping_one(o.ratios, rule)
     << " or more keeps at least one concept at every ratio";
   return {w.str()};
