@@ -79,9 +79,11 @@ int64_t inferred_class_count(const torch::Tensor& labels, const std::string& pat
   const int64_t row = labels.argmax().item<int64_t>();  // the first row holding `top`
   IIS_FAIL("--train-labels " << path << ": label " << top << " at row " << row << " would make "
                              << static_cast<uint64_t>(top) + 1 << " classes, " << why.str(),
-           "labels must be class indices 0..C-1; if there really are "
-               << static_cast<uint64_t>(top) + 1 << " classes, say so with --num-classes (at most "
-               << kMaxClasses << ")");
+           "labels must be class indices 0..C-1"
+               << (top >= kMaxClasses
+                       ? ", with C at most " + std::to_string(kMaxClasses)
+                       : "; if there really are " + std::to_string(top + 1) +
+                             " classes, say so with --num-classes " + std::to_string(top + 1)));
 }
 
 Inputs load_inputs(const FitOptions& o) {
