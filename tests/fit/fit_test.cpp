@@ -75,6 +75,36 @@ TEST_F(FitTest, WritesResultsCurvesConceptsAndHeads) {
   EXPECT_EQ(std::count(epochs.begin(), epochs.end(), '\n'), 1 + 3 * (1 + 3));
 }
 
+// K = 20 with the strict rule keeps nothing at r = 0.95 and 0.98: a warning on stderr and in
+// results.json names them and the K that keeps a concept everywhere (51).
+TEST_F(FitTest, RatiosKeepingNoConceptAreWarnedAbout) {
+  options.ratios = {0, 0.9, 0.95, 0.98};
+  options.epochs = 1;
+  core::set_progress_mode(core::ProgressMode::Plain);
+  testing::internal::CaptureStderr();
+  run_fit(options);
+  const std::string err = testing::internal::GetCapturedStderr();
+  core::set_progress_mode(core::ProgressMode::Quiet);
+  auto r = results();
+  EXPECT_EQ(r["ratios"][2]["kept"], 0);
+  ASSERT_EQ(r["warnings"].size(), 1u);
+  const std::string w = r["warnings"][0];
+  EXPECT_NE(w.find("--num-concepts 20 with --threshold strict keeps no concept at ratios 0.95, "
+                   "0.98"),
+            std::string::npos)
+      << w;
+  EXPECT_NE(w.find("--num-concepts 51 or more"), std::string::npos) << w;
+  EXPECT_NE(err.find("warning: " + w), std::string::npos) << err;
+  // Every ratio keeps a concept: no warning, an empty list.
+  options.num_concepts = 30;
+  options.ratios = {0, 0.9};
+  options.out = dir / "out2";
+  run_fit(options);
+  auto quiet = json::parse(core::read_text(dir / "out2/results.json"));
+  EXPECT_TRUE(quiet["warnings"].is_array());
+  EXPECT_TRUE(quiet["warnings"].empty());
+}
+
 TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
   options.seeds = {0, 1};
   options.concept_select = "random";
@@ -89,10 +119,53 @@ TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
   run_fit(options);
   EXPECT_EQ(fs::last_write_time(dir / "out/seeds/1/seed.json"), stamp);
   EXPECT_EQ(results()["iis"], r["iis"]);
-  // Different settings retrain, in the same folder.
+  // Different settings retrain, in the same folder, with --force.
   options.epochs = 2;
+  EXPECT_IIS_ERROR(run_fit(options), "epochs: 3 there, 2 here");
+  options.force = true;
   run_fit(options);
   EXPECT_EQ(results()["per_seed"][0]["curves"]["ratios"][0]["val_top1"].size(), 2u);
+}
+
+// A folder of other settings (same inputs) is refused, naming what differs; --force replaces
+// it and removes what the new run does not write (the other seeds, the other concept files).
+TEST_F(FitTest, OutputOfOtherSettingsIsRefusedUnlessForced) {
+  options.seeds = {0, 1};
+  run_fit(options);
+  const auto before = core::read_text(dir / "out/results.json");
+  FitOptions other = options;
+  other.seeds = {0};
+  other.concept_type = "cluster";
+  EXPECT_IIS_ERROR(run_fit(other), "concept_type: prototype there, cluster here");
+  other = options;
+  other.num_concepts = 10;
+  EXPECT_IIS_ERROR(run_fit(other), "num_concepts: 20 there, 10 here");
+  EXPECT_EQ(core::read_text(dir / "out/results.json"), before);
+  // The same settings with fewer seeds resume: seed 0 is reused.
+  other = options;
+  other.seeds = {0};
+  const auto stamp = fs::last_write_time(dir / "out/seeds/0/seed.json");
+  run_fit(other);
+  EXPECT_EQ(fs::last_write_time(dir / "out/seeds/0/seed.json"), stamp);
+  EXPECT_TRUE(fs::exists(dir / "out/seeds/1/seed.json"));  // still of these settings
+  // --force with other settings: nothing of the earlier run is left.
+  other.concept_type = "cluster";
+  other.force = true;
+  run_fit(other);
+  EXPECT_EQ(results()["concept_type"], "cluster");
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/1"));
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/0/concept_index.npy"));
+  EXPECT_TRUE(fs::exists(dir / "out/seeds/0/element_concept.npy"));
+  // --force with the same settings keeps the finished seeds it lists, drops the others.
+  other.seeds = {0, 1};
+  other.force = false;
+  run_fit(other);
+  other.seeds = {1};
+  other.force = true;
+  const auto stamp1 = fs::last_write_time(dir / "out/seeds/1/seed.json");
+  run_fit(other);
+  EXPECT_EQ(fs::last_write_time(dir / "out/seeds/1/seed.json"), stamp1);
+  EXPECT_FALSE(fs::exists(dir / "out/seeds/0"));
 }
 
 TEST_F(FitTest, SameSeedSameNumbers) {
@@ -149,6 +222,15 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error([&](FitOptions& o) { o.val_labels = write("frac.npy", fractional); },
                "not an integer");
   expect_error([&](FitOptions& o) { o.num_classes = 3; }, "out of range");
+  // Concept labels name classes too: one outside [0, 4) would become a stratum of its own.
+  auto element_labels = torch::arange(30, torch::kInt64) % 4;
+  element_labels[7] = 4;
+  expect_error(
+      [&](FitOptions& o) {
+        o.concept_labels = write("elabels.npy", element_labels);
+        o.concept_select = "stratified";
+      },
+      "--concept-labels " + (dir / "elabels.npy") + ": label 4 at row 7 is out of range");
   expect_error([&](FitOptions& o) { o.train_labels = write("short.npy", val_y); },
                "--train-labels has 200 labels but --train-features has 600 rows");
   expect_error(
@@ -187,6 +269,48 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error([&](FitOptions& o) { o.train_features = dir / "missing.npy"; }, "missing.npy");
 }
 
+// The class count implied by the training labels is checked before anything of its size is
+// allocated or written: one stray label names its file and row; --num-classes overrides.
+TEST_F(FitTest, ClassCountMustBeBackedByTheLabels) {
+  auto train_y = io::load_npy(dir / "train_y.npy");
+  auto with_label = [&](int64_t row, int64_t label) {
+    auto y = train_y.clone();
+    y[row] = label;
+    io::save_npy(dir / "stray.npy", y);
+    FitOptions o = options;
+    o.train_labels = dir / "stray.npy";
+    return o;
+  };
+  auto expect_error = [&](const FitOptions& o, const std::string& message) {
+    EXPECT_IIS_ERROR(run_fit(o), message);
+    EXPECT_FALSE(fs::exists(o.out)) << message;
+  };
+  const std::string stray = dir / "stray.npy";
+  expect_error(with_label(17, 5000000), "--train-labels " + stray +
+                                            ": label 5000000 at row 17 would make 5000001 "
+                                            "classes, more than the 100000 classes");
+  expect_error(with_label(3, int64_t{1} << 40), "label 1099511627776 at row 3 would make");
+  expect_error(with_label(5, 700),
+               "label 700 at row 5 would make 701 classes, more than the 600 "
+               "training rows");
+  FitOptions gap = with_label(9, 11);  // labels 0..3 and 11: 12 classes, 5 of them seen
+  expect_error(gap, "label 11 at row 9 would make 12 classes, while only 5 distinct labels occur");
+  FitOptions huge = options;
+  huge.num_classes = 1 << 20;
+  expect_error(huge, "--num-classes must be in [2, 100000]");
+  gap.num_classes = 12;  // stated outright: accepted
+  run_fit(gap);
+  EXPECT_EQ(results()["num_classes"], 12);
+}
+
+// A hold-out share that leaves nothing to train on is refused before anything is written.
+TEST_F(FitTest, HoldoutLeavingNoRowsWritesNothing) {
+  options.select_on = "holdout";
+  options.holdout_fraction = 0.9999;
+  EXPECT_IIS_ERROR(run_fit(options), "--holdout-fraction 0.9999 leaves no training rows of 600");
+  EXPECT_FALSE(fs::exists(options.out));
+}
+
 TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   run_fit(options);
   const auto before = core::read_text(dir / "out/results.json");
@@ -196,6 +320,9 @@ TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   other.train_features = dir / "other_x.npy";
   EXPECT_IIS_ERROR(run_fit(other), "holds results of different inputs");
   EXPECT_EQ(core::read_text(dir / "out/results.json"), before);
+  other.force = true;  // replaces them
+  run_fit(other);
+  EXPECT_NE(results()["inputs_key"], json::parse(before)["inputs_key"]);
   // A non-empty folder that is not an iis fit output is refused too.
   fs::create_directories(dir / "busy");
   core::write_text_atomic(dir / "busy/notes.txt", "mine");
@@ -203,6 +330,9 @@ TEST_F(FitTest, ExistingOutputOfOtherInputsIsRefused) {
   other.out = dir / "busy";
   EXPECT_IIS_ERROR(run_fit(other), "holds no earlier `iis fit` output");
   EXPECT_FALSE(fs::exists(dir / "busy/results.json"));
+  other.force = true;  // --force never removes what `iis fit` did not write
+  EXPECT_IIS_ERROR(run_fit(other), "holds no earlier `iis fit` output");
+  EXPECT_EQ(core::read_text(dir / "busy/notes.txt"), "mine");
 }
 
 TEST_F(FitTest, HoldoutSelectionAndOtherThresholds) {

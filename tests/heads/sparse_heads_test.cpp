@@ -173,6 +173,90 @@ INSTANTIATE_TEST_SUITE_P(RulesAndLayouts, EveryRuleAndLayout,
                                                               ThresholdRule::Soft),
                                             ::testing::Bool()));
 
+// Hit counts with the classes ranked by a stable descending sort of the logits (H×B×C): equal
+// logits keep their class order, so the lowest class index wins ties, as argmax picks.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> stable_rank_hits(
+    const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto order = std::get<1>(logits.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true));
+  auto rank = (order == labels.view({1, -1, 1})).to(torch::kInt64).argmax(-1);  // H×B
+  std::vector<int64_t> top1, top5;
+  for (int64_t h = 0; h < logits.size(0); ++h) {
+    top1.push_back((rank[h] == 0).sum().item<int64_t>());
+    top5.push_back((rank[h] < 5).sum().item<int64_t>());
+  }
+  return {top1, top5};
+}
+
+SparseHits kernel_hits(const Problem& p, bool portable) {
+  SparseHeadsWorkspace ws;
+  ws.portable = portable;
+  torch::Tensor t;
+  return sparse_heads_hits(p.heads, p.z, p.labels, nullptr, t, ws);
+}
+
+// Small integers everywhere (scores, γ = 1, β = 0, weights, biases), so every logit is an exact
+// integer whatever the order of its sum: many rows tie between classes, and classes 4 and 9
+// (equal weights and bias) tie on every row.
+Problem integer_problem(ThresholdRule rule) {
+  auto p = make_problem(rule, false, 21);
+  p.heads.gamma.fill_(1);
+  p.heads.beta.zero_();
+  p.z = torch::randint(-3, 4, p.z.sizes()).to(torch::kFloat32);
+  p.heads.weight = torch::randint(-2, 3, p.heads.weight.sizes()).to(torch::kFloat32);
+  p.heads.bias = torch::randint(-1, 2, p.heads.bias.sizes()).to(torch::kFloat32);
+  p.heads.weight.select(1, 9).copy_(p.heads.weight.select(1, 4));
+  p.heads.bias.select(1, 9).copy_(p.heads.bias.select(1, 4));
+  return p;
+}
+
+TEST(SparseHeads, TiedLogitsGoToTheLowestClassAsArgmaxDecides) {
+  for (auto rule : {ThresholdRule::Strict, ThresholdRule::Exact, ThresholdRule::Soft}) {
+    auto p = integer_problem(rule);
+    auto logits = reference(p).logits;
+    // Ties at the top occur (else the test could not tell the rules apart).
+    auto top = std::get<0>(logits.max(-1, /*keepdim=*/true));
+    ASSERT_GT(((logits == top).sum(-1) > 1).sum().item<int64_t>(), 10);
+    const auto [top1, top5] = stable_rank_hits(logits, p.labels);
+    auto argmax_hits = (logits.argmax(-1) == p.labels.view({1, -1})).sum(1);
+    for (bool portable : {false, true}) {
+      const auto hits = kernel_hits(p, portable);
+      for (int64_t h = 0; h < logits.size(0); ++h) {
+        EXPECT_EQ(hits.top1[h], argmax_hits[h].item<int64_t>()) << "head " << h;
+        EXPECT_EQ(hits.top1[h], top1[h]) << "head " << h << " portable " << portable;
+        EXPECT_EQ(hits.top5[h], top5[h]) << "head " << h << " portable " << portable;
+      }
+    }
+  }
+}
+
+// Heads that keep no concepts (strict rule, position K − 1) output their bias on every row.
+TEST(SparseHeads, HeadsKeepingNothingHitOnlyWhereTheBiasDecides) {
+  auto p = make_problem(ThresholdRule::Strict, false, 22);
+  const int64_t k = p.heads.gamma.size(1), c = p.heads.bias.size(1);
+  ASSERT_EQ(kept_concepts(k, 0.98, ThresholdRule::Strict), 0);
+  p.heads.positions.assign(4, threshold_position(k, 0.98, ThresholdRule::Strict));
+  p.heads.keep.assign(4, 0);
+  p.labels = torch::arange(3 * c, torch::kInt64) % c;  // every class 3 times
+  p.z = torch::randn({3 * c, k});
+  p.heads.bias.zero_();    // head 0: every logit ties
+  p.heads.bias[1][3] = 1;  // head 1: classes 3 and 7 tie above the rest
+  p.heads.bias[1][7] = 1;
+  p.heads.bias[2][7] = 1;  // head 2: the same tie, classes listed the other way round
+  p.heads.bias[2][3] = 1;
+  p.heads.bias[3][1] = NAN;  // head 3: NaN is the largest logit, as argmax takes it
+  p.heads.bias[3][5] = NAN;
+  // top-1: class 0 wins head 0; class 3 (before 7) heads 1 and 2; class 1 (first NaN) head 3.
+  // top-5: classes 0..4; 3, 7, 0, 1, 2; the same; 1, 5, 0, 2, 3.
+  const std::vector<int64_t> top1{3, 3, 3, 3}, top5{15, 15, 15, 15};
+  for (bool portable : {false, true}) {
+    const auto hits = kernel_hits(p, portable);
+    EXPECT_EQ(hits.top1, top1) << "portable " << portable;
+    EXPECT_EQ(hits.top5, top5) << "portable " << portable;
+  }
+  auto logits = p.heads.bias.unsqueeze(1).expand({4, 3 * c, c});
+  EXPECT_TRUE(torch::equal((logits.argmax(-1) == p.labels).sum(1), torch::tensor(top1)));
+}
+
 TEST(SparseHeads, GuessesNeverChangeTheResult) {
   auto p = make_problem(ThresholdRule::Strict, false, 14);
   auto plain = fused(p);

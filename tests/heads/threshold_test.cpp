@@ -92,6 +92,27 @@ INSTANTIATE_TEST_SUITE_P(Rules, EveryRule,
                          ::testing::Values(ThresholdRule::Strict, ThresholdRule::Exact,
                                            ThresholdRule::Soft));
 
+TEST(Threshold, SmallestKKeepingOneAtEveryRatio) {
+  const std::vector<double> defaults{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};
+  // Strict: K − floor(0.98·K) − 1 is 0 up to K = 50. Exact: round(0.02·K) reaches 1 at 25.
+  EXPECT_EQ(smallest_k_keeping_one(defaults, ThresholdRule::Strict), 51);
+  EXPECT_EQ(smallest_k_keeping_one(defaults, ThresholdRule::Soft), 51);
+  EXPECT_EQ(smallest_k_keeping_one(defaults, ThresholdRule::Exact), 25);
+  EXPECT_EQ(smallest_k_keeping_one({0.5}, ThresholdRule::Exact), 1);
+  for (auto rule : {ThresholdRule::Strict, ThresholdRule::Exact}) {
+    for (const auto& ratios : std::vector<std::vector<double>>{
+             defaults, {0}, {0.5}, {0.3, 0.77}, {0.9, 0.999}, {0.99999}}) {
+      const int64_t k = smallest_k_keeping_one(ratios, rule);
+      auto keeps_all = [&](int64_t kk) {
+        return std::all_of(ratios.begin(), ratios.end(),
+                           [&](double r) { return kept_concepts(kk, r, rule) >= 1; });
+      };
+      EXPECT_TRUE(keeps_all(k)) << k;
+      EXPECT_TRUE(k == 1 || !keeps_all(k - 1)) << k;
+    }
+  }
+}
+
 TEST(Threshold, ExactBreaksTiesToKeepTheCount) {
   // Magnitudes 1,1,1,1 and 2: keeping 3 of 5 must keep the 2 and two of the tied ones.
   auto z = torch::tensor({{1.f, -1.f, 2.f, 1.f, -1.f}});

@@ -127,13 +127,18 @@ TEST_F(RunE2E, FilesNumbersSecondRunAndForce) {
   for (const auto& s : second.stages) EXPECT_FALSE(s.ran) << s.name;
   EXPECT_EQ(numbers(run), before);
 
-  // A changed fit option reruns the fits and the report only.
+  // Changed fit options rerun the fits and the report only, each fit into its own folder of
+  // the earlier settings (which `iis fit` alone would refuse without --force).
   std::string changed = tiny_config(run);
-  changed.replace(changed.find("epochs: 4"), 9, "epochs: 3");
+  changed.replace(changed.find("num_concepts: 16, epochs: 4"), 27, "num_concepts: 12, epochs: 3");
   core::write_text_atomic(dir / "tiny.yaml", changed);
   RunResult third = run_pipeline(options);
   for (const auto& s : third.stages)
     EXPECT_EQ(s.ran, s.kind == "fit" || s.kind == "report") << s.name;
+  const json fit = read_json(run + "/fit/cnn2_e1/prototype/results.json");
+  EXPECT_EQ(fit["num_concepts"], 12);
+  EXPECT_EQ(fit["settings"]["epochs"], 3);
+  EXPECT_EQ(read_json(run + "/summary.json")["rows"][0]["ratios"].size(), 3u);
 }
 
 TEST_F(RunE2E, KilledRunResumesToTheSameNumbers) {

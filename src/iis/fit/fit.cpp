@@ -58,6 +58,34 @@ void check_label_range(const torch::Tensor& labels, int64_t num_classes, const s
                                                  "occur in training");
 }
 
+// The class count the training labels imply, C = largest label + 1, checked before anything of
+// size C exists: one stray label (5 000 000, 2^40) would otherwise size every head. Refused
+// when C exceeds the training rows, twice the distinct labels, or kMaxClasses.
+int64_t inferred_class_count(const torch::Tensor& labels, const std::string& path) {
+  const int64_t rows = labels.size(0);
+  const int64_t top = labels.max().item<int64_t>();
+  const int64_t distinct =
+      std::get<0>(torch::unique_consecutive(std::get<0>(labels.sort()))).size(0);
+  std::ostringstream why;
+  if (top >= kMaxClasses) {
+    why << "more than the " << kMaxClasses << " classes `iis fit` takes";
+  } else if (top >= rows) {
+    why << "more than the " << rows << " training rows";
+  } else if (top >= 2 * distinct) {
+    why << "while only " << distinct << " distinct labels occur";
+  } else {
+    return top + 1;
+  }
+  const int64_t row = labels.argmax().item<int64_t>();  // the first row holding `top`
+  IIS_FAIL("--train-labels " << path << ": label " << top << " at row " << row << " would make "
+                             << static_cast<uint64_t>(top) + 1 << " classes, " << why.str(),
+           "labels must be class indices 0..C-1"
+               << (top >= kMaxClasses
+                       ? ", with C at most " + std::to_string(kMaxClasses)
+                       : "; if there really are " + std::to_string(top + 1) +
+                             " classes, say so with --num-classes " + std::to_string(top + 1)));
+}
+
 Inputs load_inputs(const FitOptions& o) {
   Inputs in;
   in.train_x = io::load_features(o.train_features, "--train-features");
@@ -85,8 +113,8 @@ Inputs load_inputs(const FitOptions& o) {
       in.elements.size(1) == d,
       "--concepts has dimension " << in.elements.size(1) << " but the features have " << d,
       "concept vectors must come from the same backbone as the features");
-  const int64_t max_train = in.train_y.max().item<int64_t>();
-  in.num_classes = o.num_classes > 0 ? o.num_classes : max_train + 1;
+  in.num_classes =
+      o.num_classes > 0 ? o.num_classes : inferred_class_count(in.train_y, o.train_labels);
   check_label_range(in.train_y, in.num_classes, "--train-labels", o.train_labels,
                     "--num-classes is " + std::to_string(in.num_classes));
   check_label_range(in.val_y, in.num_classes, "--val-labels", o.val_labels,
@@ -94,6 +122,7 @@ Inputs load_inputs(const FitOptions& o) {
   IIS_CHECK_HINT(in.num_classes >= 2,
                  "--train-labels holds a single class (" << in.num_classes << ")",
                  "a classifier needs at least 2 classes");
+  if (o.select_on == "holdout") heads::holdout_count(n, o.holdout_fraction);
   const int64_t m = in.elements.size(0);
   IIS_CHECK_HINT(o.num_concepts <= m,
                  "--num-concepts " << o.num_concepts << " is more than the " << m
@@ -104,6 +133,9 @@ Inputs load_inputs(const FitOptions& o) {
                    "--concept-labels has " << in.element_labels.size(0)
                                            << " labels but --concepts has " << m << " rows",
                    "give one label per concept row, in the same order");
+    // A label outside the classes would silently become a stratum of its own.
+    check_label_range(in.element_labels, in.num_classes, "--concept-labels", o.concept_labels,
+                      "there are " + std::to_string(in.num_classes) + " classes");
   }
   auto describe = [](const std::string& path, const torch::Tensor& t) {
     json j{{"path", fs::absolute(path).string()}, {"fingerprint", core::fingerprint_file(path)}};
@@ -127,21 +159,88 @@ Inputs load_inputs(const FitOptions& o) {
   return in;
 }
 
-// OUT may be new, empty, or an earlier `iis fit` output of the same inputs.
-void check_out_folder(const std::string& out, const std::string& key) {
-  if (!fs::exists(out)) return;
-  IIS_CHECK_HINT(fs::is_directory(out), "--out " << out << " exists and is not a folder", kOutHint);
-  if (fs::is_empty(out)) return;
-  const auto marker = (fs::path(out) / "fit_inputs.json").string();
-  IIS_CHECK_HINT(fs::exists(marker),
-                 "--out " << out << " is not empty and holds no earlier `iis fit` output",
+// What `iis fit` writes into OUT: all that --force removes, and nothing else.
+const char* const kFitOutputs[] = {"fit_inputs.json", "results.json", "curve.csv",
+                                   "epochs.csv",      "concepts.npy", "seeds"};
+
+// The settings an earlier run recorded in OUT: fit_inputs.json's, or (folders written before it
+// held them) results.json's; null when neither says.
+json earlier_settings(const fs::path& out, const json& marker) {
+  if (marker.contains("settings")) return marker["settings"];
+  const auto results = (out / "results.json").string();
+  if (!fs::exists(results)) return nullptr;
+  json r = json::parse(core::read_text(results), nullptr, /*allow_exceptions=*/false);
+  if (!r.is_object() || !r.contains("settings")) return nullptr;
+  json settings = r["settings"];
+  settings.erase("seeds");
+  settings["concept_type"] = r.value("concept_type", "prototype");
+  return settings;
+}
+
+// "key: a there, b here" for every setting that differs.
+std::string setting_differences(const json& there, const json& here) {
+  auto text = [](const json& v) {
+    return v.is_null() ? std::string("unset") : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::set<std::string> keys;
+  for (const auto& [key, value] : there.items()) keys.insert(key);
+  for (const auto& [key, value] : here.items()) keys.insert(key);
+  std::string out;
+  for (const auto& key : keys) {
+    const json a = there.value(key, json()), b = here.value(key, json());
+    if (a == b) continue;
+    out += (out.empty() ? "" : "; ") + key + ": " + text(a) + " there, " + text(b) + " here";
+  }
+  return out;
+}
+
+// OUT may be new, empty, or an earlier `iis fit` output of the same inputs and settings (which
+// resumes). An earlier output of other inputs or settings is refused unless `force`; returns
+// true when it is to be replaced. Writes nothing.
+bool check_out_folder(const FitOptions& o, const std::string& key, const json& settings) {
+  if (!fs::exists(o.out)) return false;
+  IIS_CHECK_HINT(fs::is_directory(o.out), "--out " << o.out << " exists and is not a folder",
                  kOutHint);
-  json j;
-  with_context("reading " + marker, [&] { j = json::parse(core::read_text(marker)); });
-  IIS_CHECK_HINT(j.value("inputs_key", "") == key,
-                 "--out " << out << " holds results of different inputs (fingerprint "
-                          << j.value("inputs_key", "?") << ", these inputs " << key << ")",
+  if (fs::is_empty(o.out)) return false;
+  const auto marker_path = (fs::path(o.out) / "fit_inputs.json").string();
+  IIS_CHECK_HINT(fs::exists(marker_path),
+                 "--out " << o.out << " is not empty and holds no earlier `iis fit` output",
                  kOutHint);
+  json marker;
+  with_context("reading " + marker_path,
+               [&] { marker = json::parse(core::read_text(marker_path)); });
+  const std::string force_hint =
+      "add --force to replace it, or choose another --out (or delete the folder)";
+  if (marker.value("inputs_key", "") != key) {
+    IIS_CHECK_HINT(o.force,
+                   "--out " << o.out << " holds results of different inputs (fingerprint "
+                            << marker.value("inputs_key", "?") << ", these inputs " << key << ")",
+                   force_hint);
+    return true;
+  }
+  const json there = earlier_settings(o.out, marker);
+  if (there.is_null() || there == settings) return false;
+  IIS_CHECK_HINT(o.force,
+                 "--out " << o.out << " holds an `iis fit` run of other settings ("
+                          << setting_differences(there, settings) << ")",
+                 force_hint);
+  return true;
+}
+
+// Removes what an earlier run wrote into OUT: everything when it is replaced, else (--force on
+// the same settings) the seed folders this run does not list.
+void clear_out_folder(const FitOptions& o, bool replace) {
+  const fs::path out(o.out);
+  if (replace) {
+    for (const char* name : kFitOutputs) core::remove_tree((out / name).string());
+    return;
+  }
+  if (!o.force || !fs::is_directory(out / "seeds")) return;
+  std::set<std::string> listed;
+  for (uint64_t seed : o.seeds) listed.insert(std::to_string(seed));
+  for (const auto& entry : fs::directory_iterator(out / "seeds")) {
+    if (!listed.count(entry.path().filename().string())) core::remove_tree(entry.path().string());
+  }
 }
 
 // The settings that change the numbers of one seed; a finished seed is reused only when its
@@ -219,6 +318,9 @@ concepts::KMeansOptions kmeans_options(const FitOptions& o, uint64_t seed) {
 json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Device device,
               const json& settings) {
   const auto seed_dir = (fs::path(o.out) / "seeds" / std::to_string(seed)).string();
+  // Whatever an interrupted or other run left there is not this seed's: start it afresh, so no
+  // file of another concept type stays beside this one's.
+  core::remove_tree(seed_dir);
   auto t0 = std::chrono::steady_clock::now();
   concepts::ConceptSet chosen;
   json kmeans_json;
@@ -395,6 +497,27 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
   return j;
 }
 
+// Warnings about the settings, for stderr and results.json: ratios at which the rule keeps no
+// concept (their heads see only their bias, so their retention is chance, whatever the
+// representation).
+std::vector<std::string> settings_warnings(const FitOptions& o) {
+  const auto rule = heads::parse_threshold_rule(o.threshold);
+  std::ostringstream ratios;
+  int64_t empty = 0;
+  for (double r : o.ratios) {
+    if (heads::kept_concepts(o.num_concepts, r, rule) > 0) continue;
+    ratios << (empty++ > 0 ? ", " : "") << r;
+  }
+  if (empty == 0) return {};
+  std::ostringstream w;
+  w << "--num-concepts " << o.num_concepts << " with --threshold " << o.threshold
+    << " keeps no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
+    << ": those heads output only their bias, a constant guess; --num-concepts "
+    << heads::smallest_k_keeping_one(o.ratios, rule)
+    << " or more keeps at least one concept at every ratio";
+  return {w.str()};
+}
+
 std::string fmt(double v) {
   if (!std::isfinite(v)) return "";
   std::ostringstream s;
@@ -463,8 +586,9 @@ void validate_fit_options(const FitOptions& o) {
   IIS_CHECK_HINT(o.holdout_fraction > 0 && o.holdout_fraction < 1,
                  "--holdout-fraction must be in (0, 1), got " << o.holdout_fraction,
                  "e.g. --holdout-fraction 0.1");
-  IIS_CHECK_HINT(o.num_classes >= 0 && o.num_classes != 1,
-                 "--num-classes must be ≥ 2 (or 0 to infer it), got " << o.num_classes,
+  IIS_CHECK_HINT(o.num_classes >= 0 && o.num_classes != 1 && o.num_classes <= kMaxClasses,
+                 "--num-classes must be in [2, " << kMaxClasses << "] (or 0 to infer it), got "
+                                                 << o.num_classes,
                  "leave it out to use the largest training label + 1");
   if (o.concept_type == "prototype" && o.concept_select == "stratified") {
     IIS_CHECK_HINT(!o.concept_labels.empty(), "--concept-select stratified needs --concept-labels",
@@ -479,19 +603,26 @@ FitSummary run_fit(const FitOptions& o) {
       o.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   core::log_info("reading inputs");
   Inputs in = load_inputs(o);
-  check_out_folder(o.out, in.key);
-  const double load_s = seconds_since(start);
-
-  // From here on, files are written (each atomically).
-  core::make_dirs(o.out);
-  const auto out = fs::path(o.out);
-  core::write_text_atomic((out / "fit_inputs.json").string(),
-                          json{{"inputs_key", in.key}, {"inputs", in.description}}.dump(1));
-
   const std::string select = o.concept_select.empty()
                                  ? (o.concept_labels.empty() ? "random" : "stratified")
                                  : o.concept_select;
   const json settings = seed_settings(o, select);
+  json folder_settings = settings;  // what a later run must match to resume in this folder
+  folder_settings["concept_type"] = o.concept_type;
+  const bool replace = check_out_folder(o, in.key, folder_settings);
+  const double load_s = seconds_since(start);
+
+  // From here on, files are written (each atomically).
+  clear_out_folder(o, replace);
+  core::make_dirs(o.out);
+  const auto out = fs::path(o.out);
+  core::write_text_atomic(
+      (out / "fit_inputs.json").string(),
+      json{{"inputs_key", in.key}, {"inputs", in.description}, {"settings", folder_settings}}.dump(
+          1));
+
+  const std::vector<std::string> warnings = settings_warnings(o);
+  for (const auto& w : warnings) core::log_info("warning: " + w);
   std::vector<json> per_seed;
   for (uint64_t seed : o.seeds) {
     const auto seed_file = (out / "seeds" / std::to_string(seed) / "seed.json").string();
@@ -535,6 +666,7 @@ FitSummary run_fit(const FitOptions& o) {
   r["train_rows"] = in.train_x.size(0);
   r["val_rows"] = in.val_x.size(0);
   r["seeds"] = o.seeds;
+  r["warnings"] = warnings;
   if (o.concept_type == "cluster") {
     r["kmeans"] = json::array();  // per seed: inertia, iterations, converged, ...
     for (const auto& s : per_seed) r["kmeans"].push_back(s.value("kmeans", json()));

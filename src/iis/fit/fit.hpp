@@ -10,6 +10,10 @@
 
 namespace iis::fit {
 
+// The most classes `iis fit` takes: every head holds C×K weights, the standard head C×D, each
+// four times over (value, gradient, two Adam moments).
+constexpr int64_t kMaxClasses = 100000;
+
 // Every flag of `iis fit`, with the reference's defaults (DESIGN.md §5). Checked in one place,
 // validate_fit_options(), whose messages name the flag and its valid range.
 struct FitOptions {
@@ -41,7 +45,13 @@ struct FitOptions {
   std::string threshold = "strict";  // --threshold: strict | exact | soft
   std::string select_on = "val";     // --select-on: val | holdout
   double holdout_fraction = 0.1;     // --holdout-fraction: (0, 1), with --select-on holdout
-  int64_t num_classes = 0;           // --num-classes: C; 0 = largest training label + 1
+  // --num-classes: C, 2 ≤ C ≤ kMaxClasses; 0 = largest training label + 1, refused (it would
+  // size every head) when that is more than the training rows, more than twice the distinct
+  // training labels, or more than kMaxClasses.
+  int64_t num_classes = 0;
+  // --force: replace an earlier `iis fit` output of other inputs or settings in --out (what
+  // this run does not write is removed); without it such a folder is refused.
+  bool force = false;
 };
 
 // Throws iis::Error for a flag outside its valid range (no file is read).
@@ -54,10 +64,11 @@ struct FitSummary {
 };
 
 // Validates the options and every input (NaN/Inf, label ranges, shapes, an OUT folder that
-// holds results of other inputs) before writing anything, then trains and writes OUT/:
+// holds results of other inputs or settings, unless `force`) before writing anything, then
+// trains and writes OUT/: fit_inputs.json (the inputs' fingerprints and the settings),
 // results.json, curve.csv (the retention curve), epochs.csv (per-epoch curves), concepts.npy
 // (the first seed's K×D concepts) and seeds/<seed>/ (concepts and trained heads as .npy).
-// Re-running with the same inputs reuses every seed already finished with the same settings.
+// Re-running with the same inputs and settings reuses every seed already finished.
 FitSummary run_fit(const FitOptions& options);
 
 }  // namespace iis::fit

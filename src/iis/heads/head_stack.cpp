@@ -209,11 +209,25 @@ std::pair<torch::Tensor, torch::Tensor> HeadStack::hits(const torch::Tensor& inp
     if (threshold != nullptr) *threshold = t;
     return {torch::tensor(counts.top1, torch::kInt64), torch::tensor(counts.top5, torch::kInt64)};
   }
-  const int64_t k5 = std::min<int64_t>(5, config_.num_classes);
   auto pass = forward(input, hint);
   if (threshold != nullptr) *threshold = pass.threshold;
-  auto hit = std::get<1>(pass.logits.topk(k5, -1)) == labels.view({1, -1, 1});
-  return {hit.select(-1, 0).sum(1), hit.any(-1).sum(1)};
+  return logit_hits(pass.logits, labels);
+}
+
+std::pair<torch::Tensor, torch::Tensor> logit_hits(const torch::Tensor& logits,
+                                                   const torch::Tensor& labels) {
+  const int64_t h = logits.size(0), b = logits.size(1), c = logits.size(2);
+  auto label = labels.to(logits.device(), torch::kInt64).view({1, b, 1});
+  auto target = logits.gather(-1, label.expand({h, b, 1}));
+  // Class j ranks before the label t when its logit is larger, or equal and j < t. NaN is the
+  // largest value and equal to itself, as argmax treats it. (topk would leave the order of
+  // tied logits unspecified, and a head whose logits all tie would hit on every row.)
+  auto earlier = torch::arange(c, label.options()).view({1, 1, c}) < label;
+  auto nan = logits.isnan(), target_nan = target.isnan();
+  auto larger = (logits > target) | (nan & target_nan.logical_not());
+  auto equal = (logits == target) | (nan & target_nan);
+  auto before = (larger | (equal & earlier)).sum(-1);  // H×B
+  return {(before == 0).sum(1), (before < 5).sum(1)};
 }
 
 void HeadStack::adam_step(double lr_scale) {

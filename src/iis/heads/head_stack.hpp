@@ -106,4 +106,11 @@ class HeadStack {
   int64_t step_ = 0;
 };
 
+// Top-1 and top-5 hit counts of logits (H×B×C float) against labels (B int64): two H int64
+// tensors on the logits' device. Classes rank as argmax ranks them: by logit, ties to the lower
+// class index, NaN as the largest value; a row is a top-k hit when fewer than k classes rank
+// before its label. The fused CPU kernel (sparse_heads_hits) counts the same way.
+std::pair<torch::Tensor, torch::Tensor> logit_hits(const torch::Tensor& logits,
+                                                   const torch::Tensor& labels);
+
 }  // namespace iis::heads

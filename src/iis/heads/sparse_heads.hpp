@@ -57,7 +57,7 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
                                 SparseHeadsWorkspace& workspace);
 
 // Forward only: per head, how many rows have their label as the top logit (top1) and among
-// the five largest (top5; ties between logits count in the label's favour). Fills
+// the five largest (top5), ties decided as argmax decides them (see logit_hits). Fills
 // `threshold` (H×B) as sparse_heads_step does.
 struct SparseHits {
   std::vector<int64_t> top1, top5;

@@ -42,6 +42,25 @@ int64_t kept_concepts(int64_t num_concepts, double ratio, ThresholdRule rule) {
   return num_concepts - floor_count(num_concepts, ratio) - 1;
 }
 
+int64_t smallest_k_keeping_one(const std::vector<double>& ratios, ThresholdRule rule) {
+  int64_t smallest = 1;
+  for (double r : ratios) {
+    // kept_concepts never decreases with K, and every rule keeps at least K·(1 − r) − 1, so
+    // K = 2 / (1 − r) keeps one: a bisection below it finds the first K that does.
+    int64_t lo = 1, hi = static_cast<int64_t>(std::min(std::ceil(2.0 / (1.0 - r)) + 2, 1e15));
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (kept_concepts(mid, r, rule) >= 1) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    smallest = std::max(smallest, lo);
+  }
+  return smallest;
+}
+
 int64_t threshold_position(int64_t num_concepts, double ratio, ThresholdRule rule) {
   if (rule == ThresholdRule::Exact)
     return num_concepts - kept_concepts(num_concepts, ratio, rule) - 1;

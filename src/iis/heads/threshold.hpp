@@ -29,6 +29,10 @@ int64_t floor_count(int64_t num_concepts, double ratio);
 // Concepts kept per row at `ratio` (0 ≤ r < 1) out of K under `rule` (ties aside).
 int64_t kept_concepts(int64_t num_concepts, double ratio, ThresholdRule rule);
 
+// The smallest K at which `rule` keeps at least one concept at every one of `ratios` (each in
+// [0, 1)); below it some head keeps none and outputs only its bias. Strict, r = 0.98: 51.
+int64_t smallest_k_keeping_one(const std::vector<double>& ratios, ThresholdRule rule);
+
 // The ascending position of the threshold in sorted |y|: entries strictly above it are kept.
 // Strict/Soft: floor(K·r). Exact: K − round(K·(1−r)) − 1, or −1 when every entry is kept.
 int64_t threshold_position(int64_t num_concepts, double ratio, ThresholdRule rule);

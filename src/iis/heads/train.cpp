@@ -25,6 +25,14 @@ SelectOn parse_select_on(const std::string& name) {
 
 std::string to_string(SelectOn select) { return select == SelectOn::Val ? "val" : "holdout"; }
 
+int64_t holdout_count(int64_t rows, double fraction) {
+  const auto n_hold = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(rows)));
+  IIS_CHECK_HINT(n_hold < rows,
+                 "--holdout-fraction " << fraction << " leaves no training rows of " << rows,
+                 "use a smaller --holdout-fraction or more training rows");
+  return n_hold;
+}
+
 torch::Tensor normalized_concept_scores(const torch::Tensor& features,
                                         const torch::Tensor& concepts, int64_t chunk) {
   torch::NoGradGuard no_grad;
@@ -223,11 +231,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   std::vector<int64_t> fit_rows, holdout_rows;
   if (o.select_on == SelectOn::Holdout) {
     auto perm = seeded_permutation(n, derive_seed(o.seed, "holdout"));
-    const auto n_hold = std::max<int64_t>(1, std::llround(o.holdout_fraction * n));
-    IIS_CHECK_HINT(
-        n_hold < n,
-        "--holdout-fraction " << o.holdout_fraction << " leaves no training rows of " << n,
-        "use a smaller --holdout-fraction or more training rows");
+    const int64_t n_hold = holdout_count(n, o.holdout_fraction);
     holdout_rows.assign(perm.begin(), perm.begin() + n_hold);
     fit_rows.assign(perm.begin() + n_hold, perm.end());
     std::sort(holdout_rows.begin(), holdout_rows.end());

@@ -22,6 +22,10 @@ enum class SelectOn { Val, Holdout };
 SelectOn parse_select_on(const std::string& name);  // "val" | "holdout"
 std::string to_string(SelectOn select);
 
+// Training rows held out of `rows` by --holdout-fraction: max(1, round(fraction·rows)); throws
+// iis::Error when that leaves no row to train on.
+int64_t holdout_count(int64_t rows, double fraction);
+
 // Every knob of one training run; defaults are the reference's (DESIGN.md §5).
 struct TrainOptions {
   std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // --ratios, in [0,1)

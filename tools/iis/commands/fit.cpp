@@ -66,6 +66,8 @@ void add_fit_command(CLI::App& root, Commands& commands) {
       ->capture_default_str();
   app->add_option("--num-classes", o->num_classes,
                   "Number of classes C (default: largest training label + 1)");
+  app->add_flag("--force", o->force,
+                "Replace an earlier `iis fit` output of other inputs or settings in --out");
   commands.push_back(
       {app, [o] {
          auto summary = fit::run_fit(*o);
