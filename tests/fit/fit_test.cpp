@@ -263,7 +263,11 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error([&](FitOptions& o) { o.seeds = {1, 1}; }, "--seeds lists a seed twice");
   expect_error([&](FitOptions& o) { o.threshold = "loose"; }, "--threshold");
   expect_error([&](FitOptions& o) { o.select_on = "test"; }, "--select-on");
-  expect_error([&](FitOptions& o) { o.device = "tpu"; }, "--device must be cpu or cuda");
+  expect_error([&](FitOptions& o) { o.device = "tpu"; }, "--device must be cpu, cuda or cuda:N");
+  if (!torch::cuda::is_available()) {
+    expect_error([&](FitOptions& o) { o.device = "cuda:1"; },
+                 "--device cuda:1: CUDA is not available here");
+  }
   expect_error([&](FitOptions& o) { o.concept_select = "stratified"; }, "needs --concept-labels");
   expect_error([&](FitOptions& o) { o.holdout_fraction = 1.0; }, "--holdout-fraction");
   expect_error([&](FitOptions& o) { o.train_features = dir / "missing.npy"; }, "missing.npy");

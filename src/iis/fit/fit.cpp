@@ -14,6 +14,7 @@
 #include "iis/concepts/end2end.hpp"
 #include "iis/concepts/kmeans.hpp"
 #include "iis/concepts/select.hpp"
+#include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
@@ -566,12 +567,7 @@ void validate_fit_options(const FitOptions& o) {
   std::set<uint64_t> distinct(o.seeds.begin(), o.seeds.end());
   IIS_CHECK_HINT(distinct.size() == o.seeds.size(), "--seeds lists a seed twice",
                  "list each seed once");
-  IIS_CHECK_HINT(o.device == "cpu" || o.device == "cuda",
-                 "--device must be cpu or cuda, got '" << o.device << "'", "use --device cpu");
-  if (o.device == "cuda") {
-    IIS_CHECK_HINT(torch::cuda::is_available(), "--device cuda: no CUDA device is available",
-                   "use --device cpu, or a LibTorch built with CUDA on a machine with a GPU");
-  }
+  core::check_device(o.device);
   heads::parse_threshold_rule(o.threshold);
   heads::parse_select_on(o.select_on);
   if (!o.concept_select.empty()) concepts::parse_concept_select(o.concept_select);
@@ -599,8 +595,7 @@ void validate_fit_options(const FitOptions& o) {
 FitSummary run_fit(const FitOptions& o) {
   auto start = std::chrono::steady_clock::now();
   validate_fit_options(o);
-  const torch::Device device =
-      o.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  const torch::Device device = core::check_device(o.device);
   core::log_info("reading inputs");
   Inputs in = load_inputs(o);
   const std::string select = o.concept_select.empty()

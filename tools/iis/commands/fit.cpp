@@ -53,7 +53,7 @@ void add_fit_command(CLI::App& root, Commands& commands) {
   app->add_option("--seeds", o->seeds, "Seeds; figures are mean ± std over them")
       ->delimiter(',')
       ->capture_default_str();
-  app->add_option("--device", o->device, "cpu | cuda")->capture_default_str();
+  app->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   app->add_option("--threshold", o->threshold,
                   "strict (the reference: r=0 already drops one) | exact | soft")
       ->capture_default_str();
