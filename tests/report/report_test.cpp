@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fabricate.hpp"
 #include "iis/core/files.hpp"
 #include "test_support.hpp"
 
@@ -14,38 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A results.json as `iis fit` writes it (only the keys the report reads, plus noise), with
-// top1(r) = acc · (1 − drop · r) so ARR is known.
-json fabricated(double acc, double iis, double iis_cc, double drop, const std::string& ct = "") {
-  json ratios = json::array();
-  for (double r : {0.0, 0.5, 0.9})
-    ratios.push_back({{"ratio", r}, {"top1", acc * (1 - drop * r)}, {"top5", 1.0}});
-  json j = {{"standard_accuracy", acc},       {"iis", iis},       {"iis_std", 0.01},
-            {"iis_chance_corrected", iis_cc}, {"ratios", ratios}, {"settings", {{"epochs", 30}}}};
-  if (!ct.empty()) j["concept_type"] = ct;
-  return j;
-}
-
-void write(const std::string& path, const json& j) {
-  core::make_dirs(fs::path(path).parent_path().string());
-  core::write_text_atomic(path, j.dump());
-}
-
-// Four prototype backbones (the hand-computed case of correlation_test), one cluster pair.
-void fabricate_run(const std::string& run) {
-  write(run + "/fit/weak/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2, "prototype"));
-  write(run + "/fit/mid/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1, "prototype"));
-  write(run + "/fit/good/prototype/results.json", fabricated(0.7, 0.85, 0.75, 0.1, "prototype"));
-  write(run + "/fit/best/prototype/results.json", fabricated(0.8, 0.95, 0.90, 0.0, "prototype"));
-  // No concept_type in the file: taken from the path.
-  write(run + "/fit/weak/cluster/results.json", fabricated(0.5, 0.70, 0.50, 0.3));
-  // Names in the file's settings override a path that does not follow the layout.
-  json other = fabricated(0.8, 0.90, 0.85, 0.05);
-  other["settings"]["backbone"] = "best";
-  other["settings"]["concept_type"] = "cluster";
-  write(run + "/elsewhere/results.json", other);
-}
+using namespace test_data;
 
 const json* find_row(const json& rows, const std::string& backbone, const std::string& ct) {
   for (const auto& r : rows)
@@ -135,6 +105,34 @@ TEST(Report, FiguresArePngAndSvg) {
   EXPECT_NE(core::read_text(dir / "report/index.html").find("figures/retention_cluster.png"),
             std::string::npos);
   EXPECT_EQ(result.files.size(), 3u + 8u);
+}
+
+// A newline and a gnuplot shell escape ("!") in a name, from results.json or from a folder:
+// the report refuses the name before any script is written, and gnuplot runs nothing.
+TEST(Report, NamesWithControlCharactersRunNothing) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  test_data::WorkingDir cwd(dir.str());  // where gnuplot's `!touch X` would create X
+  const std::string evil = "evil\n!touch X\n#";
+  ReportOptions options;
+  options.out_dir = dir / "report";
+
+  options.run_dir = dir / "named_in_file";
+  fabricate_run(options.run_dir);
+  json named = fabricated(0.65, 0.9, 0.8, 0.1, "prototype");
+  named["backbone"] = evil;
+  write(options.run_dir + "/fit/x/prototype/results.json", named);
+  EXPECT_IIS_ERROR(run_report(options), "control character");
+  EXPECT_FALSE(fs::exists(dir / "X"));
+
+  fs::remove(dir / "X");
+  options.run_dir = dir / "named_by_folder";
+  fabricate_run(options.run_dir);
+  write(options.run_dir + "/fit/" + evil + "/prototype/results.json",
+        fabricated(0.65, 0.9, 0.8, 0.1));
+  EXPECT_IIS_ERROR(run_report(options), "evil\\n!touch X\\n#");  // shown escaped
+  EXPECT_FALSE(fs::exists(dir / "X"));
+  EXPECT_FALSE(fs::exists(dir / "report/figures/X"));
 }
 
 TEST(Report, ClearErrors) {

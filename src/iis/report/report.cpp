@@ -45,6 +45,37 @@ double number_field(const json& j, const std::string& key, const std::string& fi
   return j[key].get<double>();
 }
 
+bool has_control_character(const std::string& s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// `s` with its control characters written out (\n, \x01), for an error message.
+std::string visible(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (!has_control_character(std::string(1, c))) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// Names end up in table cells, terminal lines and figure scripts, where a line break could
+// forge a row or, in a script, a command: a name with a control character is refused.
+void check_name(const std::string& name, const std::string& what, const std::string& file) {
+  IIS_CHECK_HINT(!has_control_character(name),
+                 file << ": the " << what << " '" << visible(name)
+                      << "' contains a control character (a line break, a tab, ...)",
+                 "rename it: names are shown in tables and figures and must be one line of text");
+}
+
 ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   const std::string name = file.string();
   json j;
@@ -74,8 +105,10 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
 
   // Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
   std::vector<std::string> parts;
-  for (const auto& p : fs::relative(file.parent_path(), run_dir))
+  for (const auto& p : fs::relative(file.parent_path(), run_dir)) {
+    check_name(p.string(), "folder name", name);
     if (p != ".") parts.push_back(p.string());
+  }
   row.concept_type = string_field(j, "concept_type");
   if (row.concept_type.empty()) row.concept_type = parts.size() >= 2 ? parts.back() : "prototype";
   if (!parts.empty() && parts.back() == row.concept_type) parts.pop_back();
@@ -85,6 +118,8 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
     for (size_t i = 0; i < parts.size(); ++i) row.backbone += (i ? "/" : "") + parts[i];
     if (row.backbone.empty()) row.backbone = fs::absolute(run_dir).filename().string();
   }
+  check_name(row.backbone, "backbone name", name);
+  check_name(row.concept_type, "concept type", name);
   return row;
 }
 
