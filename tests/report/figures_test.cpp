@@ -52,5 +52,63 @@ TEST(Figures, HostileNamesAreInertText) {
   }
 }
 
+// A stand-in for gnuplot that runs the real one, then cuts every image it wrote as a full
+// disk would (gnuplot itself still exits 0 there): `command` gets each image as $f.
+std::string truncating_gnuplot(const std::string& dir, const std::string& gnuplot,
+                               const std::string& command) {
+  const std::string path = dir + "/fake-gnuplot";
+  core::write_text_atomic(path, "#!/bin/sh\n" + gnuplot +
+                                    " \"$@\" || exit $?\n"
+                                    "for a; do script=$a; done\n"
+                                    "cd \"$(dirname \"$script\")\" || exit 1\n"
+                                    "for f in *.png* *.svg*; do " +
+                                    command + "; done\n");
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+int files_ending(const std::string& dir, const std::string& extension) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == extension;
+  return n;
+}
+
+// Runs the report with a gnuplot that writes broken images; returns the error.
+std::string report_with(const std::string& gnuplot, const std::string& run,
+                        const std::string& out) {
+  ReportOptions options;
+  options.run_dir = run;
+  options.out_dir = out;
+  options.gnuplot = gnuplot;
+  return test::error_of([&] { run_report(options); });
+}
+
+TEST(Figures, IncompleteImagesAreNeverRenamedIntoPlace) {
+  const std::string gnuplot = find_executable("gnuplot");
+  if (gnuplot.empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  test_data::fabricate_run(dir / "run");
+  const std::string halve_png =
+      "case $f in *.png*) truncate -s $(($(stat -c %s \"$f\") / 2)) \"$f\";; esac";
+  std::string what =
+      report_with(truncating_gnuplot(dir.str(), gnuplot, halve_png), dir / "run", dir / "a");
+  EXPECT_NE(what.find("incomplete"), std::string::npos) << what;
+  EXPECT_NE(what.find(".png: incomplete"), std::string::npos) << what;
+  EXPECT_EQ(files_ending(dir / "a/figures", ".png"), 0);
+  EXPECT_EQ(files_ending(dir / "a/figures", ".tmp"), 0);
+
+  const std::string empty_svg = "case $f in *.svg*) : > \"$f\";; esac";
+  what = report_with(truncating_gnuplot(dir.str(), gnuplot, empty_svg), dir / "run", dir / "b");
+  EXPECT_NE(what.find("incomplete"), std::string::npos) << what;
+  EXPECT_NE(what.find(".svg: incomplete"), std::string::npos) << what;
+  EXPECT_EQ(files_ending(dir / "b/figures", ".svg"), 0);
+  EXPECT_EQ(files_ending(dir / "b/figures", ".tmp"), 0);
+
+  // The same stand-in leaving the images whole: the report completes.
+  EXPECT_EQ(report_with(truncating_gnuplot(dir.str(), gnuplot, "true"), dir / "run", dir / "c"),
+            "");
+  EXPECT_TRUE(fs::exists(dir / "c/figures/retention_prototype.png"));
+}
+
 }  // namespace
 }  // namespace iis::report

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -106,6 +107,43 @@ void run_gnuplot(const std::string& gnuplot, const std::string& script, const st
   }
 }
 
+// How a complete image of a terminal ends: a PNG with its IEND chunk (length 0, type,
+// CRC), an SVG with its closing tag (then perhaps a line break).
+bool image_complete(const std::string& path, const std::string& ext) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  std::string data = core::read_text(path);
+  if (ext == "png") {
+    static const std::string kIend("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+    return data.size() >= 8 + kIend.size() && data.compare(1, 3, "PNG") == 0 &&
+           data.compare(data.size() - kIend.size(), kIend.size(), kIend) == 0;
+  }
+  while (!data.empty() && std::isspace(static_cast<unsigned char>(data.back()))) data.pop_back();
+  const std::string end = "</svg>";
+  return data.size() >= end.size() && data.compare(data.size() - end.size(), end.size(), end) == 0;
+}
+
+// gnuplot exits 0 even when its writes fail (a full disk): each image is checked complete
+// before it is renamed into place, and none is renamed unless all are.
+std::vector<std::string> move_images_into_place(const std::string& stem) {
+  std::vector<std::string> images;
+  for (const auto& t : kTerminals) {
+    const std::string image = stem + "." + t.ext;
+    if (!image_complete(image + ".tmp", t.ext)) {
+      std::error_code ec;
+      for (const auto& u : kTerminals) fs::remove(stem + "." + u.ext + ".tmp", ec);
+      IIS_FAIL(image << ": incomplete: gnuplot exited without error but did not finish the "
+                     << t.ext << " file",
+               "is the disk full? Free some space and run `iis report` again (gnuplot's "
+               "messages are in "
+                   << stem << ".log)");
+    }
+    images.push_back(image);
+  }
+  for (const auto& image : images) fs::rename(image + ".tmp", image);
+  return images;
+}
+
 // Writes `body` framed once per terminal into `stem`.gp, runs it, renames the images into
 // place; returns their paths.
 std::vector<std::string> draw(const std::string& gnuplot, const std::string& stem,
@@ -121,12 +159,7 @@ std::vector<std::string> draw(const std::string& gnuplot, const std::string& ste
   const std::string path = stem + ".gp";
   core::write_text_atomic(path, script.str());
   run_gnuplot(gnuplot, path, stem + ".log");
-  std::vector<std::string> images;
-  for (const auto& t : kTerminals) {
-    const std::string image = stem + "." + t.ext;
-    fs::rename(image + ".tmp", image);
-    images.push_back(image);
-  }
+  const auto images = move_images_into_place(stem);
   std::error_code ec;
   fs::remove(stem + ".log", ec);
   return images;
