@@ -9,13 +9,13 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/report/correlation.hpp"
 #include "iis/report/detail/figures.hpp"
+#include "iis/report/detail/outputs.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -131,173 +131,6 @@ int type_order(const std::string& t) {
   return 3;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += (c == '"') ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string number(double v, const char* format = "%.6g") {
-  if (std::isnan(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
-std::string ratio_name(double r) { return number(r, "%g"); }
-
-// Every ratio any row has, ascending.
-std::vector<double> all_ratios(const std::vector<ReportRow>& rows) {
-  std::set<double> ratios;
-  for (const auto& row : rows)
-    for (const auto& r : row.ratios) ratios.insert(r.ratio);
-  return {ratios.begin(), ratios.end()};
-}
-
-const RatioAccuracy* at_ratio(const ReportRow& row, double ratio) {
-  for (const auto& r : row.ratios)
-    if (r.ratio == ratio) return &r;
-  return nullptr;
-}
-
-std::string summary_csv(const std::vector<ReportRow>& rows) {
-  const auto ratios = all_ratios(rows);
-  std::ostringstream out;
-  out << "backbone,concept_type,standard_accuracy,iis,iis_std,iis_chance_corrected";
-  for (double r : ratios) out << ",top1_r" << ratio_name(r);
-  out << ",source\n";
-  for (const auto& row : rows) {
-    out << csv_field(row.backbone) << "," << csv_field(row.concept_type) << ","
-        << number(row.standard_accuracy) << "," << number(row.iis) << "," << number(row.iis_std)
-        << "," << number(row.iis_chance_corrected);
-    for (double r : ratios) {
-      const auto* a = at_ratio(row, r);
-      out << "," << (a ? number(a->top1) : "");
-    }
-    out << "," << csv_field(row.source) << "\n";
-  }
-  return out.str();
-}
-
-json nan_as_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-
-json summary_json(const ReportResult& result, const std::string& run_dir) {
-  json rows = json::array();
-  for (const auto& row : result.rows) {
-    json ratios = json::array();
-    const auto arr = row.retention();
-    for (size_t k = 0; k < row.ratios.size(); ++k) {
-      const auto& a = row.ratios[k];
-      ratios.push_back({{"ratio", a.ratio},
-                        {"top1", a.top1},
-                        {"top5", nan_as_null(a.top5)},
-                        {"top1_std", nan_as_null(a.top1_std)},
-                        {"retention", nan_as_null(arr[k])}});
-    }
-    json accuracy = json::object();
-    for (const auto& a : row.ratios) accuracy[ratio_name(a.ratio)] = a.top1;
-    rows.push_back({{"backbone", row.backbone},
-                    {"concept_type", row.concept_type},
-                    {"standard_accuracy", row.standard_accuracy},
-                    {"iis", row.iis},
-                    {"iis_std", row.iis_std},
-                    {"iis_chance_corrected", row.iis_chance_corrected},
-                    {"accuracy_at_ratio", accuracy},
-                    {"ratios", ratios},
-                    {"source", row.source}});
-  }
-  json correlations = json::object();
-  for (const auto& [type, c] : result.correlations)
-    correlations[type] = {{"n", c.n},
-                          {"pearson", nan_as_null(c.pearson)},
-                          {"spearman", nan_as_null(c.spearman)},
-                          {"pearson_chance_corrected", nan_as_null(c.pearson_chance_corrected)},
-                          {"spearman_chance_corrected", nan_as_null(c.spearman_chance_corrected)},
-                          {"between", "standard_accuracy and iis across backbones"}};
-  return {{"run_dir", run_dir}, {"rows", rows}, {"correlations", correlations}};
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string index_html(const ReportResult& result, const std::string& run_dir,
-                       const std::vector<std::string>& figures, const std::string& out_dir) {
-  const auto ratios = all_ratios(result.rows);
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>iis report: "
-    << html_escape(run_dir) << "</title>\n<style>\n"
-    << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}\n"
-    << "table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;text-align:right;"
-    << "border-bottom:1px solid #ddd}th{background:#f4f4f4}td.name{text-align:left}\n"
-    << "img{max-width:100%;border:1px solid #eee;margin:.5em 0}</style></head><body>\n"
-    << "<h1>Inherent Interpretability Score</h1>\n<p>Run: <code>" << html_escape(run_dir)
-    << "</code>. IIS is the area under the accuracy-retention curve acc(r)/acc(standard) over "
-       "the sparsity ratios; mean &plusmn; std over seeds. The chance-corrected IIS uses "
-       "accuracies above chance (acc&minus;1/C), so a representation that carries no "
-       "information cannot score high. Table: <a href=\"summary.csv\">summary.csv</a>, "
-       "<a href=\"summary.json\">summary.json</a>.</p>\n";
-  h << "<h2>Scores</h2>\n<table><tr><th>backbone</th><th>concepts</th><th>accuracy</th>"
-    << "<th>IIS</th><th>chance-corrected IIS</th>";
-  for (double r : ratios) h << "<th>acc @ r=" << ratio_name(r) << "</th>";
-  h << "</tr>\n";
-  for (const auto& row : result.rows) {
-    h << "<tr><td class=\"name\">" << html_escape(row.backbone) << "</td><td class=\"name\">"
-      << html_escape(row.concept_type) << "</td><td>"
-      << number(100 * row.standard_accuracy, "%.1f %%") << "</td><td>" << number(row.iis, "%.3f")
-      << " &plusmn; " << number(row.iis_std, "%.3f") << "</td><td>"
-      << number(row.iis_chance_corrected, "%.3f") << "</td>";
-    for (double r : ratios) {
-      const auto* a = at_ratio(row, r);
-      h << "<td>" << (a ? number(100 * a->top1, "%.1f") : "") << "</td>";
-    }
-    h << "</tr>\n";
-  }
-  h << "</table>\n<h2>Correlation with accuracy across backbones</h2>\n<table><tr>"
-    << "<th>concepts</th><th>n</th><th>Pearson (IIS)</th><th>Spearman (IIS)</th>"
-    << "<th>Pearson (chance-corrected)</th><th>Spearman (chance-corrected)</th></tr>\n";
-  for (const auto& [type, c] : result.correlations) {
-    auto cell = [](double v) { return std::isnan(v) ? std::string("n/a") : number(v, "%+.3f"); };
-    h << "<tr><td class=\"name\">" << html_escape(type) << "</td><td>" << c.n << "</td><td>"
-      << cell(c.pearson) << "</td><td>" << cell(c.spearman) << "</td><td>"
-      << cell(c.pearson_chance_corrected) << "</td><td>" << cell(c.spearman_chance_corrected)
-      << "</td></tr>\n";
-  }
-  h << "</table>\n";
-  if (!figures.empty()) {
-    h << "<h2>Figures</h2>\n<p>Click a figure for its SVG.</p>\n";
-    for (const auto& f : figures) {
-      if (fs::path(f).extension() != ".png") continue;
-      const std::string png = fs::relative(f, out_dir).generic_string();
-      const std::string svg = fs::path(png).replace_extension(".svg").generic_string();
-      h << "<p><a href=\"" << html_escape(svg) << "\"><img src=\"" << html_escape(png)
-        << "\" width=\"900\"></a></p>\n";
-    }
-  }
-  h << "</body></html>\n";
-  return h.str();
-}
-
 }  // namespace
 
 std::vector<double> ReportRow::retention() const {
@@ -401,10 +234,11 @@ ReportResult run_report(const ReportOptions& options) {
   auto out = [&](const std::string& name) { return (fs::path(out_dir) / name).string(); };
   std::vector<std::string> figures;
   if (options.figures) figures = detail::draw_figures(result, out("figures"), gnuplot);
-  core::write_text_atomic(out("summary.csv"), summary_csv(result.rows));
+  core::write_text_atomic(out("summary.csv"), detail::summary_csv(result.rows));
   core::write_text_atomic(out("summary.json"),
-                          summary_json(result, options.run_dir).dump(2) + "\n");
-  core::write_text_atomic(out("index.html"), index_html(result, options.run_dir, figures, out_dir));
+                          detail::summary_json(result, options.run_dir).dump(2) + "\n");
+  core::write_text_atomic(out("index.html"),
+                          detail::index_html(result, options.run_dir, figures, out_dir));
   result.files = {out("summary.csv"), out("summary.json"), out("index.html")};
   result.files.insert(result.files.end(), figures.begin(), figures.end());
   return result;

@@ -65,6 +65,9 @@ std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>
 // in options.out_dir, each written atomically.
 ReportResult run_report(const ReportOptions& options);
 
+// The rows and correlations of a report as aligned lines for a terminal.
+std::string terminal_summary(const ReportResult& result);
+
 // The path of an executable named `name` (PATH lookup unless it contains a '/'), or "".
 std::string find_executable(const std::string& name);
 

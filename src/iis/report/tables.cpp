@@ -1,0 +1,129 @@
+// summary.csv, summary.json and the terminal summary of `iis report`.
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+#include "iis/report/detail/outputs.hpp"
+
+using nlohmann::json;
+
+namespace iis::report {
+namespace detail {
+namespace {
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += (c == '"') ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+json nan_as_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+}  // namespace
+
+std::string number(double v, const char* format) {
+  if (std::isnan(v)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+std::string ratio_name(double r) { return number(r, "%g"); }
+
+// Every ratio any row has, ascending.
+std::vector<double> all_ratios(const std::vector<ReportRow>& rows) {
+  std::set<double> ratios;
+  for (const auto& row : rows)
+    for (const auto& r : row.ratios) ratios.insert(r.ratio);
+  return {ratios.begin(), ratios.end()};
+}
+
+const RatioAccuracy* at_ratio(const ReportRow& row, double ratio) {
+  for (const auto& r : row.ratios)
+    if (r.ratio == ratio) return &r;
+  return nullptr;
+}
+
+std::string summary_csv(const std::vector<ReportRow>& rows) {
+  const auto ratios = all_ratios(rows);
+  std::ostringstream out;
+  out << "backbone,concept_type,standard_accuracy,iis,iis_std,iis_chance_corrected";
+  for (double r : ratios) out << ",top1_r" << ratio_name(r);
+  out << ",source\n";
+  for (const auto& row : rows) {
+    out << csv_field(row.backbone) << "," << csv_field(row.concept_type) << ","
+        << number(row.standard_accuracy) << "," << number(row.iis) << "," << number(row.iis_std)
+        << "," << number(row.iis_chance_corrected);
+    for (double r : ratios) {
+      const auto* a = at_ratio(row, r);
+      out << "," << (a ? number(a->top1) : "");
+    }
+    out << "," << csv_field(row.source) << "\n";
+  }
+  return out.str();
+}
+
+json summary_json(const ReportResult& result, const std::string& run_dir) {
+  json rows = json::array();
+  for (const auto& row : result.rows) {
+    json ratios = json::array();
+    const auto arr = row.retention();
+    for (size_t k = 0; k < row.ratios.size(); ++k) {
+      const auto& a = row.ratios[k];
+      ratios.push_back({{"ratio", a.ratio},
+                        {"top1", a.top1},
+                        {"top5", nan_as_null(a.top5)},
+                        {"top1_std", nan_as_null(a.top1_std)},
+                        {"retention", nan_as_null(arr[k])}});
+    }
+    json accuracy = json::object();
+    for (const auto& a : row.ratios) accuracy[ratio_name(a.ratio)] = a.top1;
+    rows.push_back({{"backbone", row.backbone},
+                    {"concept_type", row.concept_type},
+                    {"standard_accuracy", row.standard_accuracy},
+                    {"iis", row.iis},
+                    {"iis_std", row.iis_std},
+                    {"iis_chance_corrected", row.iis_chance_corrected},
+                    {"accuracy_at_ratio", accuracy},
+                    {"ratios", ratios},
+                    {"source", row.source}});
+  }
+  json correlations = json::object();
+  for (const auto& [type, c] : result.correlations)
+    correlations[type] = {{"n", c.n},
+                          {"pearson", nan_as_null(c.pearson)},
+                          {"spearman", nan_as_null(c.spearman)},
+                          {"pearson_chance_corrected", nan_as_null(c.pearson_chance_corrected)},
+                          {"spearman_chance_corrected", nan_as_null(c.spearman_chance_corrected)},
+                          {"between", "standard_accuracy and iis across backbones"}};
+  return {{"run_dir", run_dir}, {"rows", rows}, {"correlations", correlations}};
+}
+
+}  // namespace detail
+
+std::string terminal_summary(const ReportResult& result) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-28s %-10s %8s %15s %8s\n", "backbone", "concepts",
+                "accuracy", "IIS (± std)", "IIS-cc");
+  out << line;
+  for (const auto& r : result.rows) {
+    std::snprintf(line, sizeof(line), "%-28s %-10s %7.1f%% %8.3f ± %.3f %8.3f\n",
+                  r.backbone.c_str(), r.concept_type.c_str(), 100 * r.standard_accuracy, r.iis,
+                  r.iis_std, r.iis_chance_corrected);
+    out << line;
+  }
+  auto coefficient = [](double v) {
+    return std::isnan(v) ? std::string("n/a") : detail::number(v, "%+.3f");
+  };
+  for (const auto& [type, c] : result.correlations)
+    out << type << ", " << c.n << " backbones: accuracy vs IIS Pearson " << coefficient(c.pearson)
+        << " Spearman " << coefficient(c.spearman) << "; vs chance-corrected IIS Pearson "
+        << coefficient(c.pearson_chance_corrected) << " Spearman "
+        << coefficient(c.spearman_chance_corrected) << "\n";
+  return out.str();
+}
+
+}  // namespace iis::report
