@@ -135,6 +135,74 @@ TEST(Report, NamesWithControlCharactersRunNothing) {
   EXPECT_FALSE(fs::exists(dir / "report/figures/X"));
 }
 
+// `iis fit` writes "iis_chance_corrected": null when the standard accuracy is at or below
+// chance (1/C); the report shows n/a there instead of refusing the file.
+TEST(Report, ChanceCorrectedIisUndefinedAtChance) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  json at_chance = fabricated(0.1, 1.02, 0.0, 0.0, "prototype");
+  at_chance["iis_chance_corrected"] = nullptr;
+  for (auto& r : at_chance["ratios"]) r["arr_chance_corrected"] = nullptr;
+  write(dir / "run/fit/chance/prototype/results.json", at_chance);
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = !find_executable("gnuplot").empty();  // the scatter plot skips the point
+  ReportResult result = run_report(options);
+
+  ASSERT_EQ(result.rows[0].backbone, "chance");
+  EXPECT_TRUE(std::isnan(result.rows[0].iis_chance_corrected));
+  json summary = json::parse(core::read_text(dir / "run/summary.json"));
+  EXPECT_TRUE(
+      find_row(summary["rows"], "chance", "prototype")->at("iis_chance_corrected").is_null());
+  // Correlations of the chance-corrected IIS leave the undefined row out and say so.
+  EXPECT_EQ(summary["correlations"]["prototype"]["n"].get<int>(), 5);
+  EXPECT_EQ(summary["correlations"]["prototype"]["n_chance_corrected"].get<int>(), 4);
+  EXPECT_NEAR(summary["correlations"]["prototype"]["pearson_chance_corrected"].get<double>(),
+              0.0475 / std::sqrt(0.05 * 0.046875), 1e-9);
+
+  std::ifstream csv(dir / "run/summary.csv");
+  std::string line;
+  while (std::getline(csv, line) && line.rfind("chance,", 0) != 0) {
+  }
+  EXPECT_EQ(line.rfind("chance,prototype,0.1,1.02,0.01,n/a,0.1,", 0), 0u) << line;
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_NE(html.find("<td>n/a</td>"), std::string::npos);
+  const std::string terminal = terminal_summary(result);
+  EXPECT_NE(terminal.find("n/a"), std::string::npos) << terminal;
+  EXPECT_EQ(terminal.find("nan"), std::string::npos) << terminal;
+}
+
+// A "warnings" list in results.json (e.g. ratios that keep no concept) is shown per backbone
+// and concept type on the page and in the terminal; without one, nothing is.
+TEST(Report, WarningsOfTheFitAreShown) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult plain = run_report(options);
+  EXPECT_EQ(core::read_text(dir / "run/index.html").find("Warnings"), std::string::npos);
+  EXPECT_EQ(terminal_summary(plain).find("warning"), std::string::npos);
+
+  const std::string message = "ratios 0.98 keep 0 concepts with K=40; K=51 or more keeps one";
+  json warned = fabricated(0.6, 0.85, 0.70, 0.1, "prototype");
+  warned["warnings"] = {message};
+  write(dir / "run/fit/mid/prototype/results.json", warned);
+  ReportResult result = run_report(options);
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_NE(html.find("Warnings"), std::string::npos);
+  EXPECT_NE(html.find("mid</b> (prototype): " + message), std::string::npos) << html;
+  EXPECT_NE(terminal_summary(result).find("warning: mid (prototype): " + message),
+            std::string::npos)
+      << terminal_summary(result);
+  json summary = json::parse(core::read_text(dir / "run/summary.json"));
+  EXPECT_EQ(find_row(summary["rows"], "mid", "prototype")->at("warnings"), json({message}));
+
+  warned["warnings"] = "not a list";
+  write(dir / "run/fit/mid/prototype/results.json", warned);
+  EXPECT_IIS_ERROR(run_report(options), "\"warnings\" is not a list of strings");
+}
+
 TEST(Report, ClearErrors) {
   test::TempDir dir;
   ReportOptions options;

@@ -225,7 +225,10 @@ std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& row
       {"IIS: Pearson r = " + coefficient(c.pearson) + ", Spearman ρ = " + coefficient(c.spearman),
        "chance-corrected IIS: r = " + coefficient(c.pearson_chance_corrected) +
            ", ρ = " + coefficient(c.spearman_chance_corrected),
-       "(n = " + std::to_string(c.n) + " backbones)"});
+       "(n = " + std::to_string(c.n) + " backbones" +
+           (c.n_chance_corrected != c.n
+                ? ", " + std::to_string(c.n_chance_corrected) + " above chance)"
+                : ")")});
   const std::string d = literal(stem + ".dat");
   std::ostringstream body;
   body << kStyle << "set title " << literal("IIS against accuracy, " + concept_type + " concepts")

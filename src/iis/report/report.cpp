@@ -34,14 +34,23 @@ std::string string_field(const json& j, const std::string& key) {
   return "";
 }
 
-double number_field(const json& j, const std::string& key, const std::string& file, bool required) {
-  if (!j.contains(key) || j[key].is_null()) {
-    IIS_CHECK_HINT(!required, file << " has no \"" << key << "\"",
-                   "is it a results.json written by `iis fit`? Re-run the fit that made it");
-    return kNaN;
-  }
-  IIS_CHECK_HINT(j[key].is_number(), file << ": \"" << key << "\" is not a number",
-                 "is it a results.json written by `iis fit`? Re-run the fit that made it");
+constexpr const char* kRefitHint =
+    "is it a results.json written by `iis fit`? Re-run the fit that made it";
+
+// How a number field of results.json may be given.
+enum class Field {
+  kRequired,  // present and a number
+  kNullable,  // present; null where undefined (`iis fit` writes null, e.g. at chance)
+  kOptional,  // may be absent or null
+};
+
+// The number `key` of `j`; NaN where null or absent (as `presence` allows).
+double number_field(const json& j, const std::string& key, const std::string& file,
+                    Field presence) {
+  IIS_CHECK_HINT(presence == Field::kOptional || j.contains(key),
+                 file << " has no \"" << key << "\"", kRefitHint);
+  if (!j.contains(key) || (j[key].is_null() && presence != Field::kRequired)) return kNaN;
+  IIS_CHECK_HINT(j[key].is_number(), file << ": \"" << key << "\" is not a number", kRefitHint);
   return j[key].get<double>();
 }
 
@@ -76,17 +85,12 @@ void check_name(const std::string& name, const std::string& what, const std::str
                  "rename it: names are shown in tables and figures and must be one line of text");
 }
 
-ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
-  const std::string name = file.string();
-  json j;
-  with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
-  IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
-  ReportRow row;
-  row.source = fs::relative(file, run_dir).generic_string();
-  row.standard_accuracy = number_field(j, "standard_accuracy", name, true);
-  row.iis = number_field(j, "iis", name, true);
-  row.iis_chance_corrected = number_field(j, "iis_chance_corrected", name, true);
-  row.iis_std = number_field(j, "iis_std", name, false);
+// The numbers of one results.json: accuracy, IIS and the accuracy at each ratio.
+void read_numbers(const json& j, const std::string& name, ReportRow& row) {
+  row.standard_accuracy = number_field(j, "standard_accuracy", name, Field::kRequired);
+  row.iis = number_field(j, "iis", name, Field::kRequired);
+  row.iis_chance_corrected = number_field(j, "iis_chance_corrected", name, Field::kNullable);
+  row.iis_std = number_field(j, "iis_std", name, Field::kOptional);
   if (std::isnan(row.iis_std)) row.iis_std = 0;
   IIS_CHECK_HINT(j.contains("ratios") && j["ratios"].is_array() && !j["ratios"].empty(),
                  name << " has no \"ratios\" list", "re-run the fit that made it");
@@ -94,16 +98,36 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
     IIS_CHECK_HINT(r.is_object(), name << ": an entry of \"ratios\" is not an object",
                    "re-run the fit that made it");
     RatioAccuracy a;
-    a.ratio = number_field(r, "ratio", name, true);
-    a.top1 = number_field(r, "top1", name, true);
-    a.top5 = number_field(r, "top5", name, false);
-    a.top1_std = number_field(r, "top1_std", name, false);
+    a.ratio = number_field(r, "ratio", name, Field::kRequired);
+    a.top1 = number_field(r, "top1", name, Field::kRequired);
+    a.top5 = number_field(r, "top5", name, Field::kOptional);
+    a.top1_std = number_field(r, "top1_std", name, Field::kOptional);
     row.ratios.push_back(a);
   }
   std::sort(row.ratios.begin(), row.ratios.end(),
             [](const RatioAccuracy& a, const RatioAccuracy& b) { return a.ratio < b.ratio; });
+}
 
-  // Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
+// The fit's "warnings" (absent in older results: none), each made one line of text.
+std::vector<std::string> read_warnings(const json& j, const std::string& name) {
+  if (!j.contains("warnings") || j["warnings"].is_null()) return {};
+  const json& w = j["warnings"];
+  const bool strings =
+      w.is_array() && std::all_of(w.begin(), w.end(), [](const json& e) { return e.is_string(); });
+  IIS_CHECK_HINT(strings, name << ": \"warnings\" is not a list of strings", kRefitHint);
+  std::vector<std::string> out;
+  for (const auto& e : w) {
+    std::string text = e.get<std::string>();
+    for (char& c : text)
+      if (has_control_character(std::string(1, c))) c = ' ';
+    out.push_back(text);
+  }
+  return out;
+}
+
+// Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
+void read_names(const json& j, const fs::path& file, const fs::path& run_dir, ReportRow& row) {
+  const std::string name = file.string();
   std::vector<std::string> parts;
   for (const auto& p : fs::relative(file.parent_path(), run_dir)) {
     check_name(p.string(), "folder name", name);
@@ -120,6 +144,18 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   }
   check_name(row.backbone, "backbone name", name);
   check_name(row.concept_type, "concept type", name);
+}
+
+ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
+  const std::string name = file.string();
+  json j;
+  with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
+  IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
+  ReportRow row;
+  row.source = fs::relative(file, run_dir).generic_string();
+  read_numbers(j, name, row);
+  row.warnings = read_warnings(j, name);
+  read_names(j, file, run_dir, row);
   return row;
 }
 
@@ -182,18 +218,21 @@ std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>
   for (const auto& r : rows) by_type[r.concept_type].push_back(&r);
   std::map<std::string, CorrelationSummary> out;
   for (const auto& [type, group] : by_type) {
-    std::vector<double> acc, iis, cc;
+    std::vector<double> acc, iis, acc_above_chance, cc;
     for (const auto* r : group) {
       acc.push_back(r->standard_accuracy);
       iis.push_back(r->iis);
+      if (std::isnan(r->iis_chance_corrected)) continue;
+      acc_above_chance.push_back(r->standard_accuracy);
       cc.push_back(r->iis_chance_corrected);
     }
     CorrelationSummary c;
     c.n = static_cast<int>(group.size());
+    c.n_chance_corrected = static_cast<int>(cc.size());
     c.pearson = pearson(acc, iis);
     c.spearman = spearman(acc, iis);
-    c.pearson_chance_corrected = pearson(acc, cc);
-    c.spearman_chance_corrected = spearman(acc, cc);
+    c.pearson_chance_corrected = pearson(acc_above_chance, cc);
+    c.spearman_chance_corrected = spearman(acc_above_chance, cc);
     out[type] = c;
   }
   return out;

@@ -31,16 +31,21 @@ struct ReportRow {
   std::string backbone, concept_type;
   std::string source;  // the results.json, relative to the run folder
   double standard_accuracy = 0;
-  double iis = 0, iis_std = 0, iis_chance_corrected = 0;
+  double iis = 0, iis_std = 0;
+  // NaN where undefined: `iis fit` writes null when the standard accuracy is at or below chance.
+  double iis_chance_corrected = 0;
   std::vector<RatioAccuracy> ratios;  // sorted by ratio
+  // What `iis fit` warned about these settings (results.json "warnings"; none if absent).
+  std::vector<std::string> warnings;
   // ARR(r) = top1(r) / standard_accuracy, aligned with `ratios`.
   std::vector<double> retention() const;
 };
 
 // Correlation across the backbones evaluated with one concept type, between standard
 // accuracy and IIS (plain and chance-corrected). NaN where undefined (n < 2, constant series).
+// The chance-corrected coefficients use only the n_chance_corrected backbones above chance.
 struct CorrelationSummary {
-  int n = 0;
+  int n = 0, n_chance_corrected = 0;
   double pearson = 0, spearman = 0;
   double pearson_chance_corrected = 0, spearman_chance_corrected = 0;
 };

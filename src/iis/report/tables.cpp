@@ -21,6 +21,11 @@ std::string csv_field(const std::string& s) {
 
 json nan_as_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
 
+// The chance-corrected IIS is undefined at or below chance: "n/a" in the CSV and the terminal.
+std::string chance_corrected(double v, const char* format) {
+  return std::isnan(v) ? "n/a" : number(v, format);
+}
+
 }  // namespace
 
 std::string number(double v, const char* format) {
@@ -55,7 +60,7 @@ std::string summary_csv(const std::vector<ReportRow>& rows) {
   for (const auto& row : rows) {
     out << csv_field(row.backbone) << "," << csv_field(row.concept_type) << ","
         << number(row.standard_accuracy) << "," << number(row.iis) << "," << number(row.iis_std)
-        << "," << number(row.iis_chance_corrected);
+        << "," << chance_corrected(row.iis_chance_corrected, "%.6g");
     for (double r : ratios) {
       const auto* a = at_ratio(row, r);
       out << "," << (a ? number(a->top1) : "");
@@ -85,14 +90,16 @@ json summary_json(const ReportResult& result, const std::string& run_dir) {
                     {"standard_accuracy", row.standard_accuracy},
                     {"iis", row.iis},
                     {"iis_std", row.iis_std},
-                    {"iis_chance_corrected", row.iis_chance_corrected},
+                    {"iis_chance_corrected", nan_as_null(row.iis_chance_corrected)},
                     {"accuracy_at_ratio", accuracy},
                     {"ratios", ratios},
-                    {"source", row.source}});
+                    {"source", row.source},
+                    {"warnings", row.warnings}});
   }
   json correlations = json::object();
   for (const auto& [type, c] : result.correlations)
     correlations[type] = {{"n", c.n},
+                          {"n_chance_corrected", c.n_chance_corrected},
                           {"pearson", nan_as_null(c.pearson)},
                           {"spearman", nan_as_null(c.spearman)},
                           {"pearson_chance_corrected", nan_as_null(c.pearson_chance_corrected)},
@@ -110,19 +117,24 @@ std::string terminal_summary(const ReportResult& result) {
                 "accuracy", "IIS (± std)", "IIS-cc");
   out << line;
   for (const auto& r : result.rows) {
-    std::snprintf(line, sizeof(line), "%-28s %-10s %7.1f%% %8.3f ± %.3f %8.3f\n",
-                  r.backbone.c_str(), r.concept_type.c_str(), 100 * r.standard_accuracy, r.iis,
-                  r.iis_std, r.iis_chance_corrected);
+    std::snprintf(line, sizeof(line), "%-28s %-10s %7.1f%% %8.3f ± %.3f %8s\n", r.backbone.c_str(),
+                  r.concept_type.c_str(), 100 * r.standard_accuracy, r.iis, r.iis_std,
+                  detail::chance_corrected(r.iis_chance_corrected, "%.3f").c_str());
     out << line;
   }
+  for (const auto& r : result.rows)
+    for (const auto& w : r.warnings)
+      out << "warning: " << r.backbone << " (" << r.concept_type << "): " << w << "\n";
   auto coefficient = [](double v) {
     return std::isnan(v) ? std::string("n/a") : detail::number(v, "%+.3f");
   };
-  for (const auto& [type, c] : result.correlations)
+  for (const auto& [type, c] : result.correlations) {
     out << type << ", " << c.n << " backbones: accuracy vs IIS Pearson " << coefficient(c.pearson)
-        << " Spearman " << coefficient(c.spearman) << "; vs chance-corrected IIS Pearson "
-        << coefficient(c.pearson_chance_corrected) << " Spearman "
+        << " Spearman " << coefficient(c.spearman) << "; vs chance-corrected IIS";
+    if (c.n_chance_corrected != c.n) out << " (" << c.n_chance_corrected << " above chance)";
+    out << " Pearson " << coefficient(c.pearson_chance_corrected) << " Spearman "
         << coefficient(c.spearman_chance_corrected) << "\n";
+  }
   return out.str();
 }
 
