@@ -1,9 +1,12 @@
 // Tests the figures of `iis report`: hostile names, incomplete images, standalone scripts.
 #include "iis/report/detail/figures.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fabricate.hpp"
 #include "iis/core/files.hpp"
@@ -108,6 +111,102 @@ TEST(Figures, IncompleteImagesAreNeverRenamedIntoPlace) {
   EXPECT_EQ(report_with(truncating_gnuplot(dir.str(), gnuplot, "true"), dir / "run", dir / "c"),
             "");
   EXPECT_TRUE(fs::exists(dir / "c/figures/retention_prototype.png"));
+}
+
+// The numbers after `prefix` on the first line of `script` that holds it, e.g. "set yrange ["
+// → {0.6, 1.15}; stops at the first character that is no part of a number.
+std::vector<double> numbers_after(const std::string& script, const std::string& prefix) {
+  const auto at = script.find(prefix);
+  if (at == std::string::npos) return {};
+  std::vector<double> out;
+  const std::string line = script.substr(at + prefix.size(), script.find('\n', at) - at);
+  const char* p = line.c_str();
+  for (;;) {
+    while (*p == ' ' || *p == ':' || *p == ',' || *p == '[') ++p;
+    if (std::string(p).rfind("screen ", 0) == 0) p += 7;
+    char* end = nullptr;
+    const double v = std::strtod(p, &end);
+    if (end == p) break;
+    out.push_back(v);
+    p = end;
+  }
+  return out;
+}
+
+// Draws the figures of `rows` (one concept type) and returns the two scripts.
+std::pair<std::string, std::string> scripts_of(const std::vector<ReportRow>& rows,
+                                               const std::string& dir) {
+  ReportResult result;
+  result.rows = rows;
+  result.correlations = correlate(result.rows);
+  detail::draw_figures(result, dir, find_executable("gnuplot"));
+  return {core::read_text(dir + "/retention_prototype.gp"),
+          core::read_text(dir + "/iis_vs_accuracy_prototype.gp")};
+}
+
+ReportRow with_retention(const std::string& name, double acc, std::vector<double> retention) {
+  ReportRow r = row(name, "prototype", acc);
+  for (size_t k = 0; k < r.ratios.size(); ++k) r.ratios[k].top1 = acc * retention[k];
+  return r;
+}
+
+// The y-range follows the data: retentions above 1 (1.11 here) and far below stay inside,
+// with a margin, and the reference line at 1 is always shown.
+TEST(Figures, RetentionRangeFitsTheData) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  auto range = numbers_after(scripts_of({with_retention("control", 0.56, {1.11, 1.05, 0.65}),
+                                         with_retention("weak", 0.7, {0.3, 0.5, 0.9})},
+                                        dir / "a")
+                                 .first,
+                             "set yrange [");
+  ASSERT_EQ(range.size(), 2u);
+  EXPECT_LT(range[0], 0.3);
+  EXPECT_GT(range[0], 0.3 - 0.15);
+  EXPECT_GT(range[1], 1.11);
+  EXPECT_LT(range[1], 1.11 + 0.15);
+
+  range =
+      numbers_after(scripts_of({with_retention("high", 0.9, {0.97, 0.96, 0.95})}, dir / "b").first,
+                    "set yrange [");
+  ASSERT_EQ(range.size(), 2u);
+  EXPECT_GT(range[1], 1.0);  // the reference line at 1
+  EXPECT_LT(range[1], 1.1);
+  EXPECT_GT(range[0], 0.8);  // a narrow band is not squashed against a wide range
+}
+
+// The legend sits below the plot area, in a band of its own: its top is under the bottom
+// margin of the plot, whatever the number of backbones.
+TEST(Figures, RetentionLegendIsBelowThePlot) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  for (int n : {2, 6, 15}) {
+    std::vector<ReportRow> rows;
+    for (int i = 0; i < n; ++i)
+      rows.push_back(
+          with_retention("backbone_number_" + std::to_string(i), 0.5 + 0.02 * i, {1.0, 0.95, 0.7}));
+    const std::string script = scripts_of(rows, dir / std::to_string(n)).first;
+    const auto bottom = numbers_after(script, "set bmargin at screen");
+    const auto key = numbers_after(script, "set key at screen");
+    ASSERT_EQ(bottom.size(), 1u) << script;
+    ASSERT_EQ(key.size(), 2u) << script;
+    EXPECT_LT(key[1], bottom[0] - 0.05) << n << " backbones";  // room for tics and x label
+    EXPECT_GT(key[1], 0.0);
+  }
+}
+
+// Filled markers (IIS) and open ones (chance-corrected IIS) often coincide: the open ring is
+// drawn clearly larger, so it shows around the filled marker.
+TEST(Figures, OpenMarkersRingTheFilledOnes) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  const std::string scatter =
+      scripts_of({row("a", "prototype", 0.6), row("b", "prototype", 0.8)}, dir.str()).second;
+  const auto filled = numbers_after(scatter, "with yerrorbars pt 5 ps");
+  const auto open = numbers_after(scatter, "with points pt 4 ps");
+  ASSERT_FALSE(filled.empty()) << scatter;
+  ASSERT_FALSE(open.empty()) << scatter;
+  EXPECT_GE(open[0], 1.5 * filled[0]);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
@@ -40,41 +41,83 @@ const char* kStyle =
     "set border 3 lw 1\nset tics nomirror out\nset grid back lc rgb '#e0e0e0' lw 1 dt 1\n"
     "set key box lc rgb '#bbbbbb' opaque samplen 2 spacing 1.1\n";
 
+// The y-range of a retention plot: the data and the reference line at 1, with a margin of
+// 5 % of the span (at least 0.02), widened to the 0.05 grid of the tics.
+std::pair<double, double> retention_range(const std::vector<const ReportRow*>& rows) {
+  double lo = 1.0, hi = 1.0;
+  for (const auto* r : rows)
+    for (double v : r->retention())
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  const double margin = std::max(0.02, 0.05 * (hi - lo));
+  return {std::max(0.0, std::floor((lo - margin) * 20 + 1e-9) / 20),
+          std::ceil((hi + margin) * 20 - 1e-9) / 20};
+}
+
+// A legend below the plot in a band of its own, so it never covers a curve: two columns
+// when there are more than 3 entries and two fit side by side (entries of at most
+// `kTwoColumnChars` characters), else one; the canvas grows when the legend needs more
+// than 3 rows.
+struct KeyBelow {
+  double height_scale;
+  std::string commands;
+};
+constexpr size_t kTwoColumnChars = 48;
+KeyBelow key_below(const std::vector<std::string>& entries, const std::string& title) {
+  // Heights in pixels of the 1000-pixel-high PNG; the SVG has the same proportions.
+  const double kTop = 90, kTicsAndLabel = 130, kLine = 36, kPadding = 24, kBottom = 12,
+               kMinPlot = 560;
+  size_t longest = 0;
+  for (const auto& e : entries) longest = std::max(longest, e.size());
+  const bool two = entries.size() > 3 && longest <= kTwoColumnChars;
+  const size_t rows = two ? (entries.size() + 1) / 2 : entries.size();
+  const double key = (rows + 1) * kLine + kPadding;  // entries and the legend's title
+  const double height = std::max(1000.0, kTop + kMinPlot + kTicsAndLabel + key + kBottom);
+  std::ostringstream c;
+  c << "set tmargin at screen " << fmt("%.4f", 1 - kTop / height) << "\n"
+    << "set bmargin at screen " << fmt("%.4f", (kBottom + key + kTicsAndLabel) / height) << "\n"
+    << "set key at screen 0.5, screen "
+    << fmt("%.4f", (kBottom + key) / height)
+    // reverse Left: samples first, names left-aligned; width -4: cairo's text is narrower
+    // than gnuplot's estimate, which would push the second column off the canvas.
+    << " center top vertical maxrows " << rows << " reverse Left width -4 title " << literal(title)
+    << "\n";
+  return {height / 1000, c.str()};
+}
+
 std::vector<std::string> retention_figure(const std::vector<const ReportRow*>& rows,
                                           const std::string& concept_type, const std::string& stem,
                                           const std::string& gnuplot) {
   std::ostringstream data;
-  double lo = 1.0;
   for (size_t i = 0; i < rows.size(); ++i) {
     data << "# " << printable(rows[i]->backbone) << ": ratio retention top1\n";
     const auto arr = rows[i]->retention();
-    for (size_t k = 0; k < arr.size(); ++k) {
+    for (size_t k = 0; k < arr.size(); ++k)
       data << rows[i]->ratios[k].ratio << " " << arr[k] << " " << rows[i]->ratios[k].top1 << "\n";
-      lo = std::min(lo, arr[k]);
-    }
     data << "\n\n";
   }
   core::write_text_atomic(stem + ".dat", data.str());
 
+  std::vector<std::string> titles;
+  for (const auto* r : rows)
+    titles.push_back(r->backbone + " (" + fmt("%.1f %%", 100 * r->standard_accuracy) + ", " +
+                     fmt("%.3f", r->iis) + ")");
+  const auto [lo, hi] = retention_range(rows);
+  const KeyBelow key = key_below(titles, "backbone (accuracy, IIS)");
   std::ostringstream body;
   body << kStyle << "set title " << literal("Accuracy retention, " + concept_type + " concepts")
        << "\nset xlabel 'sparsity ratio r (share of concept activations set to zero)'\n"
        << "set ylabel 'accuracy retention  acc(r) / acc(standard)'\n"
        << "set xrange [0:1]\nset xtics 0.1\n"
-       << "set yrange [" << fmt("%.2f", std::max(0.0, std::floor((lo - 0.03) * 20) / 20))
-       << ":1.04]\n"
+       << "set yrange [" << fmt("%.2f", lo) << ":" << fmt("%.2f", hi) << "]\n"
        << "set arrow from 0,1 to 1,1 nohead dt 2 lc rgb '#777777' lw 1 back\n"
-       << "set key left bottom title 'backbone (accuracy, IIS)'\nplot ";
+       << key.commands << "plot ";
   for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = *rows[i];
-    const std::string title = r.backbone + " (" + fmt("%.1f %%", 100 * r.standard_accuracy) + ", " +
-                              fmt("%.3f", r.iis) + ")";
     body << (i ? ", \\\n     " : "") << literal(stem + ".dat") << " index " << i
          << " using 1:2 with linespoints lw 1.5 pt " << (5 + 2 * (i % 3)) << " ps 1.1 lc rgb '"
-         << accuracy_colour(i, rows.size()) << "' title " << literal(title);
+         << accuracy_colour(i, rows.size()) << "' title " << literal(titles[i]);
   }
   body << "\n";
-  return draw(gnuplot, stem, body.str());
+  return draw(gnuplot, stem, body.str(), key.height_scale);
 }
 
 std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& rows,
@@ -112,10 +155,12 @@ std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& row
   for (size_t i = 0; i < rows.size(); ++i) {
     const std::string colour = accuracy_colour(i, rows.size());
     const int filled = 5 + 2 * static_cast<int>(i % 3);  // 5 square, 7 circle, 9 triangle
+    // The open marker (chance-corrected) is twice the filled one's size: where the two
+    // coincide it rings the filled marker instead of hiding under it.
     body << (i ? ", \\\n     " : "") << d << " index " << i << " using 1:2:3 with yerrorbars pt "
-         << filled << " ps 2 lc rgb '" << colour << "' title " << literal(rows[i]->backbone)
+         << filled << " ps 1.5 lc rgb '" << colour << "' title " << literal(rows[i]->backbone)
          << ", \\\n     " << d << " index " << i << " using 1:4 with points pt " << filled - 1
-         << " ps 2 lw 1.5 lc rgb '" << colour << "' notitle";
+         << " ps 3 lw 2 lc rgb '" << colour << "' notitle";
   }
   body << "\n";
   return draw(gnuplot, stem, body.str());

@@ -15,9 +15,10 @@ std::string literal(const std::string& s);
 // Lines of text as one gnuplot string expression: 'first' . "\n" . 'second'.
 std::string literal_lines(const std::vector<std::string>& lines);
 
-// Writes `body` framed once per terminal (PNG, SVG) into `stem`.gp, runs `gnuplot` (its path)
-// on it, and renames the images into place once complete; returns their paths.
+// Writes `body` framed once per terminal (PNG 1500×1000, SVG 900×600, heights times
+// `height_scale`) into `stem`.gp, runs `gnuplot` (its path) on it, and renames the images
+// into place once complete; returns their paths.
 std::vector<std::string> draw(const std::string& gnuplot, const std::string& stem,
-                              const std::string& body);
+                              const std::string& body, double height_scale = 1.0);
 
 }  // namespace iis::report::detail
