@@ -209,5 +209,37 @@ TEST(Figures, OpenMarkersRingTheFilledOnes) {
   EXPECT_GE(open[0], 1.5 * filled[0]);
 }
 
+// "Redraw with `gnuplot NAME.gp`": each kept script, run in its own folder (even after the
+// folder moved), rewrites its own PNG and SVG, and leaves no temporary file.
+TEST(Figures, KeptScriptsRedrawTheirOwnImages) {
+  const std::string gnuplot = find_executable("gnuplot");
+  if (gnuplot.empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  test_data::fabricate_run(dir / "run");
+  {
+    test_data::WorkingDir cwd(dir.str());  // relative paths, as a user types them
+    ReportOptions options;
+    options.run_dir = "run";
+    options.out_dir = "report";
+    run_report(options);
+  }
+  fs::copy(dir / "report/figures", dir / "moved");
+  for (const std::string folder : {"report/figures", "moved"}) {
+    for (const std::string stem : {"retention_cluster", "iis_vs_accuracy_prototype"}) {
+      const std::string png = dir / (folder + "/" + stem + ".png");
+      const std::string svg = dir / (folder + "/" + stem + ".svg");
+      fs::remove(png);
+      fs::remove(svg);
+      const std::string command =
+          "cd '" + (dir / folder) + "' && '" + gnuplot + "' " + stem + ".gp 2>&1";
+      EXPECT_EQ(std::system(command.c_str()), 0) << command;
+      EXPECT_TRUE(fs::exists(png) && fs::file_size(png) > 10000) << png;
+      EXPECT_TRUE(fs::exists(svg) && core::read_text(svg).find("</svg>") != std::string::npos)
+          << svg;
+    }
+    EXPECT_EQ(files_ending(dir / folder, ".tmp"), 0) << folder;
+  }
+}
+
 }  // namespace
 }  // namespace iis::report

@@ -36,6 +36,12 @@ std::string fmt(const char* format, double v) {
 
 std::string coefficient(double v) { return std::isnan(v) ? "n/a" : fmt("%+.2f", v); }
 
+// The data file of a figure as its script names it: beside the script, so the script
+// redraws from its own folder wherever that folder is.
+std::string data_file(const std::string& stem) {
+  return literal(fs::path(stem).filename().string() + ".dat");
+}
+
 // Common look: light grid behind, open top/right, tics outward.
 const char* kStyle =
     "set border 3 lw 1\nset tics nomirror out\nset grid back lc rgb '#e0e0e0' lw 1 dt 1\n"
@@ -112,7 +118,7 @@ std::vector<std::string> retention_figure(const std::vector<const ReportRow*>& r
        << "set arrow from 0,1 to 1,1 nohead dt 2 lc rgb '#777777' lw 1 back\n"
        << key.commands << "plot ";
   for (size_t i = 0; i < rows.size(); ++i) {
-    body << (i ? ", \\\n     " : "") << literal(stem + ".dat") << " index " << i
+    body << (i ? ", \\\n     " : "") << data_file(stem) << " index " << i
          << " using 1:2 with linespoints lw 1.5 pt " << (5 + 2 * (i % 3)) << " ps 1.1 lc rgb '"
          << accuracy_colour(i, rows.size()) << "' title " << literal(titles[i]);
   }
@@ -142,7 +148,7 @@ std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& row
            (c.n_chance_corrected != c.n
                 ? ", " + std::to_string(c.n_chance_corrected) + " above chance)"
                 : ")")});
-  const std::string d = literal(stem + ".dat");
+  const std::string d = data_file(stem);
   std::ostringstream body;
   body << kStyle << "set title " << literal("IIS against accuracy, " + concept_type + " concepts")
        << "\nset xlabel 'standard linear-probe accuracy (%)'\n"

@@ -16,8 +16,9 @@ std::string literal(const std::string& s);
 std::string literal_lines(const std::vector<std::string>& lines);
 
 // Writes `body` framed once per terminal (PNG 1500×1000, SVG 900×600, heights times
-// `height_scale`) into `stem`.gp, runs `gnuplot` (its path) on it, and renames the images
-// into place once complete; returns their paths.
+// `height_scale`) into `stem`.gp, a script that redraws stem.png and stem.svg when run in
+// its own folder; runs `gnuplot` (its path) there onto temporary names and renames the
+// images into place once complete; returns their paths. `body` names files without a folder.
 std::vector<std::string> draw(const std::string& gnuplot, const std::string& stem,
                               const std::string& body, double height_scale = 1.0);
 
