@@ -26,6 +26,29 @@ inline json fabricated(double acc, double iis, double iis_cc, double drop,
   return j;
 }
 
+// `j` with the settings, sizes and seeds `iis fit` records, as it writes them.
+inline json with_fit_settings(json j, const json& seeds = {0, 1, 2}) {
+  json ratios = json::array();
+  for (const auto& r : j["ratios"]) ratios.push_back(r["ratio"]);
+  j["settings"] = {{"num_concepts", 200}, {"concept_select", "stratified"},
+                   {"ratios", ratios},    {"lrs", {0.01}},
+                   {"epochs", 30},        {"batch_size", 1024},
+                   {"lr_decay", 0.99},    {"threshold", "strict"},
+                   {"select_on", "val"},  {"holdout_fraction", 0.1},
+                   {"num_classes", 0},    {"seeds", seeds}};
+  j["seeds"] = seeds;
+  j["num_classes"] = 10;
+  j["num_concepts"] = 200;
+  j["train_rows"] = 10000;
+  j["val_rows"] = 2000;
+  j["feature_dim"] = 64;
+  j["per_seed"] = json::array();
+  for (const auto& s : seeds)
+    j["per_seed"].push_back(
+        {{"seed", s}, {"rows", {{"train", 10000}, {"holdout", 0}, {"val", 2000}}}});
+  return j;
+}
+
 inline void write(const std::string& path, const json& j) {
   core::make_dirs(std::filesystem::path(path).parent_path().string());
   core::write_text_atomic(path, j.dump());

@@ -62,10 +62,10 @@ TEST(Report, TableAndCorrelationsFromFabricatedResults) {
   EXPECT_NEAR(proto["pearson_chance_corrected"].get<double>(), 0.0475 / std::sqrt(0.05 * 0.046875),
               1e-9);
   EXPECT_NEAR(proto["spearman_chance_corrected"].get<double>(), 1.0, 1e-9);
-  // Cluster: two points lie on a line → ±1 exactly.
+  // Cluster: two points always lie on a line (r = ±1 says nothing): no coefficient below 3.
   const json& cluster = summary["correlations"]["cluster"];
   EXPECT_EQ(cluster["n"].get<int>(), 2);
-  EXPECT_NEAR(cluster["pearson"].get<double>(), 1.0, 1e-9);
+  EXPECT_TRUE(cluster["pearson"].is_null());
 
   // CSV: header with one column per ratio, one line per row.
   std::ifstream csv(run + "/summary.csv");
@@ -201,6 +201,58 @@ TEST(Report, WarningsOfTheFitAreShown) {
   warned["warnings"] = "not a list";
   write(dir / "run/fit/mid/prototype/results.json", warned);
   EXPECT_IIS_ERROR(run_report(options), "\"warnings\" is not a list of strings");
+}
+
+// Correlations are given from 3 backbones on, always with n; with 2 they are n/a.
+TEST(Report, CorrelationsNeedThreeBackbones) {
+  test::TempDir dir;
+  write(dir / "run/fit/a/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2));
+  write(dir / "run/fit/b/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1));
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult two = run_report(options);
+  EXPECT_EQ(two.correlations["prototype"].n, 2);
+  EXPECT_TRUE(std::isnan(two.correlations["prototype"].pearson));
+  EXPECT_TRUE(std::isnan(two.correlations["prototype"].spearman_chance_corrected));
+  EXPECT_NE(terminal_summary(two).find("Pearson n/a"), std::string::npos) << terminal_summary(two);
+  EXPECT_NE(core::read_text(dir / "run/index.html").find("needs 3 or more"), std::string::npos);
+
+  write(dir / "run/fit/c/prototype/results.json", fabricated(0.7, 0.9, 0.8, 0.1));
+  ReportResult three = run_report(options);
+  EXPECT_EQ(three.correlations["prototype"].n, 3);
+  EXPECT_NEAR(three.correlations["prototype"].pearson, 1.0, 1e-9);  // three points on a line
+}
+
+// Results fit with different settings (here two ratio sets) are never pooled: each set of
+// settings is a group with its own table, correlation (and n) and figures.
+TEST(Report, DifferentSettingsAreNotPooled) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  for (const std::string name : {"x", "y", "z"}) {
+    json other = fabricated(name == "x"   ? 0.55
+                            : name == "y" ? 0.65
+                                          : 0.75,
+                            0.9, 0.8, 0.1, "prototype");
+    other["ratios"] = json::array();
+    for (double r : {0.0, 0.3, 0.6, 0.9}) other["ratios"].push_back({{"ratio", r}, {"top1", 0.5}});
+    write(dir / ("run/other/" + name + "/prototype/results.json"), other);
+  }
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult result = run_report(options);
+  ASSERT_EQ(result.correlations.size(), 3u);  // two prototype groups and cluster
+  int prototype_groups = 0;
+  for (const auto& [group, c] : result.correlations) {
+    if (group.rfind("prototype", 0) != 0) continue;
+    ++prototype_groups;
+    EXPECT_NE(group.find("ratios"), std::string::npos) << group;
+    EXPECT_EQ(c.n, group.find("0.3") != std::string::npos ? 3 : 4) << group;
+  }
+  EXPECT_EQ(prototype_groups, 2);
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_EQ(html.find("<td></td>"), std::string::npos) << html;  // no empty ratio cells
 }
 
 TEST(Report, ClearErrors) {

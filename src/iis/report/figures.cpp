@@ -91,7 +91,7 @@ KeyBelow key_below(const std::vector<std::string>& entries, const std::string& t
 }
 
 std::vector<std::string> retention_figure(const std::vector<const ReportRow*>& rows,
-                                          const std::string& concept_type, const std::string& stem,
+                                          const std::string& what, const std::string& stem,
                                           const std::string& gnuplot) {
   std::ostringstream data;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -110,7 +110,7 @@ std::vector<std::string> retention_figure(const std::vector<const ReportRow*>& r
   const auto [lo, hi] = retention_range(rows);
   const KeyBelow key = key_below(titles, "backbone (accuracy, IIS)");
   std::ostringstream body;
-  body << kStyle << "set title " << literal("Accuracy retention, " + concept_type + " concepts")
+  body << kStyle << "set title " << literal("Accuracy retention, " + what)
        << "\nset xlabel 'sparsity ratio r (share of concept activations set to zero)'\n"
        << "set ylabel 'accuracy retention  acc(r) / acc(standard)'\n"
        << "set xrange [0:1]\nset xtics 0.1\n"
@@ -126,45 +126,54 @@ std::vector<std::string> retention_figure(const std::vector<const ReportRow*>& r
   return draw(gnuplot, stem, body.str(), key.height_scale);
 }
 
+// The correlations as the scatter plot writes them, with n (and why there are none).
+std::string correlation_text(const CorrelationSummary& c) {
+  std::string n = "(n = " + std::to_string(c.n) + " backbones";
+  if (c.n_chance_corrected != c.n)
+    n += ", " + std::to_string(c.n_chance_corrected) + " above chance";
+  if (c.n < kMinBackbones) n += ": correlations need " + std::to_string(kMinBackbones) + " or more";
+  return literal_lines(
+      {"IIS: Pearson r = " + coefficient(c.pearson) + ", Spearman ρ = " + coefficient(c.spearman),
+       "chance-corrected IIS: r = " + coefficient(c.pearson_chance_corrected) +
+           ", ρ = " + coefficient(c.spearman_chance_corrected),
+       n + ")"});
+}
+
 std::vector<std::string> scatter_figure(const std::vector<const ReportRow*>& rows,
-                                        const CorrelationSummary& c,
-                                        const std::string& concept_type, const std::string& stem,
-                                        const std::string& gnuplot) {
+                                        const CorrelationSummary& c, const std::string& what,
+                                        const std::string& stem, const std::string& gnuplot) {
   // One block per backbone, so each gets the colour and marker it has in the retention plot
   // and a legend entry instead of a label that could print over its neighbours.
   std::ostringstream data;
-  for (const auto* r : rows)
+  bool spread = false;
+  for (const auto* r : rows) {
     data << "# " << printable(r->backbone)
          << ": accuracy_percent iis iis_std iis_chance_corrected\n"
          << 100 * r->standard_accuracy << " " << r->iis << " " << r->iis_std << " "
          << r->iis_chance_corrected << "\n\n\n";
+    spread = spread || r->has_spread();
+  }
   core::write_text_atomic(stem + ".dat", data.str());
 
-  const std::string text = literal_lines(
-      {"IIS: Pearson r = " + coefficient(c.pearson) + ", Spearman ρ = " + coefficient(c.spearman),
-       "chance-corrected IIS: r = " + coefficient(c.pearson_chance_corrected) +
-           ", ρ = " + coefficient(c.spearman_chance_corrected),
-       "(n = " + std::to_string(c.n) + " backbones" +
-           (c.n_chance_corrected != c.n
-                ? ", " + std::to_string(c.n_chance_corrected) + " above chance)"
-                : ")")});
   const std::string d = data_file(stem);
   std::ostringstream body;
-  body << kStyle << "set title " << literal("IIS against accuracy, " + concept_type + " concepts")
+  body << kStyle << "set title " << literal("IIS against accuracy, " + what)
        << "\nset xlabel 'standard linear-probe accuracy (%)'\n"
        << "set ylabel 'inherent interpretability score'\n"
        << "set offsets graph 0.06, graph 0.06, graph 0.4, graph 0.06\n"
-       << "set label 1 " << text << " at graph 0.03, graph 0.95 left front\n"
+       << "set label 1 " << correlation_text(c) << " at graph 0.03, graph 0.95 left front\n"
        << "set key outside right center title "
-       << literal_lines({"filled: IIS ± std", "open: chance-corr."}) << "\n"
-       << "plot ";
+       << literal_lines({spread ? "filled: IIS ± std" : "filled: IIS", "open: chance-corr."})
+       << "\nplot ";
   for (size_t i = 0; i < rows.size(); ++i) {
     const std::string colour = accuracy_colour(i, rows.size());
     const int filled = 5 + 2 * static_cast<int>(i % 3);  // 5 square, 7 circle, 9 triangle
     // The open marker (chance-corrected) is twice the filled one's size: where the two
-    // coincide it rings the filled marker instead of hiding under it.
-    body << (i ? ", \\\n     " : "") << d << " index " << i << " using 1:2:3 with yerrorbars pt "
-         << filled << " ps 1.5 lc rgb '" << colour << "' title " << literal(rows[i]->backbone)
+    // coincide it rings the filled marker instead of hiding under it. A single seed has no
+    // spread to draw.
+    body << (i ? ", \\\n     " : "") << d << " index " << i
+         << (spread ? " using 1:2:3 with yerrorbars" : " using 1:2 with points") << " pt " << filled
+         << " ps 1.5 lc rgb '" << colour << "' title " << literal(rows[i]->backbone)
          << ", \\\n     " << d << " index " << i << " using 1:4 with points pt " << filled - 1
          << " ps 3 lw 2 lc rgb '" << colour << "' notitle";
   }
@@ -186,17 +195,23 @@ std::vector<std::string> draw_figures(const ReportResult& result, const std::str
                                       const std::string& gnuplot) {
   core::make_dirs(figures_dir);
   std::vector<std::string> files;
-  for (const auto& [concept_type, correlation] : result.correlations) {
-    std::vector<const ReportRow*> rows;  // already sorted by accuracy within the type
+  for (const auto& group : groups_in_order(result.rows)) {  // the order of the table
+    const auto correlation = result.correlations.find(group);
+    if (correlation == result.correlations.end()) continue;
+    std::vector<const ReportRow*> rows;  // already sorted by accuracy within the group
     for (const auto& r : result.rows)
-      if (r.concept_type == concept_type) rows.push_back(&r);
-    const std::string ct = file_stem(concept_type);
-    for (auto& f : retention_figure(
-             rows, concept_type, (fs::path(figures_dir) / ("retention_" + ct)).string(), gnuplot))
+      if (r.group_name() == group) rows.push_back(&r);
+    const fs::path dir(figures_dir);
+    // "prototype concepts", or "prototype concepts [concepts K 40]" for one of several groups.
+    const std::string& type = rows.front()->concept_type;
+    const bool suffix = group.compare(0, type.size(), type) == 0;
+    const std::string what = type + " concepts" + (suffix ? group.substr(type.size()) : "");
+    for (auto& f :
+         retention_figure(rows, what, (dir / ("retention_" + file_stem(group))).string(), gnuplot))
       files.push_back(f);
     for (auto& f :
-         scatter_figure(rows, correlation, concept_type,
-                        (fs::path(figures_dir) / ("iis_vs_accuracy_" + ct)).string(), gnuplot))
+         scatter_figure(rows, correlation->second, what,
+                        (dir / ("iis_vs_accuracy_" + file_stem(group))).string(), gnuplot))
       files.push_back(f);
   }
   return files;

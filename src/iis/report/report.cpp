@@ -16,6 +16,7 @@
 #include "iis/report/correlation.hpp"
 #include "iis/report/detail/figures.hpp"
 #include "iis/report/detail/outputs.hpp"
+#include "iis/report/detail/settings.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -156,6 +157,7 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   read_numbers(j, name, row);
   row.warnings = read_warnings(j, name);
   read_names(j, file, run_dir, row);
+  detail::read_settings(j, row);
   return row;
 }
 
@@ -202,10 +204,12 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
     if (seen[{r.backbone, r.concept_type}] > 1)
       r.backbone += " (" + fs::path(r.source).parent_path().generic_string() + ")";
 
+  detail::name_groups(rows);
   std::stable_sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
     if (type_order(a.concept_type) != type_order(b.concept_type))
       return type_order(a.concept_type) < type_order(b.concept_type);
     if (a.concept_type != b.concept_type) return a.concept_type < b.concept_type;
+    if (a.group != b.group) return a.group < b.group;
     if (a.standard_accuracy != b.standard_accuracy)
       return a.standard_accuracy < b.standard_accuracy;
     return a.backbone < b.backbone;
@@ -213,28 +217,44 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
   return rows;
 }
 
-std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows) {
-  std::map<std::string, std::vector<const ReportRow*>> by_type;
-  for (const auto& r : rows) by_type[r.concept_type].push_back(&r);
-  std::map<std::string, CorrelationSummary> out;
-  for (const auto& [type, group] : by_type) {
-    std::vector<double> acc, iis, acc_above_chance, cc;
-    for (const auto* r : group) {
-      acc.push_back(r->standard_accuracy);
-      iis.push_back(r->iis);
-      if (std::isnan(r->iis_chance_corrected)) continue;
-      acc_above_chance.push_back(r->standard_accuracy);
-      cc.push_back(r->iis_chance_corrected);
-    }
-    CorrelationSummary c;
-    c.n = static_cast<int>(group.size());
-    c.n_chance_corrected = static_cast<int>(cc.size());
-    c.pearson = pearson(acc, iis);
-    c.spearman = spearman(acc, iis);
-    c.pearson_chance_corrected = pearson(acc_above_chance, cc);
-    c.spearman_chance_corrected = spearman(acc_above_chance, cc);
-    out[type] = c;
+namespace {
+
+// The correlations of one group's rows; NaN below kMinBackbones.
+CorrelationSummary correlate_group(const std::vector<const ReportRow*>& group) {
+  std::vector<double> acc, iis, acc_above_chance, cc;
+  for (const auto* r : group) {
+    acc.push_back(r->standard_accuracy);
+    iis.push_back(r->iis);
+    if (std::isnan(r->iis_chance_corrected)) continue;
+    acc_above_chance.push_back(r->standard_accuracy);
+    cc.push_back(r->iis_chance_corrected);
   }
+  CorrelationSummary c;
+  c.n = static_cast<int>(acc.size());
+  c.n_chance_corrected = static_cast<int>(cc.size());
+  const bool enough = c.n >= kMinBackbones, enough_cc = c.n_chance_corrected >= kMinBackbones;
+  c.pearson = enough ? pearson(acc, iis) : kNaN;
+  c.spearman = enough ? spearman(acc, iis) : kNaN;
+  c.pearson_chance_corrected = enough_cc ? pearson(acc_above_chance, cc) : kNaN;
+  c.spearman_chance_corrected = enough_cc ? spearman(acc_above_chance, cc) : kNaN;
+  return c;
+}
+
+}  // namespace
+
+std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows) {
+  std::map<std::string, std::vector<const ReportRow*>> groups;
+  for (const auto& r : rows) groups[r.group_name()].push_back(&r);
+  std::map<std::string, CorrelationSummary> out;
+  for (const auto& [name, group] : groups) out[name] = correlate_group(group);
+  return out;
+}
+
+std::vector<std::string> groups_in_order(const std::vector<ReportRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows)
+    if (std::find(out.begin(), out.end(), r.group_name()) == out.end())
+      out.push_back(r.group_name());
   return out;
 }
 

@@ -1,4 +1,5 @@
 // summary.csv, summary.json and the terminal summary of `iis report`.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -59,8 +60,9 @@ std::string summary_csv(const std::vector<ReportRow>& rows) {
   out << ",source\n";
   for (const auto& row : rows) {
     out << csv_field(row.backbone) << "," << csv_field(row.concept_type) << ","
-        << number(row.standard_accuracy) << "," << number(row.iis) << "," << number(row.iis_std)
-        << "," << chance_corrected(row.iis_chance_corrected, "%.6g");
+        << number(row.standard_accuracy) << "," << number(row.iis) << ","
+        << (row.has_spread() ? number(row.iis_std) : "") << ","
+        << chance_corrected(row.iis_chance_corrected, "%.6g");
     for (double r : ratios) {
       const auto* a = at_ratio(row, r);
       out << "," << (a ? number(a->top1) : "");
@@ -89,7 +91,9 @@ json summary_json(const ReportResult& result, const std::string& run_dir) {
                     {"concept_type", row.concept_type},
                     {"standard_accuracy", row.standard_accuracy},
                     {"iis", row.iis},
-                    {"iis_std", row.iis_std},
+                    {"iis_std", row.has_spread() ? json(row.iis_std) : json(nullptr)},
+                    {"seeds", row.seeds > 0 ? json(row.seeds) : json(nullptr)},
+                    {"group", row.group_name()},
                     {"iis_chance_corrected", nan_as_null(row.iis_chance_corrected)},
                     {"accuracy_at_ratio", accuracy},
                     {"ratios", ratios},
@@ -110,30 +114,52 @@ json summary_json(const ReportResult& result, const std::string& run_dir) {
 
 }  // namespace detail
 
-std::string terminal_summary(const ReportResult& result) {
-  std::ostringstream out;
+namespace {
+
+// One row of the terminal table; no "± std" where a single seed leaves no spread.
+std::string terminal_row(const ReportRow& r) {
+  const std::string iis =
+      r.has_spread() ? detail::number(r.iis, "%8.3f") + " ± " + detail::number(r.iis_std, "%.3f")
+                     : detail::number(r.iis, "%8.3f") + "        ";
   char line[512];
-  std::snprintf(line, sizeof(line), "%-28s %-10s %8s %15s %8s\n", "backbone", "concepts",
-                "accuracy", "IIS (± std)", "IIS-cc");
-  out << line;
-  for (const auto& r : result.rows) {
-    std::snprintf(line, sizeof(line), "%-28s %-10s %7.1f%% %8.3f ± %.3f %8s\n", r.backbone.c_str(),
-                  r.concept_type.c_str(), 100 * r.standard_accuracy, r.iis, r.iis_std,
-                  detail::chance_corrected(r.iis_chance_corrected, "%.3f").c_str());
-    out << line;
-  }
-  for (const auto& r : result.rows)
-    for (const auto& w : r.warnings)
-      out << "warning: " << r.backbone << " (" << r.concept_type << "): " << w << "\n";
+  std::snprintf(line, sizeof(line), "%-28s %-10s %7.1f%% %s %8s\n", r.backbone.c_str(),
+                r.concept_type.c_str(), 100 * r.standard_accuracy, iis.c_str(),
+                detail::chance_corrected(r.iis_chance_corrected, "%.3f").c_str());
+  return line;
+}
+
+std::string terminal_correlation(const std::string& group, const CorrelationSummary& c) {
   auto coefficient = [](double v) {
     return std::isnan(v) ? std::string("n/a") : detail::number(v, "%+.3f");
   };
-  for (const auto& [type, c] : result.correlations) {
-    out << type << ", " << c.n << " backbones: accuracy vs IIS Pearson " << coefficient(c.pearson)
-        << " Spearman " << coefficient(c.spearman) << "; vs chance-corrected IIS";
-    if (c.n_chance_corrected != c.n) out << " (" << c.n_chance_corrected << " above chance)";
-    out << " Pearson " << coefficient(c.pearson_chance_corrected) << " Spearman "
-        << coefficient(c.spearman_chance_corrected) << "\n";
+  std::ostringstream out;
+  out << group << ", " << c.n << " backbones: accuracy vs IIS Pearson " << coefficient(c.pearson)
+      << " Spearman " << coefficient(c.spearman) << "; vs chance-corrected IIS";
+  if (c.n_chance_corrected != c.n) out << " (" << c.n_chance_corrected << " above chance)";
+  out << " Pearson " << coefficient(c.pearson_chance_corrected) << " Spearman "
+      << coefficient(c.spearman_chance_corrected);
+  if (c.n < kMinBackbones) out << " (correlations need " << kMinBackbones << " or more)";
+  return out.str() + "\n";
+}
+
+}  // namespace
+
+std::string terminal_summary(const ReportResult& result) {
+  std::ostringstream out;
+  char line[512];
+  const bool spread = std::any_of(result.rows.begin(), result.rows.end(),
+                                  [](const ReportRow& r) { return r.has_spread(); });
+  std::snprintf(line, sizeof(line),
+                spread ? "%-28s %-10s %8s %15s %8s\n" : "%-28s %-10s %8s %8s %17s\n", "backbone",
+                "concepts", "accuracy", spread ? "IIS (± std)" : "IIS", "IIS-cc");
+  out << line;
+  for (const auto& r : result.rows) out << terminal_row(r);
+  for (const auto& r : result.rows)
+    for (const auto& w : r.warnings)
+      out << "warning: " << r.backbone << " (" << r.concept_type << "): " << w << "\n";
+  for (const auto& group : groups_in_order(result.rows)) {
+    const auto c = result.correlations.find(group);
+    if (c != result.correlations.end()) out << terminal_correlation(group, c->second);
   }
   return out.str();
 }
