@@ -56,7 +56,7 @@ std::string page_head(const std::string& run_dir, const std::string& out_dir) {
     << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}\n"
     << "table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;text-align:right;"
     << "border-bottom:1px solid #ddd}th{background:#f4f4f4}td.name{text-align:left}\n"
-    << "td,th{white-space:nowrap}caption{text-align:left;font-style:italic}\n"
+    << "td{white-space:nowrap}caption{text-align:left;font-style:italic}\n"
     << "img{max-width:100%;border:1px solid #eee;margin:.5em 0}</style></head><body>\n"
     << "<h1>Inherent Interpretability Score</h1>\n<p>Run: <code>" << html_escape(run_dir)
     << "</code>. IIS is the area under the accuracy-retention curve acc(r)/acc(standard) over "
@@ -149,7 +149,7 @@ std::string scores_tables(const std::vector<ReportRow>& rows) {
     }
     h << "<tr><th>backbone</th><th>concepts</th><th>accuracy</th><th>IIS</th>"
       << "<th>chance-corrected IIS</th>";
-    for (double r : ratios) h << "<th>acc @<br>r=" << ratio_name(r) << "</th>";
+    for (double r : ratios) h << "<th>acc&nbsp;@<br>r=" << ratio_name(r) << "</th>";
     h << "</tr>\n";
     for (const auto& row : rows)
       if (all_ratios({row}) == ratios) h << scores_row(row, ratios);
