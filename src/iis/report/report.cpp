@@ -81,8 +81,8 @@ std::string visible(const std::string& s) {
 // forge a row or, in a script, a command: a name with a control character is refused.
 void check_name(const std::string& name, const std::string& what, const std::string& file) {
   IIS_CHECK_HINT(!has_control_character(name),
-                 file << ": the " << what << " '" << visible(name)
-                      << "' contains a control character (a line break, a tab, ...)",
+                 visible(file) << ": the " << what << " '" << visible(name)
+                               << "' contains a control character (a line break, a tab, ...)",
                  "rename it: names are shown in tables and figures and must be one line of text");
 }
 
@@ -130,10 +130,8 @@ std::vector<std::string> read_warnings(const json& j, const std::string& name) {
 void read_names(const json& j, const fs::path& file, const fs::path& run_dir, ReportRow& row) {
   const std::string name = file.string();
   std::vector<std::string> parts;
-  for (const auto& p : fs::relative(file.parent_path(), run_dir)) {
-    check_name(p.string(), "folder name", name);
+  for (const auto& p : fs::relative(file.parent_path(), run_dir))
     if (p != ".") parts.push_back(p.string());
-  }
   row.concept_type = string_field(j, "concept_type");
   if (row.concept_type.empty()) row.concept_type = parts.size() >= 2 ? parts.back() : "prototype";
   if (!parts.empty() && parts.back() == row.concept_type) parts.pop_back();
@@ -149,6 +147,7 @@ void read_names(const json& j, const fs::path& file, const fs::path& run_dir, Re
 
 ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   const std::string name = file.string();
+  for (const auto& p : fs::relative(file, run_dir)) check_name(p.string(), "folder name", name);
   json j;
   with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
   IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
