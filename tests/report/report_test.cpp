@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fabricate.hpp"
 #include "iis/core/files.hpp"
 #include "test_support.hpp"
 
@@ -14,38 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A results.json as `iis fit` writes it (only the keys the report reads, plus noise), with
-// top1(r) = acc · (1 − drop · r) so ARR is known.
-json fabricated(double acc, double iis, double iis_cc, double drop, const std::string& ct = "") {
-  json ratios = json::array();
-  for (double r : {0.0, 0.5, 0.9})
-    ratios.push_back({{"ratio", r}, {"top1", acc * (1 - drop * r)}, {"top5", 1.0}});
-  json j = {{"standard_accuracy", acc},       {"iis", iis},       {"iis_std", 0.01},
-            {"iis_chance_corrected", iis_cc}, {"ratios", ratios}, {"settings", {{"epochs", 30}}}};
-  if (!ct.empty()) j["concept_type"] = ct;
-  return j;
-}
-
-void write(const std::string& path, const json& j) {
-  core::make_dirs(fs::path(path).parent_path().string());
-  core::write_text_atomic(path, j.dump());
-}
-
-// Four prototype backbones (the hand-computed case of correlation_test), one cluster pair.
-void fabricate_run(const std::string& run) {
-  write(run + "/fit/weak/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2, "prototype"));
-  write(run + "/fit/mid/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1, "prototype"));
-  write(run + "/fit/good/prototype/results.json", fabricated(0.7, 0.85, 0.75, 0.1, "prototype"));
-  write(run + "/fit/best/prototype/results.json", fabricated(0.8, 0.95, 0.90, 0.0, "prototype"));
-  // No concept_type in the file: taken from the path.
-  write(run + "/fit/weak/cluster/results.json", fabricated(0.5, 0.70, 0.50, 0.3));
-  // Names in the file's settings override a path that does not follow the layout.
-  json other = fabricated(0.8, 0.90, 0.85, 0.05);
-  other["settings"]["backbone"] = "best";
-  other["settings"]["concept_type"] = "cluster";
-  write(run + "/elsewhere/results.json", other);
-}
+using namespace test_data;
 
 const json* find_row(const json& rows, const std::string& backbone, const std::string& ct) {
   for (const auto& r : rows)
@@ -92,10 +62,10 @@ TEST(Report, TableAndCorrelationsFromFabricatedResults) {
   EXPECT_NEAR(proto["pearson_chance_corrected"].get<double>(), 0.0475 / std::sqrt(0.05 * 0.046875),
               1e-9);
   EXPECT_NEAR(proto["spearman_chance_corrected"].get<double>(), 1.0, 1e-9);
-  // Cluster: two points lie on a line → ±1 exactly.
+  // Cluster: two points always lie on a line (r = ±1 says nothing): no coefficient below 3.
   const json& cluster = summary["correlations"]["cluster"];
   EXPECT_EQ(cluster["n"].get<int>(), 2);
-  EXPECT_NEAR(cluster["pearson"].get<double>(), 1.0, 1e-9);
+  EXPECT_TRUE(cluster["pearson"].is_null());
 
   // CSV: header with one column per ratio, one line per row.
   std::ifstream csv(run + "/summary.csv");
@@ -135,6 +105,156 @@ TEST(Report, FiguresArePngAndSvg) {
   EXPECT_NE(core::read_text(dir / "report/index.html").find("figures/retention_cluster.png"),
             std::string::npos);
   EXPECT_EQ(result.files.size(), 3u + 8u);
+}
+
+// A newline and a gnuplot shell escape ("!") in a name, from results.json or from a folder:
+// the report refuses the name before any script is written, and gnuplot runs nothing.
+TEST(Report, NamesWithControlCharactersRunNothing) {
+  if (find_executable("gnuplot").empty()) GTEST_SKIP() << "gnuplot (gnuplot-nox) not installed";
+  test::TempDir dir;
+  test_data::WorkingDir cwd(dir.str());  // where gnuplot's `!touch X` would create X
+  const std::string evil = "evil\n!touch X\n#";
+  ReportOptions options;
+  options.out_dir = dir / "report";
+
+  options.run_dir = dir / "named_in_file";
+  fabricate_run(options.run_dir);
+  json named = fabricated(0.65, 0.9, 0.8, 0.1, "prototype");
+  named["backbone"] = evil;
+  write(options.run_dir + "/fit/x/prototype/results.json", named);
+  EXPECT_IIS_ERROR(run_report(options), "control character");
+  EXPECT_FALSE(fs::exists(dir / "X"));
+
+  fs::remove(dir / "X");
+  options.run_dir = dir / "named_by_folder";
+  fabricate_run(options.run_dir);
+  write(options.run_dir + "/fit/" + evil + "/prototype/results.json",
+        fabricated(0.65, 0.9, 0.8, 0.1));
+  const std::string what = test::error_of([&] { run_report(options); });
+  EXPECT_NE(what.find("evil\\n!touch X\\n#"), std::string::npos) << what;  // shown escaped
+  EXPECT_EQ(what.find('\n'), std::string::npos) << what;                   // on one line
+  EXPECT_FALSE(fs::exists(dir / "X"));
+  EXPECT_FALSE(fs::exists(dir / "report/figures/X"));
+}
+
+// `iis fit` writes "iis_chance_corrected": null when the standard accuracy is at or below
+// chance (1/C); the report shows n/a there instead of refusing the file.
+TEST(Report, ChanceCorrectedIisUndefinedAtChance) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  json at_chance = fabricated(0.1, 1.02, 0.0, 0.0, "prototype");
+  at_chance["iis_chance_corrected"] = nullptr;
+  for (auto& r : at_chance["ratios"]) r["arr_chance_corrected"] = nullptr;
+  write(dir / "run/fit/chance/prototype/results.json", at_chance);
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = !find_executable("gnuplot").empty();  // the scatter plot skips the point
+  ReportResult result = run_report(options);
+
+  ASSERT_EQ(result.rows[0].backbone, "chance");
+  EXPECT_TRUE(std::isnan(result.rows[0].iis_chance_corrected));
+  json summary = json::parse(core::read_text(dir / "run/summary.json"));
+  EXPECT_TRUE(
+      find_row(summary["rows"], "chance", "prototype")->at("iis_chance_corrected").is_null());
+  // Correlations of the chance-corrected IIS leave the undefined row out and say so.
+  EXPECT_EQ(summary["correlations"]["prototype"]["n"].get<int>(), 5);
+  EXPECT_EQ(summary["correlations"]["prototype"]["n_chance_corrected"].get<int>(), 4);
+  EXPECT_NEAR(summary["correlations"]["prototype"]["pearson_chance_corrected"].get<double>(),
+              0.0475 / std::sqrt(0.05 * 0.046875), 1e-9);
+
+  std::ifstream csv(dir / "run/summary.csv");
+  std::string line;
+  while (std::getline(csv, line) && line.rfind("chance,", 0) != 0) {
+  }
+  EXPECT_EQ(line.rfind("chance,prototype,0.1,1.02,0.01,n/a,0.1,", 0), 0u) << line;
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_NE(html.find("<td>n/a</td>"), std::string::npos);
+  const std::string terminal = terminal_summary(result);
+  EXPECT_NE(terminal.find("n/a"), std::string::npos) << terminal;
+  EXPECT_EQ(terminal.find("nan"), std::string::npos) << terminal;
+}
+
+// A "warnings" list in results.json (e.g. ratios that keep no concept) is shown per backbone
+// and concept type on the page and in the terminal; without one, nothing is.
+TEST(Report, WarningsOfTheFitAreShown) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult plain = run_report(options);
+  EXPECT_EQ(core::read_text(dir / "run/index.html").find("Warnings"), std::string::npos);
+  EXPECT_EQ(terminal_summary(plain).find("warning"), std::string::npos);
+
+  const std::string message = "ratios 0.98 keep 0 concepts with K=40; K=51 or more keeps one";
+  json warned = fabricated(0.6, 0.85, 0.70, 0.1, "prototype");
+  warned["warnings"] = {message};
+  write(dir / "run/fit/mid/prototype/results.json", warned);
+  ReportResult result = run_report(options);
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_NE(html.find("Warnings"), std::string::npos);
+  EXPECT_NE(html.find("mid</b> (prototype): " + message), std::string::npos) << html;
+  EXPECT_NE(terminal_summary(result).find("warning: mid (prototype): " + message),
+            std::string::npos)
+      << terminal_summary(result);
+  json summary = json::parse(core::read_text(dir / "run/summary.json"));
+  EXPECT_EQ(find_row(summary["rows"], "mid", "prototype")->at("warnings"), json({message}));
+
+  warned["warnings"] = "not a list";
+  write(dir / "run/fit/mid/prototype/results.json", warned);
+  EXPECT_IIS_ERROR(run_report(options), "\"warnings\" is not a list of strings");
+}
+
+// Correlations are given from 3 backbones on, always with n; with 2 they are n/a.
+TEST(Report, CorrelationsNeedThreeBackbones) {
+  test::TempDir dir;
+  write(dir / "run/fit/a/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2));
+  write(dir / "run/fit/b/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1));
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult two = run_report(options);
+  EXPECT_EQ(two.correlations["prototype"].n, 2);
+  EXPECT_TRUE(std::isnan(two.correlations["prototype"].pearson));
+  EXPECT_TRUE(std::isnan(two.correlations["prototype"].spearman_chance_corrected));
+  EXPECT_NE(terminal_summary(two).find("Pearson n/a"), std::string::npos) << terminal_summary(two);
+  EXPECT_NE(core::read_text(dir / "run/index.html").find("needs 3 or more"), std::string::npos);
+
+  write(dir / "run/fit/c/prototype/results.json", fabricated(0.7, 0.9, 0.8, 0.1));
+  ReportResult three = run_report(options);
+  EXPECT_EQ(three.correlations["prototype"].n, 3);
+  EXPECT_NEAR(three.correlations["prototype"].pearson, 1.0, 1e-9);  // three points on a line
+}
+
+// Results fit with different settings (here two ratio sets) are never pooled: each set of
+// settings is a group with its own table, correlation (and n) and figures.
+TEST(Report, DifferentSettingsAreNotPooled) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  for (const std::string name : {"x", "y", "z"}) {
+    json other = fabricated(name == "x"   ? 0.55
+                            : name == "y" ? 0.65
+                                          : 0.75,
+                            0.9, 0.8, 0.1, "prototype");
+    other["ratios"] = json::array();
+    for (double r : {0.0, 0.3, 0.6, 0.9}) other["ratios"].push_back({{"ratio", r}, {"top1", 0.5}});
+    write(dir / ("run/other/" + name + "/prototype/results.json"), other);
+  }
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult result = run_report(options);
+  ASSERT_EQ(result.correlations.size(), 3u);  // two prototype groups and cluster
+  int prototype_groups = 0;
+  for (const auto& [group, c] : result.correlations) {
+    if (group.rfind("prototype", 0) != 0) continue;
+    ++prototype_groups;
+    EXPECT_NE(group.find("ratios"), std::string::npos) << group;
+    EXPECT_EQ(c.n, group.find("0.3") != std::string::npos ? 3 : 4) << group;
+  }
+  EXPECT_EQ(prototype_groups, 2);
+  const std::string html = core::read_text(dir / "run/index.html");
+  EXPECT_EQ(html.find("<td></td>"), std::string::npos) << html;  // no empty ratio cells
 }
 
 TEST(Report, ClearErrors) {

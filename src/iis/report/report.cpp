@@ -9,13 +9,14 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/report/correlation.hpp"
 #include "iis/report/detail/figures.hpp"
+#include "iis/report/detail/outputs.hpp"
+#include "iis/report/detail/settings.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -34,28 +35,63 @@ std::string string_field(const json& j, const std::string& key) {
   return "";
 }
 
-double number_field(const json& j, const std::string& key, const std::string& file, bool required) {
-  if (!j.contains(key) || j[key].is_null()) {
-    IIS_CHECK_HINT(!required, file << " has no \"" << key << "\"",
-                   "is it a results.json written by `iis fit`? Re-run the fit that made it");
-    return kNaN;
-  }
-  IIS_CHECK_HINT(j[key].is_number(), file << ": \"" << key << "\" is not a number",
-                 "is it a results.json written by `iis fit`? Re-run the fit that made it");
+constexpr const char* kRefitHint =
+    "is it a results.json written by `iis fit`? Re-run the fit that made it";
+
+// How a number field of results.json may be given.
+enum class Field {
+  kRequired,  // present and a number
+  kNullable,  // present; null where undefined (`iis fit` writes null, e.g. at chance)
+  kOptional,  // may be absent or null
+};
+
+// The number `key` of `j`; NaN where null or absent (as `presence` allows).
+double number_field(const json& j, const std::string& key, const std::string& file,
+                    Field presence) {
+  IIS_CHECK_HINT(presence == Field::kOptional || j.contains(key),
+                 file << " has no \"" << key << "\"", kRefitHint);
+  if (!j.contains(key) || (j[key].is_null() && presence != Field::kRequired)) return kNaN;
+  IIS_CHECK_HINT(j[key].is_number(), file << ": \"" << key << "\" is not a number", kRefitHint);
   return j[key].get<double>();
 }
 
-ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
-  const std::string name = file.string();
-  json j;
-  with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
-  IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
-  ReportRow row;
-  row.source = fs::relative(file, run_dir).generic_string();
-  row.standard_accuracy = number_field(j, "standard_accuracy", name, true);
-  row.iis = number_field(j, "iis", name, true);
-  row.iis_chance_corrected = number_field(j, "iis_chance_corrected", name, true);
-  row.iis_std = number_field(j, "iis_std", name, false);
+bool has_control_character(const std::string& s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// `s` with its control characters written out (\n, \x01), for an error message.
+std::string visible(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (!has_control_character(std::string(1, c))) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// Names end up in table cells, terminal lines and figure scripts, where a line break could
+// forge a row or, in a script, a command: a name with a control character is refused.
+void check_name(const std::string& name, const std::string& what, const std::string& file) {
+  IIS_CHECK_HINT(!has_control_character(name),
+                 visible(file) << ": the " << what << " '" << visible(name)
+                               << "' contains a control character (a line break, a tab, ...)",
+                 "rename it: names are shown in tables and figures and must be one line of text");
+}
+
+// The numbers of one results.json: accuracy, IIS and the accuracy at each ratio.
+void read_numbers(const json& j, const std::string& name, ReportRow& row) {
+  row.standard_accuracy = number_field(j, "standard_accuracy", name, Field::kRequired);
+  row.iis = number_field(j, "iis", name, Field::kRequired);
+  row.iis_chance_corrected = number_field(j, "iis_chance_corrected", name, Field::kNullable);
+  row.iis_std = number_field(j, "iis_std", name, Field::kOptional);
   if (std::isnan(row.iis_std)) row.iis_std = 0;
   IIS_CHECK_HINT(j.contains("ratios") && j["ratios"].is_array() && !j["ratios"].empty(),
                  name << " has no \"ratios\" list", "re-run the fit that made it");
@@ -63,16 +99,36 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
     IIS_CHECK_HINT(r.is_object(), name << ": an entry of \"ratios\" is not an object",
                    "re-run the fit that made it");
     RatioAccuracy a;
-    a.ratio = number_field(r, "ratio", name, true);
-    a.top1 = number_field(r, "top1", name, true);
-    a.top5 = number_field(r, "top5", name, false);
-    a.top1_std = number_field(r, "top1_std", name, false);
+    a.ratio = number_field(r, "ratio", name, Field::kRequired);
+    a.top1 = number_field(r, "top1", name, Field::kRequired);
+    a.top5 = number_field(r, "top5", name, Field::kOptional);
+    a.top1_std = number_field(r, "top1_std", name, Field::kOptional);
     row.ratios.push_back(a);
   }
   std::sort(row.ratios.begin(), row.ratios.end(),
             [](const RatioAccuracy& a, const RatioAccuracy& b) { return a.ratio < b.ratio; });
+}
 
-  // Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
+// The fit's "warnings" (absent in older results: none), each made one line of text.
+std::vector<std::string> read_warnings(const json& j, const std::string& name) {
+  if (!j.contains("warnings") || j["warnings"].is_null()) return {};
+  const json& w = j["warnings"];
+  const bool strings =
+      w.is_array() && std::all_of(w.begin(), w.end(), [](const json& e) { return e.is_string(); });
+  IIS_CHECK_HINT(strings, name << ": \"warnings\" is not a list of strings", kRefitHint);
+  std::vector<std::string> out;
+  for (const auto& e : w) {
+    std::string text = e.get<std::string>();
+    for (char& c : text)
+      if (has_control_character(std::string(1, c))) c = ' ';
+    out.push_back(text);
+  }
+  return out;
+}
+
+// Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
+void read_names(const json& j, const fs::path& file, const fs::path& run_dir, ReportRow& row) {
+  const std::string name = file.string();
   std::vector<std::string> parts;
   for (const auto& p : fs::relative(file.parent_path(), run_dir))
     if (p != ".") parts.push_back(p.string());
@@ -85,6 +141,22 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
     for (size_t i = 0; i < parts.size(); ++i) row.backbone += (i ? "/" : "") + parts[i];
     if (row.backbone.empty()) row.backbone = fs::absolute(run_dir).filename().string();
   }
+  check_name(row.backbone, "backbone name", name);
+  check_name(row.concept_type, "concept type", name);
+}
+
+ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
+  const std::string name = file.string();
+  for (const auto& p : fs::relative(file, run_dir)) check_name(p.string(), "folder name", name);
+  json j;
+  with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
+  IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
+  ReportRow row;
+  row.source = fs::relative(file, run_dir).generic_string();
+  read_numbers(j, name, row);
+  row.warnings = read_warnings(j, name);
+  read_names(j, file, run_dir, row);
+  detail::read_settings(j, row);
   return row;
 }
 
@@ -94,173 +166,6 @@ int type_order(const std::string& t) {
   if (t == "cluster") return 1;
   if (t == "end2end") return 2;
   return 3;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += (c == '"') ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string number(double v, const char* format = "%.6g") {
-  if (std::isnan(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
-std::string ratio_name(double r) { return number(r, "%g"); }
-
-// Every ratio any row has, ascending.
-std::vector<double> all_ratios(const std::vector<ReportRow>& rows) {
-  std::set<double> ratios;
-  for (const auto& row : rows)
-    for (const auto& r : row.ratios) ratios.insert(r.ratio);
-  return {ratios.begin(), ratios.end()};
-}
-
-const RatioAccuracy* at_ratio(const ReportRow& row, double ratio) {
-  for (const auto& r : row.ratios)
-    if (r.ratio == ratio) return &r;
-  return nullptr;
-}
-
-std::string summary_csv(const std::vector<ReportRow>& rows) {
-  const auto ratios = all_ratios(rows);
-  std::ostringstream out;
-  out << "backbone,concept_type,standard_accuracy,iis,iis_std,iis_chance_corrected";
-  for (double r : ratios) out << ",top1_r" << ratio_name(r);
-  out << ",source\n";
-  for (const auto& row : rows) {
-    out << csv_field(row.backbone) << "," << csv_field(row.concept_type) << ","
-        << number(row.standard_accuracy) << "," << number(row.iis) << "," << number(row.iis_std)
-        << "," << number(row.iis_chance_corrected);
-    for (double r : ratios) {
-      const auto* a = at_ratio(row, r);
-      out << "," << (a ? number(a->top1) : "");
-    }
-    out << "," << csv_field(row.source) << "\n";
-  }
-  return out.str();
-}
-
-json nan_as_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-
-json summary_json(const ReportResult& result, const std::string& run_dir) {
-  json rows = json::array();
-  for (const auto& row : result.rows) {
-    json ratios = json::array();
-    const auto arr = row.retention();
-    for (size_t k = 0; k < row.ratios.size(); ++k) {
-      const auto& a = row.ratios[k];
-      ratios.push_back({{"ratio", a.ratio},
-                        {"top1", a.top1},
-                        {"top5", nan_as_null(a.top5)},
-                        {"top1_std", nan_as_null(a.top1_std)},
-                        {"retention", nan_as_null(arr[k])}});
-    }
-    json accuracy = json::object();
-    for (const auto& a : row.ratios) accuracy[ratio_name(a.ratio)] = a.top1;
-    rows.push_back({{"backbone", row.backbone},
-                    {"concept_type", row.concept_type},
-                    {"standard_accuracy", row.standard_accuracy},
-                    {"iis", row.iis},
-                    {"iis_std", row.iis_std},
-                    {"iis_chance_corrected", row.iis_chance_corrected},
-                    {"accuracy_at_ratio", accuracy},
-                    {"ratios", ratios},
-                    {"source", row.source}});
-  }
-  json correlations = json::object();
-  for (const auto& [type, c] : result.correlations)
-    correlations[type] = {{"n", c.n},
-                          {"pearson", nan_as_null(c.pearson)},
-                          {"spearman", nan_as_null(c.spearman)},
-                          {"pearson_chance_corrected", nan_as_null(c.pearson_chance_corrected)},
-                          {"spearman_chance_corrected", nan_as_null(c.spearman_chance_corrected)},
-                          {"between", "standard_accuracy and iis across backbones"}};
-  return {{"run_dir", run_dir}, {"rows", rows}, {"correlations", correlations}};
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string index_html(const ReportResult& result, const std::string& run_dir,
-                       const std::vector<std::string>& figures, const std::string& out_dir) {
-  const auto ratios = all_ratios(result.rows);
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>iis report: "
-    << html_escape(run_dir) << "</title>\n<style>\n"
-    << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}\n"
-    << "table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;text-align:right;"
-    << "border-bottom:1px solid #ddd}th{background:#f4f4f4}td.name{text-align:left}\n"
-    << "img{max-width:100%;border:1px solid #eee;margin:.5em 0}</style></head><body>\n"
-    << "<h1>Inherent Interpretability Score</h1>\n<p>Run: <code>" << html_escape(run_dir)
-    << "</code>. IIS is the area under the accuracy-retention curve acc(r)/acc(standard) over "
-       "the sparsity ratios; mean &plusmn; std over seeds. The chance-corrected IIS uses "
-       "accuracies above chance (acc&minus;1/C), so a representation that carries no "
-       "information cannot score high. Table: <a href=\"summary.csv\">summary.csv</a>, "
-       "<a href=\"summary.json\">summary.json</a>.</p>\n";
-  h << "<h2>Scores</h2>\n<table><tr><th>backbone</th><th>concepts</th><th>accuracy</th>"
-    << "<th>IIS</th><th>chance-corrected IIS</th>";
-  for (double r : ratios) h << "<th>acc @ r=" << ratio_name(r) << "</th>";
-  h << "</tr>\n";
-  for (const auto& row : result.rows) {
-    h << "<tr><td class=\"name\">" << html_escape(row.backbone) << "</td><td class=\"name\">"
-      << html_escape(row.concept_type) << "</td><td>"
-      << number(100 * row.standard_accuracy, "%.1f %%") << "</td><td>" << number(row.iis, "%.3f")
-      << " &plusmn; " << number(row.iis_std, "%.3f") << "</td><td>"
-      << number(row.iis_chance_corrected, "%.3f") << "</td>";
-    for (double r : ratios) {
-      const auto* a = at_ratio(row, r);
-      h << "<td>" << (a ? number(100 * a->top1, "%.1f") : "") << "</td>";
-    }
-    h << "</tr>\n";
-  }
-  h << "</table>\n<h2>Correlation with accuracy across backbones</h2>\n<table><tr>"
-    << "<th>concepts</th><th>n</th><th>Pearson (IIS)</th><th>Spearman (IIS)</th>"
-    << "<th>Pearson (chance-corrected)</th><th>Spearman (chance-corrected)</th></tr>\n";
-  for (const auto& [type, c] : result.correlations) {
-    auto cell = [](double v) { return std::isnan(v) ? std::string("n/a") : number(v, "%+.3f"); };
-    h << "<tr><td class=\"name\">" << html_escape(type) << "</td><td>" << c.n << "</td><td>"
-      << cell(c.pearson) << "</td><td>" << cell(c.spearman) << "</td><td>"
-      << cell(c.pearson_chance_corrected) << "</td><td>" << cell(c.spearman_chance_corrected)
-      << "</td></tr>\n";
-  }
-  h << "</table>\n";
-  if (!figures.empty()) {
-    h << "<h2>Figures</h2>\n<p>Click a figure for its SVG.</p>\n";
-    for (const auto& f : figures) {
-      if (fs::path(f).extension() != ".png") continue;
-      const std::string png = fs::relative(f, out_dir).generic_string();
-      const std::string svg = fs::path(png).replace_extension(".svg").generic_string();
-      h << "<p><a href=\"" << html_escape(svg) << "\"><img src=\"" << html_escape(png)
-        << "\" width=\"900\"></a></p>\n";
-    }
-  }
-  h << "</body></html>\n";
-  return h.str();
 }
 
 }  // namespace
@@ -298,10 +203,12 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
     if (seen[{r.backbone, r.concept_type}] > 1)
       r.backbone += " (" + fs::path(r.source).parent_path().generic_string() + ")";
 
+  detail::name_groups(rows);
   std::stable_sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
     if (type_order(a.concept_type) != type_order(b.concept_type))
       return type_order(a.concept_type) < type_order(b.concept_type);
     if (a.concept_type != b.concept_type) return a.concept_type < b.concept_type;
+    if (a.group != b.group) return a.group < b.group;
     if (a.standard_accuracy != b.standard_accuracy)
       return a.standard_accuracy < b.standard_accuracy;
     return a.backbone < b.backbone;
@@ -309,25 +216,44 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
   return rows;
 }
 
-std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows) {
-  std::map<std::string, std::vector<const ReportRow*>> by_type;
-  for (const auto& r : rows) by_type[r.concept_type].push_back(&r);
-  std::map<std::string, CorrelationSummary> out;
-  for (const auto& [type, group] : by_type) {
-    std::vector<double> acc, iis, cc;
-    for (const auto* r : group) {
-      acc.push_back(r->standard_accuracy);
-      iis.push_back(r->iis);
-      cc.push_back(r->iis_chance_corrected);
-    }
-    CorrelationSummary c;
-    c.n = static_cast<int>(group.size());
-    c.pearson = pearson(acc, iis);
-    c.spearman = spearman(acc, iis);
-    c.pearson_chance_corrected = pearson(acc, cc);
-    c.spearman_chance_corrected = spearman(acc, cc);
-    out[type] = c;
+namespace {
+
+// The correlations of one group's rows; NaN below kMinBackbones.
+CorrelationSummary correlate_group(const std::vector<const ReportRow*>& group) {
+  std::vector<double> acc, iis, acc_above_chance, cc;
+  for (const auto* r : group) {
+    acc.push_back(r->standard_accuracy);
+    iis.push_back(r->iis);
+    if (std::isnan(r->iis_chance_corrected)) continue;
+    acc_above_chance.push_back(r->standard_accuracy);
+    cc.push_back(r->iis_chance_corrected);
   }
+  CorrelationSummary c;
+  c.n = static_cast<int>(acc.size());
+  c.n_chance_corrected = static_cast<int>(cc.size());
+  const bool enough = c.n >= kMinBackbones, enough_cc = c.n_chance_corrected >= kMinBackbones;
+  c.pearson = enough ? pearson(acc, iis) : kNaN;
+  c.spearman = enough ? spearman(acc, iis) : kNaN;
+  c.pearson_chance_corrected = enough_cc ? pearson(acc_above_chance, cc) : kNaN;
+  c.spearman_chance_corrected = enough_cc ? spearman(acc_above_chance, cc) : kNaN;
+  return c;
+}
+
+}  // namespace
+
+std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows) {
+  std::map<std::string, std::vector<const ReportRow*>> groups;
+  for (const auto& r : rows) groups[r.group_name()].push_back(&r);
+  std::map<std::string, CorrelationSummary> out;
+  for (const auto& [name, group] : groups) out[name] = correlate_group(group);
+  return out;
+}
+
+std::vector<std::string> groups_in_order(const std::vector<ReportRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows)
+    if (std::find(out.begin(), out.end(), r.group_name()) == out.end())
+      out.push_back(r.group_name());
   return out;
 }
 
@@ -366,10 +292,11 @@ ReportResult run_report(const ReportOptions& options) {
   auto out = [&](const std::string& name) { return (fs::path(out_dir) / name).string(); };
   std::vector<std::string> figures;
   if (options.figures) figures = detail::draw_figures(result, out("figures"), gnuplot);
-  core::write_text_atomic(out("summary.csv"), summary_csv(result.rows));
+  core::write_text_atomic(out("summary.csv"), detail::summary_csv(result.rows));
   core::write_text_atomic(out("summary.json"),
-                          summary_json(result, options.run_dir).dump(2) + "\n");
-  core::write_text_atomic(out("index.html"), index_html(result, options.run_dir, figures, out_dir));
+                          detail::summary_json(result, options.run_dir).dump(2) + "\n");
+  core::write_text_atomic(out("index.html"),
+                          detail::index_html(result, options.run_dir, figures, out_dir));
   result.files = {out("summary.csv"), out("summary.json"), out("index.html")};
   result.files.insert(result.files.end(), figures.begin(), figures.end());
   return result;

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace iis::report {
@@ -31,24 +32,48 @@ struct ReportRow {
   std::string backbone, concept_type;
   std::string source;  // the results.json, relative to the run folder
   double standard_accuracy = 0;
-  double iis = 0, iis_std = 0, iis_chance_corrected = 0;
+  double iis = 0, iis_std = 0;
+  // NaN where undefined: `iis fit` writes null when the standard accuracy is at or below chance.
+  double iis_chance_corrected = 0;
   std::vector<RatioAccuracy> ratios;  // sorted by ratio
+  // What `iis fit` warned about these settings (results.json "warnings"; none if absent).
+  std::vector<std::string> warnings;
+  int seeds = 0;  // how many seeds the means are over (0: not recorded)
+  // What the scores depend on, as (name, value) text for the page, in a fixed order: sizes,
+  // K, ratios, threshold rule, epochs, seeds, selection rules (those results.json records).
+  std::vector<std::pair<std::string, std::string>> settings;
+  // Equal for rows fit with the same settings (concept type, ratios, every fit setting but
+  // the seeds, classes): only such rows are compared with each other.
+  std::string settings_key;
+  // The comparison group: the concept type, followed by the settings that tell its groups
+  // apart ("prototype [ratios 0, 0.5, 0.9]") when one concept type was fit with several.
+  // Empty: the concept type.
+  std::string group;
+
   // ARR(r) = top1(r) / standard_accuracy, aligned with `ratios`.
   std::vector<double> retention() const;
+  // The group name (`group`, else the concept type).
+  const std::string& group_name() const { return group.empty() ? concept_type : group; }
+  // Whether a spread over seeds exists (not with a single seed).
+  bool has_spread() const { return seeds != 1; }
 };
 
-// Correlation across the backbones evaluated with one concept type, between standard
-// accuracy and IIS (plain and chance-corrected). NaN where undefined (n < 2, constant series).
+// Correlation across the backbones of one group (one concept type fit with one set of
+// settings), between standard accuracy and IIS (plain and chance-corrected). NaN where
+// undefined (a constant series) and below kMinBackbones backbones, where any two points lie
+// on a line. The chance-corrected coefficients use the n_chance_corrected backbones above
+// chance.
+constexpr int kMinBackbones = 3;
 struct CorrelationSummary {
-  int n = 0;
+  int n = 0, n_chance_corrected = 0;
   double pearson = 0, spearman = 0;
   double pearson_chance_corrected = 0, spearman_chance_corrected = 0;
 };
 
 // What run_report found and wrote.
 struct ReportResult {
-  std::vector<ReportRow> rows;  // grouped by concept type, by accuracy within a group
-  std::map<std::string, CorrelationSummary> correlations;  // by concept type
+  std::vector<ReportRow> rows;  // by concept type, then group, then accuracy
+  std::map<std::string, CorrelationSummary> correlations;  // by group name
   std::vector<std::string> files;                          // every file written
 };
 
@@ -58,12 +83,18 @@ struct ReportResult {
 // for a results.json that lacks the required keys, and when none is found.
 std::vector<ReportRow> collect_results(const std::string& run_dir);
 
-// Correlations per concept type over `rows`.
+// Correlations per group over `rows`.
 std::map<std::string, CorrelationSummary> correlate(const std::vector<ReportRow>& rows);
+
+// The group names of `rows` in the order they first appear (the table's order).
+std::vector<std::string> groups_in_order(const std::vector<ReportRow>& rows);
 
 // Runs the whole report: summary.csv, summary.json, figures/*.{png,svg} and index.html
 // in options.out_dir, each written atomically.
 ReportResult run_report(const ReportOptions& options);
+
+// The rows and correlations of a report as aligned lines for a terminal.
+std::string terminal_summary(const ReportResult& result);
 
 // The path of an executable named `name` (PATH lookup unless it contains a '/'), or "".
 std::string find_executable(const std::string& name);

@@ -1,6 +1,4 @@
 // `iis report RUN_DIR`: summary table, correlations, figures and index.html of a run.
-#include <cmath>
-#include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
@@ -10,24 +8,7 @@ namespace iis::tool {
 
 // Prints the rows and correlations of a report as an aligned table on stdout.
 void print_report(const report::ReportResult& result) {
-  std::printf("%-28s %-10s %8s %15s %8s\n", "backbone", "concepts", "accuracy", "IIS (± std)",
-              "IIS-cc");
-  for (const auto& r : result.rows)
-    std::printf("%-28s %-10s %7.1f%% %8.3f ± %.3f %8.3f\n", r.backbone.c_str(),
-                r.concept_type.c_str(), 100 * r.standard_accuracy, r.iis, r.iis_std,
-                r.iis_chance_corrected);
-  auto coefficient = [](double v) {
-    char buf[16];
-    std::snprintf(buf, sizeof(buf), std::isnan(v) ? "n/a" : "%+.3f", v);
-    return std::string(buf);
-  };
-  for (const auto& [type, c] : result.correlations)
-    std::printf(
-        "%s, %d backbones: accuracy vs IIS Pearson %s Spearman %s; vs chance-corrected IIS "
-        "Pearson %s Spearman %s\n",
-        type.c_str(), c.n, coefficient(c.pearson).c_str(), coefficient(c.spearman).c_str(),
-        coefficient(c.pearson_chance_corrected).c_str(),
-        coefficient(c.spearman_chance_corrected).c_str());
+  std::cout << report::terminal_summary(result);
 }
 
 void add_report_command(CLI::App& root, Commands& commands) {

@@ -1,0 +1,35 @@
+// Internal: the files of `iis report` (summary.csv, summary.json, index.html) and the number
+// formats they share.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "iis/report/report.hpp"
+
+namespace iis::report::detail {
+
+// `v` printed with a printf `format`; "" for NaN.
+std::string number(double v, const char* format = "%.6g");
+
+// A ratio as a column suffix and a JSON key: 0.5 → "0.5".
+std::string ratio_name(double r);
+
+// Every ratio any row has, ascending.
+std::vector<double> all_ratios(const std::vector<ReportRow>& rows);
+
+// The accuracy of `row` at `ratio`, or nullptr where the row has none.
+const RatioAccuracy* at_ratio(const ReportRow& row, double ratio);
+
+// summary.csv: one line per row, one top1 column per ratio of any row.
+std::string summary_csv(const std::vector<ReportRow>& rows);
+
+// summary.json: rows (with retention per ratio) and correlations per concept type.
+nlohmann::json summary_json(const ReportResult& result, const std::string& run_dir);
+
+// index.html: the table, the correlations and the figures (PNG paths under out_dir).
+std::string index_html(const ReportResult& result, const std::string& run_dir,
+                       const std::vector<std::string>& figures, const std::string& out_dir);
+
+}  // namespace iis::report::detail
