@@ -499,8 +499,8 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
 }
 
 // Warnings about the settings, for stderr and results.json: ratios at which the rule keeps no
-// concept (their heads see only their bias, so their retention is chance, whatever the
-// representation).
+// concept (their heads see only their bias, a constant guess, so their retention says nothing
+// about the representation).
 std::vector<std::string> settings_warnings(const FitOptions& o) {
   const auto rule = heads::parse_threshold_rule(o.threshold);
   std::ostringstream ratios;
@@ -611,10 +611,9 @@ FitSummary run_fit(const FitOptions& o) {
   clear_out_folder(o, replace);
   core::make_dirs(o.out);
   const auto out = fs::path(o.out);
-  core::write_text_atomic(
-      (out / "fit_inputs.json").string(),
-      json{{"inputs_key", in.key}, {"inputs", in.description}, {"settings", folder_settings}}.dump(
-          1));
+  const json marker{
+      {"inputs_key", in.key}, {"inputs", in.description}, {"settings", folder_settings}};
+  core::write_text_atomic((out / "fit_inputs.json").string(), marker.dump(1));
 
   const std::vector<std::string> warnings = settings_warnings(o);
   for (const auto& w : warnings) core::log_info("warning: " + w);
