@@ -112,6 +112,12 @@ TEST(Npy, WrongRankIsRejected) {
 
 TEST(Npy, MissingFileIsNamed) { EXPECT_IIS_ERROR(load_npy("/no/such.npy"), "/no/such.npy"); }
 
+TEST(Npy, AFolderIsNamedAsAFolder) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "adir.npy");
+  EXPECT_IIS_ERROR(load_npy(dir / "adir.npy"), dir / "adir.npy" + ": is a folder, not a .npy file");
+}
+
 TEST(Features, RejectsNaNAndNamesTheRow) {
   test::TempDir dir;
   auto x = torch::randn({5, 3});

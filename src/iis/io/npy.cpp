@@ -31,6 +31,9 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 File open_or_throw(const std::string& path, const char* mode) {
+  std::error_code ec;
+  IIS_CHECK_HINT(!std::filesystem::is_directory(path, ec), path << ": is a folder, not a .npy file",
+                 "give the path of a .npy file");
   File f(std::fopen(path.c_str(), mode));
   IIS_CHECK_HINT(f != nullptr, "cannot open " << path << ": " << std::strerror(errno),
                  "check the path");
