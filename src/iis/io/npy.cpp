@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -68,6 +69,42 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   return m[1].str();
 }
 
+// The dimensions of a shape tuple as NumPy writes it: "()", "(6,)", "(2, 3)" (Python 2 wrote
+// "(2L, 3L)"); `tuple` starts with '(' and ends with its only ')'. Anything else, a negative
+// dimension, or a size in bytes (with `width`-byte elements) beyond int64 is a "bad shape":
+// the file-size check and the allocation rely on that product.
+std::vector<int64_t> parse_shape(const std::string& tuple, int64_t width, const std::string& path) {
+  auto fail = [&](const char* why) {
+    IIS_FAIL("reading " << path << ": bad shape " << tuple << " (" << why << ")", kHint);
+  };
+  auto digit = [&](size_t at) { return std::isdigit(static_cast<unsigned char>(tuple[at])) != 0; };
+  std::vector<int64_t> dims;
+  int64_t bytes = width;
+  size_t i = 1;
+  auto skip_spaces = [&] {
+    while (std::isspace(static_cast<unsigned char>(tuple[i]))) ++i;
+  };
+  for (skip_spaces(); tuple[i] != ')'; skip_spaces()) {
+    if (tuple[i] == '-') fail("a dimension is negative");
+    if (!digit(i)) fail("not a tuple of integers");
+    int64_t d = 0;
+    for (; digit(i); ++i) {
+      if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, tuple[i] - '0', &d))
+        fail("a dimension is beyond 2^63");
+    }
+    if (__builtin_mul_overflow(bytes, d, &bytes)) fail("its size in bytes is beyond 2^63");
+    dims.push_back(d);
+    if (tuple[i] == 'L') ++i;
+    skip_spaces();
+    if (tuple[i] == ',') {
+      ++i;
+    } else if (tuple[i] != ')') {
+      fail("not a tuple of integers");
+    }
+  }
+  return dims;
+}
+
 void byteswap_inplace(torch::Tensor& t) {
   auto n = static_cast<size_t>(t.numel());
   size_t width = t.element_size();
@@ -127,12 +164,7 @@ NpyHeader read_npy_header(const std::string& path) {
                  "use float32, float64, float16, int64, int32, int16, int8, uint8 or bool");
   h.fortran_order = dict_value(header, "fortran_order", path) == "True";
   IIS_CHECK_HINT(!h.fortran_order, "reading " << path << ": array is in Fortran order", kHint);
-  std::string shape = dict_value(header, "shape", path);
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shape.begin(), shape.end(), num);
-       it != std::sregex_iterator(); ++it) {
-    h.shape.push_back(std::stoll(it->str()));
-  }
+  h.shape = parse_shape(dict_value(header, "shape", path), size, path);
   return h;
 }
 
