@@ -165,6 +165,25 @@ TEST(Npy, HugeShapeInASmallFileIsTruncatedNotAnAllocation) {
   EXPECT_IIS_ERROR(load_features(dir / "h.npy", "features"), "h.npy: file is truncated");
 }
 
+// Long header values (the header may be 16 MiB) are an error, not a stack overflow: a
+// regex-based reader recursed once per character.
+TEST(Npy, LongHeaderValuesAreErrorsNotCrashes) {
+  test::TempDir dir;
+  const std::string long_descr(1 << 20, '<');
+  write_raw_npy(dir / "d.npy",
+                "{'descr': '" + long_descr + "', 'fortran_order': False, 'shape': (2,), }", "", 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "d.npy"), "d.npy: unsupported dtype");
+  std::string many_dims;
+  for (int i = 0; i < 300000; ++i) many_dims += "1, ";
+  write_raw_npy(dir / "s.npy",
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + many_dims + "), }",
+                std::string(4, '\0'), 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "s.npy"), "s.npy: bad shape (1, 1, 1,");
+  EXPECT_IIS_ERROR(load_npy(dir / "s.npy"), "more than 64 dimensions");
+  write_raw_npy(dir / "q.npy", "{'descr': '" + long_descr, "", 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "q.npy"), "q.npy: .npy header has no 'descr'");
+}
+
 TEST(Npy, MissingFileIsNamed) { EXPECT_IIS_ERROR(load_npy("/no/such.npy"), "/no/such.npy"); }
 
 TEST(Features, RejectsNaNAndNamesTheRow) {
