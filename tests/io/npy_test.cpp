@@ -110,6 +110,80 @@ TEST(Npy, WrongRankIsRejected) {
   EXPECT_IIS_ERROR(load_npy(dir / "x.npy", 2, "train features"), "expected a 2-D array, found 3-D");
 }
 
+// A shape that no file could hold, or that is not a tuple of non-negative integers, is one
+// "FILE: bad shape" error from the header, before anything is allocated.
+TEST(Npy, BadShapesAreOneErrorNamingTheFile) {
+  test::TempDir dir;
+  const std::string data(64, '\0');
+  for (const char* shape : {
+           "(4611686018427387904, 4)",     // 2^62 x 4: the element count overflows int64
+           "(12345678901234567890123,)",   // 23 digits: no int64 holds it
+           "(-10, 64)",                    // a negative dimension
+           "(2305843009213693952,)",       // 2^61 float64: the byte count overflows
+           "(4294967296, 4294967296, 2)",  // 2^65 elements
+           "(2, 'a')",
+           "(2 3)",
+           "(,)",
+           "(2,,)",
+           "([2],)",
+       }) {
+    const std::string path = dir / "bad.npy";
+    write_raw_npy(path,
+                  std::string("{'descr': '<f8', 'fortran_order': False, 'shape': ") + shape + ", }",
+                  data);
+    for (auto load : {+[](const std::string& p) { load_npy(p); },
+                      +[](const std::string& p) { load_features(p, "features"); },
+                      +[](const std::string& p) { load_labels(p, "labels"); }}) {
+      SCOPED_TRACE(shape);
+      EXPECT_IIS_ERROR(load(path), "bad.npy: bad shape " + std::string(shape));
+    }
+  }
+}
+
+// Shapes NumPy writes stay readable: a scalar, a trailing comma, no spaces, Python 2's longs.
+TEST(Npy, ReadsEveryShapeSpellingNumPyWrites) {
+  test::TempDir dir;
+  const std::string data(6 * 8, '\0');
+  const std::pair<const char*, std::vector<int64_t>> cases[] = {
+      {"()", {}},           {"(6,)", {6}},       {"(2,3)", {2, 3}}, {"( 2 , 3 , )", {2, 3}},
+      {"(2L, 3L)", {2, 3}}, {"(0, 64)", {0, 64}}};
+  for (const auto& [shape, dims] : cases) {
+    write_raw_npy(dir / "s.npy",
+                  std::string("{'descr': '<f8', 'fortran_order': False, 'shape': ") + shape + "}",
+                  data);
+    EXPECT_EQ(read_npy_header(dir / "s.npy").shape, dims) << shape;
+  }
+}
+
+// A shape whose bytes fit in int64 but not in the file is "truncated", before allocating.
+TEST(Npy, HugeShapeInASmallFileIsTruncatedNotAnAllocation) {
+  test::TempDir dir;
+  write_raw_npy(dir / "h.npy",
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1024), }",
+                std::string(64, '\0'));
+  EXPECT_IIS_ERROR(load_npy(dir / "h.npy"), "h.npy: file is truncated");
+  EXPECT_IIS_ERROR(load_features(dir / "h.npy", "features"), "h.npy: file is truncated");
+}
+
+// Long header values (the header may be 16 MiB) are an error, not a stack overflow: a
+// regex-based reader recursed once per character.
+TEST(Npy, LongHeaderValuesAreErrorsNotCrashes) {
+  test::TempDir dir;
+  const std::string long_descr(1 << 20, '<');
+  write_raw_npy(dir / "d.npy",
+                "{'descr': '" + long_descr + "', 'fortran_order': False, 'shape': (2,), }", "", 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "d.npy"), "d.npy: unsupported dtype");
+  std::string many_dims;
+  for (int i = 0; i < 300000; ++i) many_dims += "1, ";
+  write_raw_npy(dir / "s.npy",
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + many_dims + "), }",
+                std::string(4, '\0'), 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "s.npy"), "s.npy: bad shape (1, 1, 1,");
+  EXPECT_IIS_ERROR(load_npy(dir / "s.npy"), "more than 64 dimensions");
+  write_raw_npy(dir / "q.npy", "{'descr': '" + long_descr, "", 2);
+  EXPECT_IIS_ERROR(load_npy(dir / "q.npy"), "q.npy: .npy header has no 'descr'");
+}
+
 TEST(Npy, MissingFileIsNamed) { EXPECT_IIS_ERROR(load_npy("/no/such.npy"), "/no/such.npy"); }
 
 TEST(Npy, AFolderIsNamedAsAFolder) {

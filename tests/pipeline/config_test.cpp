@@ -85,6 +85,19 @@ TEST(Config, UnknownKeysNameTheNearestValidOne) {
                    "'concept_types' is 'protoype'; did you mean 'prototype'?");
 }
 
+// A key that is a mapping or a list (YAML's "? " complex keys, or a flow collection) is a
+// config error naming its line, not a yaml-cpp conversion exception.
+TEST(Config, KeysThatAreNotNamesAreErrors) {
+  for (const std::string& yaml :
+       std::vector<std::string>{"? dataset: {t=a}\n", "? [a, b]\n: 1\n", "{[x]: 1}\n",
+                                std::string(kMinimal) + "fit: {? {a: 1}: 2}\n",
+                                std::string(kMinimal) + "  - {? [spec]: m.ts}\n"}) {
+    SCOPED_TRACE(yaml);
+    EXPECT_IIS_ERROR(parse_run_config(yaml, "test.yaml"), "test.yaml line ");
+    EXPECT_IIS_ERROR(parse_run_config(yaml, "test.yaml"), "is not a name");
+  }
+}
+
 TEST(Config, MissingRequiredKeys) {
   EXPECT_IIS_ERROR(parse_run_config("backbones: [native:cnn2]\n", "t.yaml"),
                    "missing required key 'dataset'");

@@ -135,8 +135,14 @@ bool is_idx_images_path(const std::string& path) {
 
 std::unique_ptr<Dataset> open_idx(const std::string& images_path) {
   const std::string labels_path = find_labels_file(images_path);
-  std::vector<unsigned char> images = read_maybe_gzip(images_path);
-  std::vector<unsigned char> labels = read_maybe_gzip(labels_path);
+  return idx_dataset_from_bytes(images_path, read_maybe_gzip(images_path), labels_path,
+                                read_maybe_gzip(labels_path));
+}
+
+std::unique_ptr<Dataset> idx_dataset_from_bytes(const std::string& images_path,
+                                                std::vector<unsigned char> images,
+                                                const std::string& labels_path,
+                                                std::vector<unsigned char> labels) {
   const std::string hint = "the file is damaged or not an IDX file; fetch it again";
 
   IIS_CHECK_HINT(

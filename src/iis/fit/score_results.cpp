@@ -56,38 +56,44 @@ double top1_at(const ScoreRow& row, double ratio) {
 
 }  // namespace
 
+ScoreRow read_score_row(const std::string& json_text, const std::string& file) {
+  json j;
+  with_context("reading " + file, [&] { j = json::parse(json_text); });
+  IIS_CHECK_HINT(j.is_object(), file << " is not a JSON object", kHint);
+  ScoreRow row;
+  row.file = file;
+  row.standard_accuracy = number(j, "standard_accuracy", file, true);
+  row.standard_accuracy_std = number(j, "standard_accuracy_std", file, false);
+  row.iis = number(j, "iis", file, true);
+  row.iis_std = number(j, "iis_std", file, false);
+  row.iis_chance_corrected = number(j, "iis_chance_corrected", file, false);
+  row.iis_chance_corrected_std = number(j, "iis_chance_corrected_std", file, false);
+  if (j.contains("seeds") && j["seeds"].is_array()) {
+    row.seeds = static_cast<int64_t>(j["seeds"].size());
+  }
+  IIS_CHECK_HINT(j.contains("ratios") && j["ratios"].is_array() && !j["ratios"].empty(),
+                 file << " has no \"ratios\" list", kHint);
+  std::vector<std::pair<double, double>> points;
+  for (const auto& r : j["ratios"]) {
+    IIS_CHECK_HINT(r.is_object(), file << ": an entry of \"ratios\" is not an object", kHint);
+    points.emplace_back(number(r, "ratio", file, true), number(r, "top1", file, true));
+  }
+  std::sort(points.begin(), points.end());
+  for (const auto& [ratio, top1] : points) {
+    row.ratios.push_back(ratio);
+    row.top1.push_back(top1);
+  }
+  return row;
+}
+
 ScoreTable run_score(const ScoreOptions& options) {
   IIS_CHECK_HINT(!options.results.empty(), "iis score needs at least one RESULTS.json",
                  "e.g. iis score out/results.json");
   ScoreTable table;
   for (const auto& file : options.results) {
-    json j;
-    with_context("reading " + file, [&] { j = json::parse(core::read_text(file)); });
-    IIS_CHECK_HINT(j.is_object(), file << " is not a JSON object", kHint);
-    ScoreRow row;
-    row.file = file;
-    row.standard_accuracy = number(j, "standard_accuracy", file, true);
-    row.standard_accuracy_std = number(j, "standard_accuracy_std", file, false);
-    row.iis = number(j, "iis", file, true);
-    row.iis_std = number(j, "iis_std", file, false);
-    row.iis_chance_corrected = number(j, "iis_chance_corrected", file, false);
-    row.iis_chance_corrected_std = number(j, "iis_chance_corrected_std", file, false);
-    if (j.contains("seeds") && j["seeds"].is_array()) {
-      row.seeds = static_cast<int64_t>(j["seeds"].size());
-    }
-    IIS_CHECK_HINT(j.contains("ratios") && j["ratios"].is_array() && !j["ratios"].empty(),
-                   file << " has no \"ratios\" list", kHint);
-    std::vector<std::pair<double, double>> points;
-    for (const auto& r : j["ratios"]) {
-      IIS_CHECK_HINT(r.is_object(), file << ": an entry of \"ratios\" is not an object", kHint);
-      points.emplace_back(number(r, "ratio", file, true), number(r, "top1", file, true));
-    }
-    std::sort(points.begin(), points.end());
-    for (const auto& [ratio, top1] : points) {
-      row.ratios.push_back(ratio);
-      row.top1.push_back(top1);
-    }
-    table.rows.push_back(std::move(row));
+    std::string text;
+    with_context("reading " + file, [&] { text = core::read_text(file); });
+    table.rows.push_back(read_score_row(text, file));
   }
   return table;
 }

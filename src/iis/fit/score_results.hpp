@@ -29,6 +29,10 @@ struct ScoreTable {
   nlohmann::json to_json() const;  // {"results": [...]}
 };
 
+// One row from the text of a results.json; `file` names it in the row and in errors. Throws
+// iis::Error if the text is not JSON or lacks standard_accuracy, iis or ratios.
+ScoreRow read_score_row(const std::string& json_text, const std::string& file);
+
 // Reads every file; throws iis::Error naming a file that is missing, not JSON, or lacks
 // standard_accuracy, iis or ratios.
 ScoreTable run_score(const ScoreOptions& options);

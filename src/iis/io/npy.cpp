@@ -4,12 +4,12 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <regex>
 #include <sstream>
 
 #include "iis/core/error.hpp"
@@ -21,6 +21,7 @@ namespace iis::io {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMaxDims = 64;  // NumPy's own limit
 constexpr char kHint[] = "save it with numpy.save(path, numpy.ascontiguousarray(array))";
 
 struct FileCloser {
@@ -62,13 +63,78 @@ std::string descr_of(torch::ScalarType t) {
            "convert it to float32, float64, float16, int64, int32, int16, int8, uint8 or bool");
 }
 
-// Extracts the value of 'key' from the header dict text.
+// The literal starting at header[i]: a quoted string (quotes kept), True, False or a tuple
+// "(...)"; "" if none starts there.
+std::string literal_at(const std::string& header, size_t i) {
+  if (i >= header.size()) return "";
+  const char c = header[i];
+  size_t end = std::string::npos;
+  if (c == '\'' || c == '"') {
+    end = header.find(c, i + 1);
+  } else if (c == '(') {
+    end = header.find(')', i);
+  } else {
+    for (const char* word : {"True", "False"}) {
+      if (header.compare(i, std::strlen(word), word) == 0) return word;
+    }
+  }
+  return end == std::string::npos ? "" : header.substr(i, end - i + 1);
+}
+
+// The value of 'key' in the header dict text, as a literal (see literal_at). A linear scan:
+// std::regex recursed once per character and overflowed the stack on long headers.
 std::string dict_value(const std::string& header, const std::string& key, const std::string& path) {
-  std::regex re("['\"]" + key + "['\"]\\s*:\\s*('[^']*'|\"[^\"]*\"|True|False|\\([^)]*\\))");
-  std::smatch m;
-  IIS_CHECK_HINT(std::regex_search(header, m, re),
-                 "reading " << path << ": .npy header has no '" << key << "'", kHint);
-  return m[1].str();
+  for (const char quote : {'\'', '"'}) {
+    const std::string name = quote + key + quote;
+    for (size_t at = header.find(name); at != std::string::npos; at = header.find(name, at + 1)) {
+      size_t i = at + name.size();
+      while (i < header.size() && std::isspace(static_cast<unsigned char>(header[i]))) ++i;
+      if (i >= header.size() || header[i] != ':') continue;
+      ++i;
+      while (i < header.size() && std::isspace(static_cast<unsigned char>(header[i]))) ++i;
+      std::string value = literal_at(header, i);
+      if (!value.empty()) return value;
+    }
+  }
+  IIS_FAIL("reading " << path << ": .npy header has no '" << key << "'", kHint);
+}
+
+// The dimensions of a shape tuple as NumPy writes it: "()", "(6,)", "(2, 3)" (Python 2 wrote
+// "(2L, 3L)"); `tuple` starts with '(' and ends with its only ')'. Anything else, a negative
+// dimension, or a size in bytes (with `width`-byte elements) beyond int64 is a "bad shape":
+// the file-size check and the allocation rely on that product.
+std::vector<int64_t> parse_shape(const std::string& tuple, int64_t width, const std::string& path) {
+  auto fail = [&](const char* why) {
+    const std::string shown = tuple.size() <= 80 ? tuple : tuple.substr(0, 77) + "...";
+    IIS_FAIL("reading " << path << ": bad shape " << shown << " (" << why << ")", kHint);
+  };
+  auto digit = [&](size_t at) { return std::isdigit(static_cast<unsigned char>(tuple[at])) != 0; };
+  std::vector<int64_t> dims;
+  int64_t bytes = width;
+  size_t i = 1;
+  auto skip_spaces = [&] {
+    while (std::isspace(static_cast<unsigned char>(tuple[i]))) ++i;
+  };
+  for (skip_spaces(); tuple[i] != ')'; skip_spaces()) {
+    if (tuple[i] == '-') fail("a dimension is negative");
+    if (!digit(i)) fail("not a tuple of integers");
+    int64_t d = 0;
+    for (; digit(i); ++i) {
+      if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, tuple[i] - '0', &d))
+        fail("a dimension is beyond 2^63");
+    }
+    if (__builtin_mul_overflow(bytes, d, &bytes)) fail("its size in bytes is beyond 2^63");
+    if (dims.size() == kMaxDims) fail("more than 64 dimensions");
+    dims.push_back(d);
+    if (tuple[i] == 'L') ++i;
+    skip_spaces();
+    if (tuple[i] == ',') {
+      ++i;
+    } else if (tuple[i] != ')') {
+      fail("not a tuple of integers");
+    }
+  }
+  return dims;
 }
 
 void byteswap_inplace(torch::Tensor& t) {
@@ -130,12 +196,7 @@ NpyHeader read_npy_header(const std::string& path) {
                  "use float32, float64, float16, int64, int32, int16, int8, uint8 or bool");
   h.fortran_order = dict_value(header, "fortran_order", path) == "True";
   IIS_CHECK_HINT(!h.fortran_order, "reading " << path << ": array is in Fortran order", kHint);
-  std::string shape = dict_value(header, "shape", path);
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shape.begin(), shape.end(), num);
-       it != std::sregex_iterator(); ++it) {
-    h.shape.push_back(std::stoll(it->str()));
-  }
+  h.shape = parse_shape(dict_value(header, "shape", path), size, path);
   return h;
 }
 

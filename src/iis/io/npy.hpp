@@ -21,7 +21,8 @@ struct NpyHeader {
 };
 
 // Reads and validates the header. Throws iis::Error naming the file for a bad magic string,
-// an unknown dtype, Fortran order, or a file shorter than the header promises.
+// an unknown dtype, Fortran order, or a bad shape (not a tuple of non-negative integers, or a
+// size in bytes beyond int64); the loaders below also refuse a file shorter than its shape.
 NpyHeader read_npy_header(const std::string& path);
 
 // Loads a C-order .npy file into a CPU tensor of the file's dtype and shape. The data is read

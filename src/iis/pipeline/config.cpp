@@ -26,7 +26,12 @@ class Section {
   void only_keys(const std::vector<std::string>& valid) const {
     std::set<std::string> seen;
     for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
+      // YAML allows any node as a key ("? [a, b]: 1"); a config key is a plain name.
+      IIS_CHECK_HINT(kv.first.IsScalar(),
+                     where(kv.first) << "a key " << (path_.empty() ? "" : "under '" + path_ + "' ")
+                                     << "is not a name (a mapping, a list or empty)",
+                     "keys are plain names, e.g. `epochs: 3`; " << kHint);
+      const std::string key = kv.first.Scalar();
       IIS_CHECK_HINT(seen.insert(key).second,
                      where(kv.first) << "'" << dotted(key) << "' given twice", "keep one of them");
       if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "iis/data/dataset.hpp"
 
@@ -18,5 +19,13 @@ bool is_idx_images_path(const std::string& path);
 
 // An IDX images file with its labels file beside it.
 std::unique_ptr<Dataset> open_idx(const std::string& images_path);
+
+// The IDX dataset held in `images` and `labels`, the two files' (gunzipped) bytes, which the
+// paths name in errors and sources: what open_idx reads the files into. Throws iis::Error for
+// a bad magic number, size or count.
+std::unique_ptr<Dataset> idx_dataset_from_bytes(const std::string& images_path,
+                                                std::vector<unsigned char> images,
+                                                const std::string& labels_path,
+                                                std::vector<unsigned char> labels);
 
 }  // namespace iis::data::detail
