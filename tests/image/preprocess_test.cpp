@@ -197,6 +197,15 @@ TEST(PreprocessYaml, ReadsReferenceKeysAndIgnoresOthers) {
   EXPECT_EQ(none.channels, 1);
 }
 
+TEST(PreprocessYaml, UnknownKeysAndTyposAreRefused) {
+  Preprocess p;
+  EXPECT_IIS_ERROR(apply_preprocess_yaml(p, "val_crop_size: 200\nval_resize_sise: 232\n", "m.yaml"),
+                   "unknown key 'val_resize_sise' (line 2); did you mean 'val_resize_size'?");
+  EXPECT_IIS_ERROR(apply_preprocess_yaml(p, "interpolaton: bicubic\n", "m.yaml"),
+                   "did you mean 'interpolation'?");
+  EXPECT_EQ(p.crop_size, Preprocess().crop_size);  // nothing applied from a refused file
+}
+
 TEST(PreprocessYaml, BadValuesNameTheSource) {
   Preprocess p;
   EXPECT_IIS_ERROR(apply_preprocess_yaml(p, "val_crop_size: big\n", "m.yaml"),

@@ -330,24 +330,84 @@ Preprocess preprocess_preset(const std::string& name) {
 
 namespace {
 
-// Every key must be a setting, or one of the informational keys scripts/export_backbone.py
-// writes; a typo (`val_resize_sise`) would otherwise silently keep the default.
+// The training-recipe keys of torchvision's references/classification/train.py (its
+// arguments with '_' for '-'): the reference's model_configs/*.yaml hold them beside the
+// evaluation settings. They say nothing about evaluation and are ignored.
+const std::vector<std::string>& recipe_keys() {
+  static const std::vector<std::string> keys = {
+      "data_path",
+      "model",
+      "weights",
+      "device",
+      "batch_size",
+      "epochs",
+      "workers",
+      "opt",
+      "lr",
+      "momentum",
+      "wd",
+      "weight_decay",
+      "norm_weight_decay",
+      "bias_weight_decay",
+      "transformer_embedding_decay",
+      "label_smoothing",
+      "mixup_alpha",
+      "cutmix_alpha",
+      "lr_scheduler",
+      "lr_warmup_epochs",
+      "lr_warmup_method",
+      "lr_warmup_decay",
+      "lr_step_size",
+      "lr_gamma",
+      "lr_min",
+      "print_freq",
+      "output_dir",
+      "resume",
+      "start_epoch",
+      "cache_dataset",
+      "sync_bn",
+      "test_only",
+      "auto_augment",
+      "ra_magnitude",
+      "augmix_severity",
+      "random_erase",
+      "amp",
+      "world_size",
+      "dist_url",
+      "model_ema",
+      "model_ema_steps",
+      "model_ema_decay",
+      "use_deterministic_algorithms",
+      "train_crop_size",
+      "clip_grad_norm",
+      "ra_sampler",
+      "ra_reps",
+      "backend",
+      "use_v2",
+      "feature_dim"};  // feature_dim: written by scripts/export_backbone.py
+  return keys;
+}
+
+// Every key must be a setting or a recipe key; a typo (`val_resize_sise`) would otherwise
+// silently keep the default.
 void check_preprocess_keys(const YAML::Node& root) {
   static const std::vector<std::string> kSettings = {
       "preset",    "val_resize_size", "resize_size", "val_crop_size",
       "crop_size", "interpolation",   "mean",        "std",
       "channels"};
-  static const std::vector<std::string> kInformational = {"model", "weights", "feature_dim"};
   for (const auto& entry : root) {
-    const std::string key = entry.first.Scalar();
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
     const auto known = [&](const std::vector<std::string>& keys) {
       return std::find(keys.begin(), keys.end(), key) != keys.end();
     };
-    IIS_CHECK_HINT(known(kSettings) || known(kInformational),
-                   "unknown key '" << key << "' (line " << entry.first.Mark().line + 1
-                                   << "); did you mean '" << core::nearest(key, kSettings) << "'?",
-                   "the keys are preset, val_resize_size, val_crop_size, interpolation, mean, std "
-                   "and channels");
+    if (known(kSettings) || known(recipe_keys())) continue;
+    std::vector<std::string> all = kSettings;
+    all.insert(all.end(), recipe_keys().begin(), recipe_keys().end());
+    IIS_FAIL("unknown key '" << key << "' (line " << entry.first.Mark().line + 1
+                             << "); did you mean '" << core::nearest(key, all) << "'?",
+             "the settings are preset, val_resize_size, val_crop_size, interpolation, mean, "
+             "std and channels; the keys of torchvision's training recipes are accepted and "
+             "ignored");
   }
 }
 
