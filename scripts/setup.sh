@@ -56,6 +56,6 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
 if [[ "${IIS_BUILD_ALL:-0}" == 1 ]]; then
   cmake --build build -j "$(nproc)"
 else
-  cmake --build build -j "$(nproc)" --target iis
+  cmake --build build -j "$(nproc)" --target iis_tool  # bin/iis and libexec/iis/iis
 fi
 echo "built: build/bin/iis"
