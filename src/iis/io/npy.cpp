@@ -310,7 +310,8 @@ void save_npy(const std::string& path, const torch::Tensor& tensor) {
     size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f.get()) == preamble.size() &&
               std::fwrite(header.data(), 1, header.size(), f.get()) == header.size() &&
-              std::fwrite(t.data_ptr(), 1, bytes, f.get()) == bytes;
+              // An empty tensor's data pointer may be null, which fwrite must not get.
+              (bytes == 0 || std::fwrite(t.data_ptr(), 1, bytes, f.get()) == bytes);
     ok = std::fflush(f.get()) == 0 && ok;
     IIS_CHECK_HINT(ok, "writing " << path << " failed", "check free disk space");
   });
