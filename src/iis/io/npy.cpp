@@ -304,10 +304,11 @@ void save_npy(const std::string& path, const torch::Tensor& tensor) {
     uint16_t len = static_cast<uint16_t>(header.size());
     preamble.push_back(static_cast<char>(len & 0xff));
     preamble.push_back(static_cast<char>(len >> 8));
+    // An empty tensor may have no data pointer, and fwrite's must not be null.
     size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f.get()) == preamble.size() &&
               std::fwrite(header.data(), 1, header.size(), f.get()) == header.size() &&
-              std::fwrite(t.data_ptr(), 1, bytes, f.get()) == bytes;
+              (bytes == 0 || std::fwrite(t.data_ptr(), 1, bytes, f.get()) == bytes);
     ok = std::fflush(f.get()) == 0 && ok;
     IIS_CHECK_HINT(ok, "writing " << path << " failed", "check free disk space");
   });
