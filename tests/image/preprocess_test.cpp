@@ -206,6 +206,21 @@ TEST(PreprocessYaml, UnknownKeysAndTyposAreRefused) {
   EXPECT_EQ(p.crop_size, Preprocess().crop_size);  // nothing applied from a refused file
 }
 
+// preprocess_yaml is the settings' fingerprint and is read back: every float survives it
+// exactly, while values with 6 significant digits keep their short text (and fingerprint).
+TEST(PreprocessYaml, KeepsEveryFloatExactly) {
+  Preprocess p;
+  p.mean = {0.9223372f, 0.1234567f, 1e-7f};
+  p.std = {0.92233720368547758f};
+  Preprocess q;
+  apply_preprocess_yaml(q, preprocess_yaml(p), "round trip");
+  EXPECT_EQ(q.mean, p.mean);
+  EXPECT_EQ(q.std, p.std);
+  const std::string defaults = preprocess_yaml(Preprocess{});
+  EXPECT_NE(defaults.find("mean: [0.485, 0.456, 0.406]\n"), std::string::npos) << defaults;
+  EXPECT_NE(defaults.find("std: [0.229, 0.224, 0.225]\n"), std::string::npos) << defaults;
+}
+
 TEST(PreprocessYaml, BadValuesNameTheSource) {
   Preprocess p;
   EXPECT_IIS_ERROR(apply_preprocess_yaml(p, "val_crop_size: big\n", "m.yaml"),

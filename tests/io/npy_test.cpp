@@ -45,6 +45,18 @@ TEST(Npy, RoundTripsEveryDType) {
   }
 }
 
+// Empty arrays (no rows) round-trip; their storage has no data pointer to write from (an
+// fwrite from a null pointer is undefined behaviour, reported by UBSan).
+TEST(Npy, RoundTripsEmptyArrays) {
+  test::TempDir dir;
+  for (const auto& t : {torch::zeros({0, 4}), torch::zeros({0}, torch::kInt64)}) {
+    save_npy(dir / "e.npy", t);
+    const auto back = load_npy(dir / "e.npy");
+    EXPECT_EQ(back.sizes(), t.sizes());
+    EXPECT_EQ(back.scalar_type(), t.scalar_type());
+  }
+}
+
 TEST(Npy, HeaderIsAlignedTo64Bytes) {
   test::TempDir dir;
   save_npy(dir / "a.npy", torch::zeros({5}, torch::kInt64));

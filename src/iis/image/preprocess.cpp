@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "iis/core/error.hpp"
@@ -241,10 +242,24 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The shortest text, with at least 6 significant digits (the stream's default), that reads
+// back as exactly `x`: 0.485f stays "0.485", 0.1234567f needs "0.1234567".
+std::string float_text(float x) {
+  std::string text;
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::ostringstream out;
+    out.precision(digits);
+    out << x;
+    text = out.str();
+    if (std::strtof(text.c_str(), nullptr) == x) break;
+  }
+  return text;
+}
+
 std::string list_text(const std::vector<float>& v) {
   std::ostringstream out;
   out << "[";
-  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << float_text(v[i]);
   out << "]";
   return out.str();
 }
@@ -470,7 +485,6 @@ std::string preprocess_yaml(const Preprocess& p) {
       << "val_resize_size: " << p.resize_size << "\n"
       << "val_crop_size: " << p.crop_size << "\n"
       << "interpolation: " << to_string(p.interpolation) << "\n";
-  out.precision(9);
   out << "mean: " << (p.mean.empty() ? "null" : list_text(p.mean)) << "\n"
       << "std: " << (p.std.empty() ? "null" : list_text(p.std)) << "\n"
       << "channels: " << p.channels << "\n";

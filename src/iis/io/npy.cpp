@@ -307,6 +307,7 @@ void save_npy(const std::string& path, const torch::Tensor& tensor) {
     uint16_t len = static_cast<uint16_t>(header.size());
     preamble.push_back(static_cast<char>(len & 0xff));
     preamble.push_back(static_cast<char>(len >> 8));
+    // An empty tensor may have no data pointer, and fwrite's must not be null.
     size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f.get()) == preamble.size() &&
               std::fwrite(header.data(), 1, header.size(), f.get()) == header.size() &&
