@@ -57,9 +57,11 @@ MergeResult run_merge(const MergeOptions& options) {
   detail::check_prefix(options.out, "--out");
   std::vector<Shard> shards;
   for (const auto& prefix : options.shards) {
+    std::vector<core::NamedPath> shard_files;
     for (const std::string& file : detail::EmbedFiles(prefix).all()) {
-      detail::check_outputs_apart(options.out, "--out", {{"shard " + prefix, file}});
+      shard_files.push_back({"shard " + prefix, file});
     }
+    detail::check_outputs_apart(options.out, "--out", shard_files);
     shards.push_back(read_shard(prefix));
   }
   const Shard& first = shards.front();
