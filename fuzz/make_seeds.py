@@ -20,11 +20,8 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 
 
 def npy(descr, shape, data, version=1, shape_text=None):
-    shape_text = shape_text or "(" + "".join(f"{d}, " for d in shape).rstrip(" ")
-    if shape_text.endswith(",") and len(shape) > 1:
-        shape_text = shape_text[:-1]
-    if not shape_text.endswith(")"):
-        shape_text += ")"
+    if shape_text is None:  # as Python writes a tuple: (), (6,), (2, 3)
+        shape_text = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
     header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}"
     prefix = 10 if version == 1 else 12
     header += " " * ((64 - (prefix + len(header) + 1) % 64) % 64) + "\n"
