@@ -69,15 +69,15 @@ TEST_F(FitClusterTest, BadOptionsNameTheFlag) {
   options.concept_type = "clusters";
   EXPECT_IIS_ERROR(run_fit(options), "--concept-type");
   options.concept_type = "cluster";
-  options.kmeans_max_iter = 0;
+  options.concept_options.kmeans.max_iter = 0;
   EXPECT_IIS_ERROR(run_fit(options), "--kmeans-max-iter");
-  options.kmeans_max_iter = 300;
-  options.kmeans_tol = -1;
+  options.concept_options.kmeans.max_iter = 300;
+  options.concept_options.kmeans.tol = -1;
   EXPECT_IIS_ERROR(run_fit(options), "--kmeans-tol");
-  options.kmeans_tol = 1e-4;
-  options.kmeans_max_elements = 4;
+  options.concept_options.kmeans.tol = 1e-4;
+  options.concept_options.kmeans.max_elements = 4;
   EXPECT_IIS_ERROR(run_fit(options), "--kmeans-max-elements");
-  options.kmeans_max_elements = 20000;
+  options.concept_options.kmeans.max_elements = 20000;
   options.num_concepts = 301;
   EXPECT_IIS_ERROR(run_fit(options), "--num-concepts");
 }

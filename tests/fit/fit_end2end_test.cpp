@@ -63,9 +63,9 @@ TEST_F(FitEnd2EndTest, SavesTheLearnedConceptsAndAssignmentPerRatio) {
 }
 
 TEST_F(FitEnd2EndTest, BadOptionsNameTheFlag) {
-  options.temperature = 0;
+  options.concept_options.end2end.temperature = 0;
   EXPECT_IIS_ERROR(run_fit(options), "--temperature");
-  options.temperature = 0.1;
+  options.concept_options.end2end.temperature = 0.1;
   options.num_concepts = 121;
   EXPECT_IIS_ERROR(run_fit(options), "--num-concepts");
 }

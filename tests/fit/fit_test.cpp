@@ -26,7 +26,7 @@ class FitTest : public test_fixture::GeneratedFitTest {
     write_elements(torch::cat({dirs, torch::randn({26, 24})}));
     io::save_npy(dir / "element_labels.npy", torch::arange(30, torch::kInt64) % 3);
     options.num_concepts = 20;
-    options.concept_select = "first";
+    options.concept_options.select = "first";
     options.ratios = {0, 0.5, 0.9};
     options.epochs = 3;
     options.batch_size = 128;
@@ -107,7 +107,7 @@ TEST_F(FitTest, RatiosKeepingNoConceptAreWarnedAbout) {
 
 TEST_F(FitTest, SeedsGiveMeanAndStdAndRerunsReuseFinishedSeeds) {
   options.seeds = {0, 1};
-  options.concept_select = "random";
+  options.concept_options.select = "random";
   run_fit(options);
   auto r = results();
   ASSERT_EQ(r["per_seed"].size(), 2u);
@@ -179,7 +179,7 @@ TEST_F(FitTest, SameSeedSameNumbers) {
 }
 
 TEST_F(FitTest, StratifiedIsTheDefaultWithConceptLabels) {
-  options.concept_select = "";
+  options.concept_options.select = "";
   options.concept_labels = dir / "element_labels.npy";
   run_fit(options);
   EXPECT_EQ(results()["settings"]["concept_select"], "stratified");
@@ -228,7 +228,7 @@ TEST_F(FitTest, BadInputsWriteNothing) {
   expect_error(
       [&](FitOptions& o) {
         o.concept_labels = write("elabels.npy", element_labels);
-        o.concept_select = "stratified";
+        o.concept_options.select = "stratified";
       },
       "--concept-labels " + (dir / "elabels.npy") + ": label 4 at row 7 is out of range");
   expect_error([&](FitOptions& o) { o.train_labels = write("short.npy", val_y); },
@@ -268,7 +268,8 @@ TEST_F(FitTest, BadInputsWriteNothing) {
     expect_error([&](FitOptions& o) { o.device = "cuda:1"; },
                  "--device cuda:1: CUDA is not available here");
   }
-  expect_error([&](FitOptions& o) { o.concept_select = "stratified"; }, "needs --concept-labels");
+  expect_error([&](FitOptions& o) { o.concept_options.select = "stratified"; },
+               "needs --concept-labels");
   expect_error([&](FitOptions& o) { o.holdout_fraction = 1.0; }, "--holdout-fraction");
   expect_error([&](FitOptions& o) { o.train_features = dir / "missing.npy"; }, "missing.npy");
 }

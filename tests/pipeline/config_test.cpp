@@ -30,8 +30,8 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   RunConfig c = parse_run_config(kMinimal, "test.yaml");
   EXPECT_EQ(c.out, "runs/x");
   EXPECT_EQ(c.device, "cpu");
-  EXPECT_EQ(c.seeds, (std::vector<int64_t>{0}));
-  EXPECT_EQ(c.ratios, (std::vector<double>{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98}));
+  EXPECT_EQ(c.fit.seeds, (std::vector<uint64_t>{0}));
+  EXPECT_EQ(c.fit.ratios, (std::vector<double>{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98}));
   EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype"}));
   EXPECT_EQ(c.concepts.kind, "segments");
   EXPECT_EQ(c.concepts.images_per_class, 10);
@@ -64,7 +64,7 @@ TEST(Config, PretrainEntriesMayTrainOnASubset) {
 TEST(Config, ScalarsStandForListsOfOne) {
   RunConfig c =
       parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: prototype\n", "test.yaml");
-  EXPECT_EQ(c.seeds, (std::vector<int64_t>{4}));
+  EXPECT_EQ(c.fit.seeds, (std::vector<uint64_t>{4}));
   EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype"}));
 }
 
@@ -124,7 +124,7 @@ TEST(Config, BadTypesAndRanges) {
                    "'ratios' must be a list of numbers");
   EXPECT_IIS_ERROR(parse_run_config(base + "ratios: [0, 1.0]\n", "t.yaml"), "outside [0, 1)");
   EXPECT_IIS_ERROR(parse_run_config(base + "ratios: [0.5, 0.1]\n", "t.yaml"),
-                   "strictly increasing");
+                   "--ratios must rise: 0.1 comes after 0.5");
   EXPECT_IIS_ERROR(parse_run_config(base + "seeds: {a: 1}\n", "t.yaml"),
                    "'seeds' must be a list of integers");
   EXPECT_IIS_ERROR(parse_run_config(base + "device: gpu\n", "t.yaml"), "'device' is 'gpu'");

@@ -7,20 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "iis/concepts/options.hpp"
 #include "iis/heads/train.hpp"
 
 namespace iis::concepts {
-
-// Knobs of the end-to-end concepts; checked by validate().
-struct End2EndOptions {
-  int64_t num_concepts = 200;  // K, --num-concepts; 1 ≤ K ≤ M
-  double temperature = 0.1;    // --temperature of the Gumbel-softmax, > 0
-  double init_std = 0.02;      // std of the truncated-normal initial assignment logits q
-  uint64_t seed = 0;           // seeds the initial q and every Gumbel draw
-};
-
-// Throws iis::Error naming the flag and its valid range.
-void validate(const End2EndOptions& options);
 
 // Standard Gumbel noise −log(−log u) of `shape` (CPU float32) from a counter-based hash of
 // (seed, flat position): the same numbers on every machine and for any thread count.

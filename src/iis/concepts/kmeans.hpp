@@ -7,32 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "iis/concepts/options.hpp"
+
 namespace iis::concepts {
-
-// Options of kmeans(). The defaults are scikit-learn 1.2's
-// KMeans(init="k-means++", n_init=1, algorithm="lloyd"), plus a cap on the rows clustered.
-struct KMeansOptions {
-  // Number of clusters K (--num-concepts in `iis fit`, --k in `iis kmeans`); 1 <= K <= rows.
-  int64_t k = 0;
-  // Seeds the subsample and the k-means++ draws; the same seed gives the same centres.
-  uint64_t seed = 0;
-  // --kmeans-max-elements: cluster at most this many rows, a seeded uniform subsample of them
-  // when there are more (every row still gets a label). 0 = all rows.
-  int64_t max_elements = 20000;
-  // --kmeans-tol: stop when the summed squared centre shift of one iteration is at most
-  // tol × (mean per-feature variance of the rows), scikit-learn's semantics. >= 0.
-  double tol = 1e-4;
-  // --kmeans-max-iter: at most this many Lloyd iterations. >= 1.
-  int64_t max_iter = 300;
-  // Candidates drawn per k-means++ centre, of which the one lowering the potential most is
-  // kept; 0 = 2 + floor(ln K) (scikit-learn's default), 1 = the original k-means++.
-  int64_t local_trials = 0;
-  // Rows per block of the row×centre distance matrix (bounds memory); 0 = automatic (~32 MiB).
-  int64_t block_rows = 0;
-};
-
-// Throws iis::Error naming the flag and its valid range for an out-of-range option.
-void validate(const KMeansOptions& options);
 
 // What kmeans() found. All tensors are on the CPU.
 struct KMeansResult {

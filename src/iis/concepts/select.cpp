@@ -11,26 +11,6 @@
 
 namespace iis::concepts {
 
-ConceptType parse_concept_type(const std::string& name) {
-  if (name == "prototype") return ConceptType::Prototype;
-  if (name == "cluster") return ConceptType::Cluster;
-  if (name == "end2end") return ConceptType::End2End;
-  IIS_FAIL("--concept-type: unknown concept type '" << name << "'",
-           "valid: prototype, cluster, end2end");
-}
-
-std::string to_string(ConceptType type) {
-  switch (type) {
-    case ConceptType::Prototype:
-      return "prototype";
-    case ConceptType::Cluster:
-      return "cluster";
-    case ConceptType::End2End:
-      return "end2end";
-  }
-  return "?";
-}
-
 ConceptSelect parse_concept_select(const std::string& name) {
   if (name == "first") return ConceptSelect::First;
   if (name == "stratified") return ConceptSelect::Stratified;
@@ -105,7 +85,6 @@ ConceptSet choose_concepts(const torch::Tensor& elements, const torch::Tensor& e
                    "give one label per concept row, in the same order");
   }
   ConceptSet out;
-  out.type = options.type;
   out.select =
       options.select.value_or(has_labels ? ConceptSelect::Stratified : ConceptSelect::Random);
   std::vector<int64_t> chosen;

@@ -1,6 +1,5 @@
-// Choosing K concept vectors from M element vectors (DESIGN.md §4). The concept type says how
-// concepts are made; `prototype` (K of the elements themselves) is implemented here, and the
-// options leave room for `cluster` and `end2end`.
+// Choosing K of M element vectors as prototype concepts (DESIGN.md §4): the selection rules
+// first, stratified and random. The concept type that uses it is concepts/types/prototype.cpp.
 #pragma once
 
 #include <torch/types.h>
@@ -11,10 +10,6 @@
 
 namespace iis::concepts {
 
-// How concepts are made from elements: Prototype (K of the elements), Cluster (the K k-means
-// centres, kmeans.hpp); End2End (a learned assignment trained with the head, end2end.hpp).
-enum class ConceptType { Prototype, Cluster, End2End };
-
 // Which K elements a prototype concept set takes.
 //   First:      the first K in file order (the reference's behaviour; on ImageNet one or
 //               two classes).
@@ -22,14 +17,11 @@ enum class ConceptType { Prototype, Cluster, End2End };
 //   Random:     a seeded uniform sample without replacement.
 enum class ConceptSelect { First, Stratified, Random };
 
-ConceptType parse_concept_type(const std::string& name);
-std::string to_string(ConceptType type);
 // "first" | "stratified" | "random"; throws iis::Error naming --concept-select otherwise.
 ConceptSelect parse_concept_select(const std::string& name);
 std::string to_string(ConceptSelect select);
 
 struct ConceptOptions {
-  ConceptType type = ConceptType::Prototype;
   int64_t num_concepts = 200;  // K, --num-concepts; 1 ≤ K ≤ M
   // --concept-select; unset = Stratified when element labels are given, Random otherwise.
   std::optional<ConceptSelect> select;
@@ -40,7 +32,6 @@ struct ConceptOptions {
 struct ConceptSet {
   torch::Tensor vectors;        // K×D float32, rows of unit L2 norm, on the elements' device
   torch::Tensor element_index;  // K int64 (CPU): the element row behind each concept
-  ConceptType type = ConceptType::Prototype;
   ConceptSelect select = ConceptSelect::First;
 };
 

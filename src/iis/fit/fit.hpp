@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "iis/concepts/options.hpp"
+
 namespace iis::fit {
 
 // The most classes `iis fit` takes: every head holds C×K weights, the standard head C×D, each
@@ -25,17 +27,12 @@ struct FitOptions {
   std::string concept_labels;  // --concept-labels: M integer .npy (optional)
   std::string out;             // --out: output folder
   int64_t num_concepts = 200;  // --num-concepts: K, 1 ≤ K ≤ M
-  // --concept-type: prototype (K of the elements) | cluster (K k-means centres of them,
-  // re-normalised; --concept-select does not apply) | end2end (a learned assignment of the
-  // elements to K concepts, trained with each head).
+  // --concept-type: a name from the registry (concepts/registry.cpp): prototype, cluster,
+  // end2end.
   std::string concept_type = "prototype";
-  double temperature = 0.1;  // --temperature: > 0, the Gumbel-softmax temperature of end2end
-  int64_t kmeans_max_elements = 20000;  // --kmeans-max-elements: ≥ 0 (0 = all), cluster only
-  double kmeans_tol = 1e-4;             // --kmeans-tol: ≥ 0, × mean feature variance
-  int64_t kmeans_max_iter = 300;        // --kmeans-max-iter: ≥ 1
-  // --concept-select: first | stratified | random; "" = stratified with --concept-labels,
-  // random otherwise.
-  std::string concept_select;
+  // The concept types' own options: --concept-select (prototype), --kmeans-* (cluster),
+  // --temperature (end2end); their defaults and ranges are concepts/options.hpp's.
+  concepts::ConceptTypeOptions concept_options;
   std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // --ratios: [0,1), rising
   std::vector<double> lrs{0.01};     // --lrs: > 0; the best per ratio is reported
   int64_t epochs = 30;               // --epochs: ≥ 1
@@ -54,8 +51,16 @@ struct FitOptions {
   bool force = false;
 };
 
-// Throws iis::Error for a flag outside its valid range (no file is read).
+// Throws iis::Error for a missing input path or a flag outside its valid range (no file is
+// read).
 void validate_fit_options(const FitOptions& options);
+
+// The same for every option but the paths: what `iis run`'s config checks before it runs.
+void validate_fit_settings(const FitOptions& options);
+
+// The settings the numbers of a fit depend on, but for the inputs and seeds (fit_inputs.json's
+// "settings"): an output folder is resumed only under equal settings.
+nlohmann::json fit_settings(const FitOptions& options);
 
 // What run_fit wrote, for the tool to print.
 struct FitSummary {

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "iis/concepts/registry.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 
@@ -222,7 +223,35 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
 }  // namespace
 
 // Grows with `iis fit --concept-type` (issue 6: cluster, end2end).
-std::vector<std::string> known_concept_types() { return {"prototype", "cluster", "end2end"}; }
+// `fit:`: the options of `iis fit` under their flag names ('_' for '-'), with fit's defaults,
+// checked by fit's own validation (with the top-level seeds and ratios).
+void parse_fit_section(const Section& top, RunConfig& c) {
+  Section f = top.child("fit");
+  f.only_keys({"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select",
+               "select_on", "holdout_fraction", "temperature", "kmeans_max_elements", "kmeans_tol",
+               "kmeans_max_iter", "num_classes"});
+  fit::FitOptions& o = c.fit;
+  o.num_concepts = f.get<int64_t>("num_concepts", o.num_concepts);
+  o.epochs = f.get<int64_t>("epochs", o.epochs);
+  o.lrs = f.get<std::vector<double>>("lrs", o.lrs);
+  o.batch_size = f.get<int64_t>("batch_size", o.batch_size);
+  o.threshold = f.get<std::string>("threshold", o.threshold);
+  o.select_on = f.get<std::string>("select_on", o.select_on);
+  o.holdout_fraction = f.get<double>("holdout_fraction", o.holdout_fraction);
+  o.num_classes = f.get<int64_t>("num_classes", o.num_classes);
+  auto& t = o.concept_options;
+  t.select = f.get<std::string>("concept_select", t.select);
+  t.end2end.temperature = f.get<double>("temperature", t.end2end.temperature);
+  t.kmeans.max_elements = f.get<int64_t>("kmeans_max_elements", t.kmeans.max_elements);
+  t.kmeans.tol = f.get<double>("kmeans_tol", t.kmeans.tol);
+  t.kmeans.max_iter = f.get<int64_t>("kmeans_max_iter", t.kmeans.max_iter);
+  // The device is checked where the run starts, by the same parser (core::check_device), as
+  // it depends on this machine; a config is valid or not anywhere.
+  fit::FitOptions checked = o;
+  checked.device = "cpu";
+  with_context(top.source() + ": 'seeds', 'ratios' or 'fit:' (the options of `iis fit`)",
+               [&] { fit::validate_fit_settings(checked); });
+}
 
 RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   YAML::Node root;
@@ -243,22 +272,17 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   IIS_CHECK_HINT(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
                  top.where(top.node("device")) << "'device' is '" << c.device << "'",
                  "valid values: cpu | cuda | cuda:N");
-  c.seeds = top.get<std::vector<int64_t>>("seeds", c.seeds);
-  IIS_CHECK_HINT(!c.seeds.empty(), source << ": 'seeds' is empty", "give at least one seed");
-  for (auto seed : c.seeds)
+  // seeds and ratios are top-level keys but options of `iis fit`, checked with the others below.
+  std::vector<int64_t> seeds(c.fit.seeds.begin(), c.fit.seeds.end());
+  seeds = top.get<std::vector<int64_t>>("seeds", seeds);
+  for (auto seed : seeds)
     check_range(top, "seeds", static_cast<double>(seed), 0, 1e18, "seeds ≥ 0");
-  c.ratios = top.get<std::vector<double>>("ratios", c.ratios);
-  IIS_CHECK_HINT(!c.ratios.empty(), source << ": 'ratios' is empty", kHint);
-  for (size_t i = 0; i < c.ratios.size(); ++i) {
-    check_range(top, "ratios", c.ratios[i], 0, 0.999999, "[0, 1)");
-    IIS_CHECK_HINT(i == 0 || c.ratios[i] > c.ratios[i - 1],
-                   top.where(top.node("ratios")) << "'ratios' must be strictly increasing",
-                   "e.g. [0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98]");
-  }
+  c.fit.seeds.assign(seeds.begin(), seeds.end());
+  c.fit.ratios = top.get<std::vector<double>>("ratios", c.fit.ratios);
   c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
   IIS_CHECK_HINT(!c.concept_types.empty(), source << ": 'concept_types' is empty", kHint);
   for (const auto& t : c.concept_types)
-    check_one_of(top, "concept_types", t, known_concept_types());
+    check_one_of(top, "concept_types", t, concepts::concept_type_names());
 
   IIS_CHECK_HINT(top.has("dataset"), source << ": missing required key 'dataset'",
                  "dataset: {train: TRAIN_IMAGES, val: VAL_IMAGES}; " << kHint);
@@ -332,27 +356,7 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   c.embed_batch_size = e.get<int64_t>("batch_size", c.embed_batch_size);
   check_range(e, "batch_size", static_cast<double>(c.embed_batch_size), 1, 65536, "1…65536");
 
-  Section f = top.child("fit");
-  f.only_keys({"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select",
-               "select_on", "temperature"});
-  c.fit.num_concepts = f.get<int64_t>("num_concepts", c.fit.num_concepts);
-  check_range(f, "num_concepts", static_cast<double>(c.fit.num_concepts), 1, 1e7, "≥ 1");
-  c.fit.epochs = f.get<int64_t>("epochs", c.fit.epochs);
-  check_range(f, "epochs", static_cast<double>(c.fit.epochs), 1, 1e6, "≥ 1");
-  c.fit.lrs = f.get<std::vector<double>>("lrs", c.fit.lrs);
-  IIS_CHECK_HINT(!c.fit.lrs.empty(), source << ": 'fit.lrs' is empty", kHint);
-  for (double lr : c.fit.lrs) check_range(f, "lrs", lr, 1e-12, 10, "(0, 10]");
-  c.fit.batch_size = f.get<int64_t>("batch_size", c.fit.batch_size);
-  check_range(f, "batch_size", static_cast<double>(c.fit.batch_size), 1, 1 << 24, "≥ 1");
-  c.fit.threshold = f.get<std::string>("threshold", c.fit.threshold);
-  check_one_of(f, "threshold", c.fit.threshold, {"strict", "exact", "soft"});
-  c.fit.concept_select = f.get<std::string>("concept_select", "");
-  if (!c.fit.concept_select.empty())
-    check_one_of(f, "concept_select", c.fit.concept_select, {"first", "stratified", "random"});
-  c.fit.select_on = f.get<std::string>("select_on", c.fit.select_on);
-  check_one_of(f, "select_on", c.fit.select_on, {"val", "holdout"});
-  c.fit.temperature = f.get<double>("temperature", c.fit.temperature);
-  check_range(f, "temperature", c.fit.temperature, 1e-6, 1e6, "> 0");
+  parse_fit_section(top, c);
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "iis/core/text.hpp"
+#include "iis/fit/fit.hpp"
 
 namespace iis::pipeline {
 
@@ -55,32 +56,20 @@ struct PretrainConfig {
   int64_t train_limit = 0;   // train_limit: a seeded subset of N training images; 0 = all
 };
 
-// `fit:` — the heads (see iis fit; the reference's defaults).
-struct FitConfig {
-  int64_t num_concepts = 200;        // num_concepts: K
-  int64_t epochs = 30;               // epochs
-  std::vector<double> lrs{0.01};     // lrs: learning rates tried, best per ratio reported
-  int64_t batch_size = 1024;         // batch_size
-  std::string threshold = "strict";  // threshold: strict | exact | soft
-  std::string concept_select;     // concept_select: first | stratified | random; "" = fit's default
-  std::string select_on = "val";  // select_on: val (the reference) | holdout
-  double temperature = 0.1;       // temperature: Gumbel-softmax temperature of end2end concepts
-};
-
 // The whole configuration of `iis run`.
 struct RunConfig {
-  std::string source;             // the file it was read from (for messages), or "<text>"
-  std::string out;                // out: the run folder (required unless given on the command line)
-  std::string device = "cpu";     // device: cpu | cuda | cuda:N
-  std::vector<int64_t> seeds{0};  // seeds: every head trained once per seed
-  std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // ratios
-  std::vector<std::string> concept_types{"prototype"};                 // concept_types
-  int64_t embed_batch_size = 256;                                      // embed: {batch_size}
+  std::string source;          // the file it was read from (for messages), or "<text>"
+  std::string out;             // out: the run folder (required unless given on the command line)
+  std::string device = "cpu";  // device: cpu | cuda | cuda:N
+  std::vector<std::string> concept_types{"prototype"};  // concept_types
+  int64_t embed_batch_size = 256;                       // embed: {batch_size}
   DatasetConfig dataset;
   ConceptLibraryConfig concepts;
   std::vector<BackboneConfig> backbones;  // backbones: at least one
   PretrainConfig pretrain;
-  FitConfig fit;
+  // fit: — `iis fit`'s options under their flag names; also the top-level seeds and ratios.
+  // The paths, out, concept_type and device are set per fit stage.
+  fit::FitOptions fit;
 };
 
 // Parses YAML text; `source` names it in messages. Paths stay as written (relative ones are
@@ -90,9 +79,6 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source);
 
 // Reads and parses a config file.
 RunConfig load_run_config(const std::string& path);
-
-// The concept types this build can fit.
-std::vector<std::string> known_concept_types();
 
 // Nearest-word suggestions for unknown keys (core/text.hpp).
 using core::edit_distance;

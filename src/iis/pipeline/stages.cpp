@@ -184,21 +184,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   s.name = "fit/" + backbone.name + "/" + type;
   s.kind = "fit";
   s.output_dir = join(ctx.run_dir, s.name);
-  s.key = StageKey("fit");
-  s.key.add("embedded", embedded.hash)
-      .add("concept_type", type)
-      .add("num_concepts", c.fit.num_concepts)
-      .add("concept_select", c.fit.concept_select)
-      .add("ratios", c.ratios)
-      .add("lrs", c.fit.lrs)
-      .add("epochs", c.fit.epochs)
-      .add("batch_size", c.fit.batch_size)
-      .add("seeds", c.seeds)
-      .add("threshold", c.fit.threshold)
-      .add("select_on", c.fit.select_on)
-      .add("device", c.device);
-  if (type == "end2end") s.key.add("temperature", c.fit.temperature);
-  fit::FitOptions o;
+  fit::FitOptions o = c.fit;
   o.train_features = embedded.train + ".features.npy";
   o.train_labels = embedded.train + ".labels.npy";
   o.val_features = embedded.val + ".features.npy";
@@ -206,18 +192,14 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   o.concepts = embedded.elements + ".features.npy";
   o.concept_labels = embedded.elements + ".labels.npy";
   o.out = s.output_dir;
-  o.num_concepts = c.fit.num_concepts;
   o.concept_type = type;
-  o.temperature = c.fit.temperature;
-  o.concept_select = c.fit.concept_select;
-  o.ratios = c.ratios;
-  o.lrs = c.fit.lrs;
-  o.epochs = c.fit.epochs;
-  o.batch_size = c.fit.batch_size;
-  o.seeds.assign(c.seeds.begin(), c.seeds.end());
   o.device = c.device;
-  o.threshold = c.fit.threshold;
-  o.select_on = c.fit.select_on;
+  // Every setting fit's numbers depend on, as fit itself records them.
+  s.key = StageKey("fit");
+  s.key.add("embedded", embedded.hash)
+      .add("settings", fit::fit_settings(o).dump())
+      .add("seeds", std::vector<int64_t>(o.seeds.begin(), o.seeds.end()))
+      .add("device", c.device);
   s.run = [o](bool) { fit::run_fit(o); };
   return ctx.runner.run(s);
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "iis/concepts/registry.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/report/correlation.hpp"
@@ -160,14 +161,6 @@ ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   return row;
 }
 
-// prototype, cluster, end2end first (the paper's order), then any other type by name.
-int type_order(const std::string& t) {
-  if (t == "prototype") return 0;
-  if (t == "cluster") return 1;
-  if (t == "end2end") return 2;
-  return 3;
-}
-
 }  // namespace
 
 std::vector<double> ReportRow::retention() const {
@@ -205,8 +198,10 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
 
   detail::name_groups(rows);
   std::stable_sort(rows.begin(), rows.end(), [](const ReportRow& a, const ReportRow& b) {
-    if (type_order(a.concept_type) != type_order(b.concept_type))
-      return type_order(a.concept_type) < type_order(b.concept_type);
+    // The registry's order (prototype, cluster, end2end: the paper's), then others by name.
+    const size_t ta = concepts::concept_type_order(a.concept_type),
+                 tb = concepts::concept_type_order(b.concept_type);
+    if (ta != tb) return ta < tb;
     if (a.concept_type != b.concept_type) return a.concept_type < b.concept_type;
     if (a.group != b.group) return a.group < b.group;
     if (a.standard_accuracy != b.standard_accuracy)

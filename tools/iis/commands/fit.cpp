@@ -6,8 +6,21 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "iis/concepts/concept_type.hpp"
 
 namespace iis::tool {
+
+namespace {
+
+// "prototype (K of the elements) | cluster (...) | ...", from the registry.
+std::string concept_type_help() {
+  std::string help;
+  for (const auto* t : concepts::concept_types())
+    help += (help.empty() ? "" : " | ") + t->name() + " (" + t->help() + ")";
+  return help;
+}
+
+}  // namespace
 
 void add_fit_command(CLI::App& root, Commands& commands) {
   auto o = std::make_shared<fit::FitOptions>();
@@ -25,21 +38,20 @@ void add_fit_command(CLI::App& root, Commands& commands) {
   app->add_option("--out", o->out, "Output folder")->required();
   app->add_option("--num-concepts", o->num_concepts, "Concepts K taken from the M elements")
       ->capture_default_str();
-  app->add_option("--concept-type", o->concept_type,
-                  "prototype (K of the elements) | cluster (K k-means centres, unit length) | "
-                  "end2end (a learned assignment of the elements to K concepts)")
-      ->capture_default_str();
-  app->add_option("--kmeans-max-elements", o->kmeans_max_elements,
+  app->add_option("--concept-type", o->concept_type, concept_type_help())->capture_default_str();
+  app->add_option("--kmeans-max-elements", o->concept_options.kmeans.max_elements,
                   "cluster: k-means on at most this many elements, a seeded sample (0 = all)")
       ->capture_default_str();
-  app->add_option("--kmeans-tol", o->kmeans_tol,
+  app->add_option("--kmeans-tol", o->concept_options.kmeans.tol,
                   "cluster: stop when the squared centre shift is <= tol x mean feature variance")
       ->capture_default_str();
-  app->add_option("--kmeans-max-iter", o->kmeans_max_iter, "cluster: at most this many iterations")
+  app->add_option("--kmeans-max-iter", o->concept_options.kmeans.max_iter,
+                  "cluster: at most this many iterations")
       ->capture_default_str();
-  app->add_option("--temperature", o->temperature, "end2end: Gumbel-softmax temperature (> 0)")
+  app->add_option("--temperature", o->concept_options.end2end.temperature,
+                  "end2end: Gumbel-softmax temperature (> 0)")
       ->capture_default_str();
-  app->add_option("--concept-select", o->concept_select,
+  app->add_option("--concept-select", o->concept_options.select,
                   "first | stratified | random (default: stratified with --concept-labels, "
                   "random otherwise)");
   app->add_option("--ratios", o->ratios, "Sparsity ratios in [0,1), rising, comma-separated")

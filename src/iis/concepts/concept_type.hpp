@@ -1,0 +1,91 @@
+// A concept type: how `iis fit` makes the K concepts of one seed from the element vectors,
+// the scores the interpretable heads train on, and what it saves (DESIGN.md §4). Each type is
+// one file in concepts/types/, listed once in concepts/registry.cpp.
+#pragma once
+
+#include <torch/types.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "iis/concepts/end2end.hpp"
+#include "iis/concepts/kmeans.hpp"
+#include "iis/concepts/options.hpp"
+#include "iis/concepts/registry.hpp"
+#include "iis/heads/train.hpp"
+
+namespace iis::concepts {
+
+// What one seed's concepts are made from. Tensors are borrowed for the seed's lifetime.
+struct SeedInputs {
+  torch::Tensor elements;        // M×D float32 (CPU): the element vectors
+  torch::Tensor element_labels;  // M int64 (CPU), or undefined
+  torch::Tensor train_features;  // N×D float32 on the device the heads train on
+  torch::Tensor val_features;    // Nv×D float32, same device
+  int64_t num_concepts = 0;      // K
+  std::vector<double> ratios;    // the heads' sparsity ratios
+  std::vector<double> lrs;       // their learning rates (heads are ratio-major: R·L)
+  uint64_t seed = 0;
+  std::string seed_folder;  // the seed's folder relative to the fit's output, for records
+};
+
+// The head reported at one ratio: its index among the interpretable heads and its epoch.
+struct PickedHead {
+  int64_t head = 0;
+  int64_t epoch = 0;
+};
+
+// One seed's concepts, from their choice to their files. Called in this order: choose(),
+// scores(), keep(), save().
+class SeedConcepts {
+ public:
+  virtual ~SeedConcepts() = default;
+  // Chooses (or, for learned types, prepares) the concepts.
+  virtual void choose() = 0;
+  // The scores the interpretable heads train on; owned by this object.
+  virtual heads::ConceptScores& scores() = 0;
+  // After training: the head reported at each ratio (learned types keep its concepts).
+  virtual void keep(const std::vector<PickedHead>& /*picked*/) {}
+  // Writes concepts.npy and the type's own files into `seed_dir`; returns the type's part of
+  // seed.json ("concept_type" and its details).
+  virtual nlohmann::json save(const std::string& seed_dir) const = 0;
+};
+
+// One concept type. Implementations are stateless singletons.
+class ConceptType {
+ public:
+  virtual ~ConceptType() = default;
+  virtual std::string name() const = 0;
+  // How it makes concepts, for `--help`: "K of the elements".
+  virtual std::string help() const = 0;
+  // Throws iis::Error naming the flag for a combination of options this type cannot run with
+  // (each option's own range: validate(ConceptTypeOptions) below).
+  virtual void validate(const ConceptTypeOptions& /*options*/, int64_t /*num_concepts*/,
+                        bool /*has_element_labels*/) const {}
+  // Adds to a seed's settings those of this type that change its numbers.
+  virtual void add_settings(nlohmann::json& settings, const ConceptTypeOptions& options,
+                            bool has_element_labels) const = 0;
+  // What a seed folder holds beside concepts.npy, heads/ and seed.json, for results.json's
+  // "files".
+  virtual std::string files() const = 0;
+  // Fields results.json gains from the seeds' records (default: none).
+  virtual nlohmann::json summary(const std::vector<nlohmann::json>& /*seeds*/) const {
+    return nlohmann::json::object();
+  }
+  virtual std::unique_ptr<SeedConcepts> start(const SeedInputs& in,
+                                              const ConceptTypeOptions& options) const = 0;
+};
+
+// Every concept type, in the registry's order (the order reports list them in).
+const std::vector<const ConceptType*>& concept_types();
+
+// The type called `name`; throws iis::Error naming --concept-type and the valid names.
+const ConceptType& find_concept_type(const std::string& name);
+
+// Writes a tensor as `name` in `folder` (CPU copy), for the types' save().
+void save_tensor(const std::string& folder, const std::string& name, const torch::Tensor& t);
+
+}  // namespace iis::concepts

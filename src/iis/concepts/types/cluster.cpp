@@ -1,0 +1,90 @@
+// Cluster concepts: the K k-means centres of the element vectors (kmeans.hpp), each scaled to
+// unit length; every element is labelled with its nearest centre.
+#include <torch/torch.h>
+
+#include "iis/concepts/concept_type.hpp"
+
+namespace iis::concepts {
+
+namespace {
+
+// The k-means settings of one seed.
+KMeansOptions seed_kmeans(const ConceptTypeOptions& o, int64_t num_concepts, uint64_t seed) {
+  KMeansOptions k = o.kmeans;
+  k.k = num_concepts;
+  k.seed = seed;
+  return k;
+}
+
+class ClusterConcepts : public SeedConcepts {
+ public:
+  ClusterConcepts(const SeedInputs& in, const ConceptTypeOptions& o) : in_(in), options_(o) {}
+
+  void choose() override {
+    vectors_ =
+        cluster_concepts(in_.elements, seed_kmeans(options_, in_.num_concepts, in_.seed), &result_);
+  }
+
+  heads::ConceptScores& scores() override {
+    auto p = vectors_.to(in_.train_features.device());
+    scores_ = std::make_unique<heads::PrecomputedScores>(
+        heads::normalized_concept_scores(in_.train_features, p),
+        heads::normalized_concept_scores(in_.val_features, p));
+    return *scores_;
+  }
+
+  nlohmann::json save(const std::string& seed_dir) const override {
+    save_tensor(seed_dir, "concepts.npy", vectors_);
+    // Each element's concept (its nearest centre): the elements behind a cluster concept.
+    save_tensor(seed_dir, "element_concept.npy", result_.labels);
+    nlohmann::json kmeans{{"inertia", result_.inertia},
+                          {"iterations", result_.iterations},
+                          {"converged", result_.converged},
+                          {"clustered_elements", result_.sample.size(0)},
+                          {"seconds", result_.seconds}};
+    return {{"concept_type", "cluster"}, {"kmeans", kmeans}};
+  }
+
+ private:
+  const SeedInputs& in_;
+  ConceptTypeOptions options_;
+  torch::Tensor vectors_;
+  KMeansResult result_;
+  std::unique_ptr<heads::PrecomputedScores> scores_;
+};
+
+class Cluster : public ConceptType {
+ public:
+  std::string name() const override { return "cluster"; }
+  std::string help() const override { return "K k-means centres of the elements, unit length"; }
+
+  void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o, bool) const override {
+    settings["concept_type"] = "cluster";
+    settings["kmeans"] = {{"max_elements", o.kmeans.max_elements},
+                          {"tol", o.kmeans.tol},
+                          {"max_iter", o.kmeans.max_iter}};
+  }
+
+  std::string files() const override { return "element_concept.npy: each element's cluster"; }
+
+  // Per seed: inertia, iterations, converged, ...
+  nlohmann::json summary(const std::vector<nlohmann::json>& seeds) const override {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& s : seeds) all.push_back(s.value("kmeans", nlohmann::json()));
+    return {{"kmeans", all}};
+  }
+
+  std::unique_ptr<SeedConcepts> start(const SeedInputs& in,
+                                      const ConceptTypeOptions& o) const override {
+    return std::make_unique<ClusterConcepts>(in, o);
+  }
+};
+
+}  // namespace
+
+const ConceptType& cluster_type() {
+  static const Cluster type;
+  return type;
+}
+
+}  // namespace iis::concepts

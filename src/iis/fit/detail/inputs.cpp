@@ -1,0 +1,137 @@
+// Reading and checking the inputs of `iis fit`.
+#include "iis/fit/detail/inputs.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
+#include "iis/heads/train.hpp"
+#include "iis/io/npy.hpp"
+
+namespace iis::fit::detail {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Labels in [0, C): names the first offending row.
+void check_label_range(const torch::Tensor& labels, int64_t num_classes, const std::string& flag,
+                       const std::string& path, const std::string& why) {
+  auto bad = (labels >= num_classes).nonzero();
+  if (bad.size(0) == 0) return;
+  const int64_t row = bad[0][0].item<int64_t>();
+  IIS_FAIL(flag << " " << path << ": label " << labels[row].item<int64_t>() << " at row " << row
+                << " is out of range: " << why,
+           "labels must be class indices 0.." << num_classes - 1
+                                              << "; pass --num-classes if some classes never "
+                                                 "occur in training");
+}
+
+// The class count the training labels imply, C = largest label + 1, checked before anything of
+// size C exists: one stray label (5 000 000, 2^40) would otherwise size every head. Refused
+// when C exceeds the training rows, twice the distinct labels, or kMaxClasses.
+int64_t inferred_class_count(const torch::Tensor& labels, const std::string& path) {
+  const int64_t rows = labels.size(0);
+  const int64_t top = labels.max().item<int64_t>();
+  const int64_t distinct =
+      std::get<0>(torch::unique_consecutive(std::get<0>(labels.sort()))).size(0);
+  std::ostringstream why;
+  if (top >= kMaxClasses) {
+    why << "more than the " << kMaxClasses << " classes `iis fit` takes";
+  } else if (top >= rows) {
+    why << "more than the " << rows << " training rows";
+  } else if (top >= 2 * distinct) {
+    why << "while only " << distinct << " distinct labels occur";
+  } else {
+    return top + 1;
+  }
+  const int64_t row = labels.argmax().item<int64_t>();  // the first row holding `top`
+  IIS_FAIL("--train-labels " << path << ": label " << top << " at row " << row << " would make "
+                             << static_cast<uint64_t>(top) + 1 << " classes, " << why.str(),
+           "labels must be class indices 0..C-1"
+               << (top >= kMaxClasses
+                       ? ", with C at most " + std::to_string(kMaxClasses)
+                       : "; if there really are " + std::to_string(top + 1) +
+                             " classes, say so with --num-classes " + std::to_string(top + 1)));
+}
+
+}  // namespace
+
+Inputs load_inputs(const FitOptions& o) {
+  Inputs in;
+  in.train_x = io::load_features(o.train_features, "--train-features");
+  in.train_y = io::load_labels(o.train_labels, "--train-labels");
+  in.val_x = io::load_features(o.val_features, "--val-features");
+  in.val_y = io::load_labels(o.val_labels, "--val-labels");
+  in.elements = io::load_features(o.concepts, "--concepts");
+  if (!o.concept_labels.empty()) {
+    in.element_labels = io::load_labels(o.concept_labels, "--concept-labels");
+  }
+  const int64_t n = in.train_x.size(0), nv = in.val_x.size(0), d = in.train_x.size(1);
+  IIS_CHECK_HINT(in.train_y.size(0) == n,
+                 "--train-labels has " << in.train_y.size(0) << " labels but --train-features has "
+                                       << n << " rows",
+                 "give one label per feature row, in the same order");
+  IIS_CHECK_HINT(
+      in.val_y.size(0) == nv,
+      "--val-labels has " << in.val_y.size(0) << " labels but --val-features has " << nv << " rows",
+      "give one label per feature row, in the same order");
+  IIS_CHECK_HINT(
+      in.val_x.size(1) == d,
+      "--val-features has dimension " << in.val_x.size(1) << " but --train-features has " << d,
+      "both splits must come from the same backbone layer");
+  IIS_CHECK_HINT(
+      in.elements.size(1) == d,
+      "--concepts has dimension " << in.elements.size(1) << " but the features have " << d,
+      "concept vectors must come from the same backbone as the features");
+  in.num_classes =
+      o.num_classes > 0 ? o.num_classes : inferred_class_count(in.train_y, o.train_labels);
+  check_label_range(in.train_y, in.num_classes, "--train-labels", o.train_labels,
+                    "--num-classes is " + std::to_string(in.num_classes));
+  check_label_range(in.val_y, in.num_classes, "--val-labels", o.val_labels,
+                    "the training labels only reach " + std::to_string(in.num_classes - 1));
+  IIS_CHECK_HINT(in.num_classes >= 2,
+                 "--train-labels holds a single class (" << in.num_classes << ")",
+                 "a classifier needs at least 2 classes");
+  if (o.select_on == "holdout") heads::holdout_count(n, o.holdout_fraction);
+  const int64_t m = in.elements.size(0);
+  IIS_CHECK_HINT(o.num_concepts <= m,
+                 "--num-concepts " << o.num_concepts << " is more than the " << m
+                                   << " concepts in --concepts " << o.concepts,
+                 "pass --num-concepts " << m << " or fewer, or a larger --concepts file");
+  if (in.element_labels.defined()) {
+    IIS_CHECK_HINT(in.element_labels.size(0) == m,
+                   "--concept-labels has " << in.element_labels.size(0)
+                                           << " labels but --concepts has " << m << " rows",
+                   "give one label per concept row, in the same order");
+    // A label outside the classes would silently become a stratum of its own.
+    check_label_range(in.element_labels, in.num_classes, "--concept-labels", o.concept_labels,
+                      "there are " + std::to_string(in.num_classes) + " classes");
+  }
+  auto describe = [](const std::string& path, const torch::Tensor& t) {
+    json j{{"path", fs::absolute(path).string()}, {"fingerprint", core::fingerprint_file(path)}};
+    j["shape"] = t.sizes().vec();
+    return j;
+  };
+  in.description = json::object();
+  in.description["train_features"] = describe(o.train_features, in.train_x);
+  in.description["train_labels"] = describe(o.train_labels, in.train_y);
+  in.description["val_features"] = describe(o.val_features, in.val_x);
+  in.description["val_labels"] = describe(o.val_labels, in.val_y);
+  in.description["concepts"] = describe(o.concepts, in.elements);
+  if (!o.concept_labels.empty()) {
+    in.description["concept_labels"] = describe(o.concept_labels, in.element_labels);
+  }
+  std::string all;
+  for (const auto& [name, item] : in.description.items()) {
+    all += name + "=" + item["fingerprint"].get<std::string>() + ";";
+  }
+  in.key = core::fingerprint_text(all);
+  return in;
+}
+
+}  // namespace iis::fit::detail
