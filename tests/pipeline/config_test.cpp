@@ -140,5 +140,72 @@ TEST(Config, BadTypesAndRanges) {
   EXPECT_IIS_ERROR(parse_run_config("dataset: [a, b\n", "t.yaml"), "not valid YAML");
 }
 
+// The fit: section holds `iis fit`'s options: every key fit takes can be set, and a value is
+// valid in a config exactly when `iis fit` takes it (the config runs fit's own checks), at the
+// ends of each range.
+TEST(Config, FitSectionTakesExactlyWhatFitTakes) {
+  const std::string base = kMinimal;
+  RunConfig c = parse_run_config(base + R"(fit: {holdout_fraction: 0.2, select_on: holdout,
+  num_classes: 12, kmeans_max_elements: 500, kmeans_tol: 0.001, kmeans_max_iter: 20,
+  temperature: 0.3, concept_select: first}
+)",
+                                 "t.yaml");
+  EXPECT_EQ(c.fit.holdout_fraction, 0.2);
+  EXPECT_EQ(c.fit.num_classes, 12);
+  EXPECT_EQ(c.fit.concept_options.kmeans.max_elements, 500);
+  EXPECT_EQ(c.fit.concept_options.kmeans.tol, 0.001);
+  EXPECT_EQ(c.fit.concept_options.kmeans.max_iter, 20);
+  EXPECT_EQ(c.fit.concept_options.end2end.temperature, 0.3);
+  EXPECT_EQ(c.fit.concept_options.select, "first");
+  struct Case {
+    const char* yaml;  // one fit: key at one value
+    void (*set)(fit::FitOptions&);
+  };
+  const Case cases[] = {
+      {"fit: {num_concepts: 1}", [](fit::FitOptions& o) { o.num_concepts = 1; }},
+      {"fit: {num_concepts: 0}", [](fit::FitOptions& o) { o.num_concepts = 0; }},
+      {"fit: {epochs: 0}", [](fit::FitOptions& o) { o.epochs = 0; }},
+      {"fit: {batch_size: 0}", [](fit::FitOptions& o) { o.batch_size = 0; }},
+      {"fit: {lrs: [0]}", [](fit::FitOptions& o) { o.lrs = {0}; }},
+      {"fit: {holdout_fraction: 1}", [](fit::FitOptions& o) { o.holdout_fraction = 1; }},
+      {"fit: {holdout_fraction: 0.999}", [](fit::FitOptions& o) { o.holdout_fraction = 0.999; }},
+      {"fit: {num_classes: 1}", [](fit::FitOptions& o) { o.num_classes = 1; }},
+      {"fit: {num_classes: 100000}", [](fit::FitOptions& o) { o.num_classes = 100000; }},
+      {"fit: {num_classes: 100001}", [](fit::FitOptions& o) { o.num_classes = 100001; }},
+      {"fit: {kmeans_max_iter: 0}",
+       [](fit::FitOptions& o) { o.concept_options.kmeans.max_iter = 0; }},
+      {"fit: {kmeans_tol: -0.1}", [](fit::FitOptions& o) { o.concept_options.kmeans.tol = -0.1; }},
+      {"fit: {kmeans_max_elements: -1}",
+       [](fit::FitOptions& o) { o.concept_options.kmeans.max_elements = -1; }},
+      {"fit: {temperature: 0}",
+       [](fit::FitOptions& o) { o.concept_options.end2end.temperature = 0; }},
+      {"fit: {threshold: loose}", [](fit::FitOptions& o) { o.threshold = "loose"; }},
+      {"fit: {concept_select: best}",
+       [](fit::FitOptions& o) { o.concept_options.select = "best"; }},
+      {"ratios: [0, 0.999999]",
+       [](fit::FitOptions& o) {
+         o.ratios = {0, 0.999999};
+       }},
+      {"ratios: [0, 1]",
+       [](fit::FitOptions& o) {
+         o.ratios = {0, 1};
+       }},
+      {"seeds: [2, 2]",
+       [](fit::FitOptions& o) {
+         o.seeds = {2, 2};
+       }},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.yaml);
+    fit::FitOptions o;
+    k.set(o);
+    const std::string library = test::error_of([&] { fit::validate_fit_settings(o); });
+    const std::string config =
+        test::error_of([&] { parse_run_config(base + k.yaml + "\n", "t.yaml"); });
+    EXPECT_EQ(config.empty(), library.empty()) << "config: " << config << "; fit: " << library;
+    if (!library.empty()) EXPECT_NE(config.find(library), std::string::npos) << config;
+  }
+}
+
 }  // namespace
 }  // namespace iis::pipeline
