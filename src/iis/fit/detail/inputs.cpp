@@ -59,18 +59,8 @@ int64_t inferred_class_count(const torch::Tensor& labels, const std::string& pat
                              " classes, say so with --num-classes " + std::to_string(top + 1)));
 }
 
-}  // namespace
-
-Inputs load_inputs(const FitOptions& o) {
-  Inputs in;
-  in.train_x = io::load_features(o.train_features, "--train-features");
-  in.train_y = io::load_labels(o.train_labels, "--train-labels");
-  in.val_x = io::load_features(o.val_features, "--val-features");
-  in.val_y = io::load_labels(o.val_labels, "--val-labels");
-  in.elements = io::load_features(o.concepts, "--concepts");
-  if (!o.concept_labels.empty()) {
-    in.element_labels = io::load_labels(o.concept_labels, "--concept-labels");
-  }
+// The shapes of the five (six) arrays agree: one label per row, one dimension D.
+void check_shapes(const Inputs& in) {
   const int64_t n = in.train_x.size(0), nv = in.val_x.size(0), d = in.train_x.size(1);
   IIS_CHECK_HINT(in.train_y.size(0) == n,
                  "--train-labels has " << in.train_y.size(0) << " labels but --train-features has "
@@ -88,6 +78,18 @@ Inputs load_inputs(const FitOptions& o) {
       in.elements.size(1) == d,
       "--concepts has dimension " << in.elements.size(1) << " but the features have " << d,
       "concept vectors must come from the same backbone as the features");
+  if (in.element_labels.defined()) {
+    IIS_CHECK_HINT(in.element_labels.size(0) == in.elements.size(0),
+                   "--concept-labels has " << in.element_labels.size(0)
+                                           << " labels but --concepts has " << in.elements.size(0)
+                                           << " rows",
+                   "give one label per concept row, in the same order");
+  }
+}
+
+// The class count (given or inferred) and every label within it; K within the elements; a
+// hold-out split that leaves rows to train on.
+void check_classes_and_sizes(const FitOptions& o, Inputs& in) {
   in.num_classes =
       o.num_classes > 0 ? o.num_classes : inferred_class_count(in.train_y, o.train_labels);
   check_label_range(in.train_y, in.num_classes, "--train-labels", o.train_labels,
@@ -97,21 +99,21 @@ Inputs load_inputs(const FitOptions& o) {
   IIS_CHECK_HINT(in.num_classes >= 2,
                  "--train-labels holds a single class (" << in.num_classes << ")",
                  "a classifier needs at least 2 classes");
-  if (o.select_on == "holdout") heads::holdout_count(n, o.holdout_fraction);
+  if (o.select_on == "holdout") heads::holdout_count(in.train_x.size(0), o.holdout_fraction);
   const int64_t m = in.elements.size(0);
   IIS_CHECK_HINT(o.num_concepts <= m,
                  "--num-concepts " << o.num_concepts << " is more than the " << m
                                    << " concepts in --concepts " << o.concepts,
                  "pass --num-concepts " << m << " or fewer, or a larger --concepts file");
   if (in.element_labels.defined()) {
-    IIS_CHECK_HINT(in.element_labels.size(0) == m,
-                   "--concept-labels has " << in.element_labels.size(0)
-                                           << " labels but --concepts has " << m << " rows",
-                   "give one label per concept row, in the same order");
     // A label outside the classes would silently become a stratum of its own.
     check_label_range(in.element_labels, in.num_classes, "--concept-labels", o.concept_labels,
                       "there are " + std::to_string(in.num_classes) + " classes");
   }
+}
+
+// Each input's absolute path, fingerprint and shape, and one key over all fingerprints.
+void describe_inputs(const FitOptions& o, Inputs& in) {
   auto describe = [](const std::string& path, const torch::Tensor& t) {
     json j{{"path", fs::absolute(path).string()}, {"fingerprint", core::fingerprint_file(path)}};
     j["shape"] = t.sizes().vec();
@@ -131,6 +133,23 @@ Inputs load_inputs(const FitOptions& o) {
     all += name + "=" + item["fingerprint"].get<std::string>() + ";";
   }
   in.key = core::fingerprint_text(all);
+}
+
+}  // namespace
+
+Inputs load_inputs(const FitOptions& o) {
+  Inputs in;
+  in.train_x = io::load_features(o.train_features, "--train-features");
+  in.train_y = io::load_labels(o.train_labels, "--train-labels");
+  in.val_x = io::load_features(o.val_features, "--val-features");
+  in.val_y = io::load_labels(o.val_labels, "--val-labels");
+  in.elements = io::load_features(o.concepts, "--concepts");
+  if (!o.concept_labels.empty()) {
+    in.element_labels = io::load_labels(o.concept_labels, "--concept-labels");
+  }
+  check_shapes(in);
+  check_classes_and_sizes(o, in);
+  describe_inputs(o, in);
   return in;
 }
 
