@@ -15,6 +15,7 @@
 #include "iis/concepts/kmeans.hpp"
 #include "iis/concepts/options.hpp"
 #include "iis/concepts/registry.hpp"
+#include "iis/core/options.hpp"
 #include "iis/heads/train.hpp"
 
 namespace iis::concepts {
@@ -61,6 +62,8 @@ class ConceptType {
   virtual std::string name() const = 0;
   // How it makes concepts, for `--help`: "K of the elements".
   virtual std::string help() const = 0;
+  // Its own options (flags of `iis fit`, keys of `iis run`'s fit: section), bound to `options`.
+  virtual core::Options options(ConceptTypeOptions& /*options*/) const { return {}; }
   // Throws iis::Error naming the flag for a combination of options this type cannot run with
   // (each option's own range: validate(ConceptTypeOptions) below).
   virtual void validate(const ConceptTypeOptions& /*options*/, int64_t /*num_concepts*/,

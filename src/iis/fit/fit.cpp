@@ -39,6 +39,14 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 // JSON number, or null for NaN.
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// "prototype (K of the elements) | cluster (...) | ...", from the registry.
+std::string concept_type_help() {
+  std::string help;
+  for (const auto* t : concepts::concept_types())
+    help += (help.empty() ? "" : " | ") + t->name() + " (" + t->help() + ")";
+  return help;
+}
+
 // The settings that change the numbers of one seed; a finished seed is reused only when its
 // settings match. The concept type adds its own.
 json seed_settings(const FitOptions& o) {
@@ -244,6 +252,42 @@ json timings_json(double load_s, const std::vector<json>& per_seed) {
 }
 
 }  // namespace
+
+core::Options fit_options(FitOptions& o) {
+  core::Options table{
+      {"train_features", "N×D float .npy", &o.train_features, true, false},
+      {"train_labels", "N integer .npy", &o.train_labels, true, false},
+      {"val_features", "Nv×D float .npy", &o.val_features, true, false},
+      {"val_labels", "Nv integer .npy", &o.val_labels, true, false},
+      {"concepts", "M×D float .npy of element vectors", &o.concepts, true, false},
+      {"concept_labels", "M integer .npy: the class of each element (enables stratified selection)",
+       &o.concept_labels, false, false},
+      {"out", "Output folder", &o.out, true, false},
+      {"num_concepts", "Concepts K taken from the M elements", &o.num_concepts},
+      {"concept_type", concept_type_help(), &o.concept_type, false, false}};
+  for (const auto* type : concepts::concept_types()) {
+    for (auto& option : type->options(o.concept_options)) table.push_back(std::move(option));
+  }
+  core::Options rest{
+      {"ratios", "Sparsity ratios in [0,1), rising, comma-separated", &o.ratios, false, false},
+      {"lrs", "Learning rates (the best per ratio is reported)", &o.lrs},
+      {"epochs", "Epochs", &o.epochs},
+      {"batch_size", "Batch size", &o.batch_size},
+      {"seeds", "Seeds; figures are mean ± std over them", &o.seeds, false, false},
+      {"device", "cpu | cuda | cuda:N", &o.device, false, false},
+      {"threshold", "strict (the reference: r=0 already drops one) | exact | soft", &o.threshold},
+      {"select_on",
+       "val (the reference: best validation epoch) | holdout (pick on held-out training rows, "
+       "report validation accuracy there)",
+       &o.select_on},
+      {"holdout_fraction", "Share of training rows held out with --select-on holdout",
+       &o.holdout_fraction},
+      {"num_classes", "Number of classes C (0: the largest training label + 1)", &o.num_classes},
+      {"force", "Replace an earlier `iis fit` output of other inputs or settings in --out",
+       &o.force, false, false}};
+  for (auto& option : rest) table.push_back(std::move(option));
+  return table;
+}
 
 json fit_settings(const FitOptions& o) {
   json settings = seed_settings(o);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "iis/concepts/options.hpp"
+#include "iis/core/options.hpp"
 
 namespace iis::fit {
 
@@ -50,6 +51,11 @@ struct FitOptions {
   // this run does not write is removed); without it such a folder is refused.
   bool force = false;
 };
+
+// Every option of `iis fit` in one table (core/options.hpp), bound to the fields of `options`:
+// the tool's flags and `iis run`'s `fit:` keys are made from it. The concept types add theirs
+// (ConceptType::options) after --concept-type, in the registry's order.
+core::Options fit_options(FitOptions& options);
 
 // Throws iis::Error for a missing input path or a flag outside its valid range (no file is
 // read).

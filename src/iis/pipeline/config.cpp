@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "iis/concepts/registry.hpp"
 #include "iis/core/error.hpp"
@@ -223,28 +225,32 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
 }  // namespace
 
 // Grows with `iis fit --concept-type` (issue 6: cluster, end2end).
+// Sets an option's field from its key, when the section has it (a scalar or a list of numbers).
+void read_option(const Section& section, const core::Option& option) {
+  std::visit(
+      [&](auto* field) {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, uint64_t> || std::is_same_v<T, std::vector<uint64_t>>) {
+          IIS_CHECK(false, "option '" << option.key << "' has no config form");
+        } else {
+          *field = section.get<T>(option.key, *field);
+        }
+      },
+      option.value);
+}
+
 // `fit:`: the options of `iis fit` under their flag names ('_' for '-'), with fit's defaults,
 // checked by fit's own validation (with the top-level seeds and ratios).
 void parse_fit_section(const Section& top, RunConfig& c) {
   Section f = top.child("fit");
-  f.only_keys({"num_concepts", "epochs", "lrs", "batch_size", "threshold", "concept_select",
-               "select_on", "holdout_fraction", "temperature", "kmeans_max_elements", "kmeans_tol",
-               "kmeans_max_iter", "num_classes"});
   fit::FitOptions& o = c.fit;
-  o.num_concepts = f.get<int64_t>("num_concepts", o.num_concepts);
-  o.epochs = f.get<int64_t>("epochs", o.epochs);
-  o.lrs = f.get<std::vector<double>>("lrs", o.lrs);
-  o.batch_size = f.get<int64_t>("batch_size", o.batch_size);
-  o.threshold = f.get<std::string>("threshold", o.threshold);
-  o.select_on = f.get<std::string>("select_on", o.select_on);
-  o.holdout_fraction = f.get<double>("holdout_fraction", o.holdout_fraction);
-  o.num_classes = f.get<int64_t>("num_classes", o.num_classes);
-  auto& t = o.concept_options;
-  t.select = f.get<std::string>("concept_select", t.select);
-  t.end2end.temperature = f.get<double>("temperature", t.end2end.temperature);
-  t.kmeans.max_elements = f.get<int64_t>("kmeans_max_elements", t.kmeans.max_elements);
-  t.kmeans.tol = f.get<double>("kmeans_tol", t.kmeans.tol);
-  t.kmeans.max_iter = f.get<int64_t>("kmeans_max_iter", t.kmeans.max_iter);
+  const core::Options table = fit::fit_options(o);
+  std::vector<std::string> keys;
+  for (const auto& option : table)
+    if (option.in_config) keys.push_back(option.key);
+  f.only_keys(keys);
+  for (const auto& option : table)
+    if (option.in_config) read_option(f, option);
   // The device is checked where the run starts, by the same parser (core::check_device), as
   // it depends on this machine; a config is valid or not anywhere.
   fit::FitOptions checked = o;

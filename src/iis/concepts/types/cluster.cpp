@@ -58,6 +58,16 @@ class Cluster : public ConceptType {
   std::string name() const override { return "cluster"; }
   std::string help() const override { return "K k-means centres of the elements, unit length"; }
 
+  core::Options options(ConceptTypeOptions& o) const override {
+    return {{"kmeans_max_elements",
+             "cluster: k-means on at most this many elements, a seeded sample (0 = all)",
+             &o.kmeans.max_elements},
+            {"kmeans_tol",
+             "cluster: stop when the squared centre shift is <= tol x mean feature variance",
+             &o.kmeans.tol},
+            {"kmeans_max_iter", "cluster: at most this many iterations", &o.kmeans.max_iter}};
+  }
+
   void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o, bool) const override {
     settings["concept_type"] = "cluster";
     settings["kmeans"] = {{"max_elements", o.kmeans.max_elements},

@@ -66,6 +66,10 @@ class End2End : public ConceptType {
   std::string name() const override { return "end2end"; }
   std::string help() const override { return "a learned assignment of the elements to K concepts"; }
 
+  core::Options options(ConceptTypeOptions& o) const override {
+    return {{"temperature", "end2end: Gumbel-softmax temperature (> 0)", &o.end2end.temperature}};
+  }
+
   void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o, bool) const override {
     settings["concept_type"] = "end2end";
     settings["temperature"] = o.end2end.temperature;

@@ -54,6 +54,13 @@ class Prototype : public ConceptType {
   std::string name() const override { return "prototype"; }
   std::string help() const override { return "K of the elements"; }
 
+  core::Options options(ConceptTypeOptions& o) const override {
+    return {{"concept_select",
+             "prototype: first | stratified | random (default: stratified with "
+             "--concept-labels, random otherwise)",
+             &o.select}};
+  }
+
   void validate(const ConceptTypeOptions& o, int64_t, bool has_element_labels) const override {
     IIS_CHECK_HINT(o.select != "stratified" || has_element_labels,
                    "--concept-select stratified needs --concept-labels",
