@@ -1,6 +1,11 @@
 // Tests the `iis run` config: defaults, every error naming its key, nearest-key suggestions.
 #include "iis/pipeline/config.hpp"
 
+#include <set>
+#include <sstream>
+#include <type_traits>
+#include <variant>
+
 #include "test_support.hpp"
 
 namespace iis::pipeline {
@@ -204,6 +209,41 @@ TEST(Config, FitSectionTakesExactlyWhatFitTakes) {
         test::error_of([&] { parse_run_config(base + k.yaml + "\n", "t.yaml"); });
     EXPECT_EQ(config.empty(), library.empty()) << "config: " << config << "; fit: " << library;
     if (!library.empty()) EXPECT_NE(config.find(library), std::string::npos) << config;
+  }
+}
+
+// Every option of `iis fit` a config may set is a key of fit:, and setting it to its default
+// changes nothing; the flags are distinct.
+TEST(Config, EveryFitOptionIsAKeyAtItsDefault) {
+  fit::FitOptions defaults;
+  std::set<std::string> flags;
+  for (const auto& option : fit::fit_options(defaults)) {
+    EXPECT_TRUE(flags.insert(core::flag_name(option.key)).second) << option.key;
+    if (!option.in_config) continue;
+    SCOPED_TRACE(option.key);
+    std::string value = std::visit(
+        [](auto* field) {
+          using T = std::remove_pointer_t<decltype(field)>;
+          std::ostringstream text;
+          if constexpr (std::is_same_v<T, std::vector<double>>) {
+            text << "[";
+            for (size_t i = 0; i < field->size(); ++i) text << (i ? ", " : "") << (*field)[i];
+            text << "]";
+          } else if constexpr (std::is_same_v<T, std::vector<uint64_t>>) {
+            text << "[]";
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            text << "'" << *field << "'";
+          } else {
+            text << std::boolalpha << *field;
+          }
+          return text.str();
+        },
+        option.value);
+    RunConfig c;
+    EXPECT_NO_THROW(
+        c = parse_run_config(std::string(kMinimal) + "fit: {" + option.key + ": " + value + "}\n",
+                             "t.yaml"));
+    EXPECT_EQ(fit::fit_settings(c.fit), fit::fit_settings(defaults));
   }
 }
 
