@@ -1,4 +1,4 @@
-// Shared test helpers: a fresh temporary folder per test, paths to shared data and the tool.
+// Shared test helpers: a fresh temporary folder per test, the paths of the sources and the tool.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -30,11 +30,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// ../shared beside the checkout, or $IIS_SHARED_DIR when set.
-inline std::string shared_dir() {
-  const char* env = std::getenv("IIS_SHARED_DIR");
-  return env ? env : IIS_SHARED_DIR;
-}
 inline std::string source_dir() { return IIS_SOURCE_DIR; }
 #ifdef IIS_TOOL
 inline std::string tool_path() { return IIS_TOOL; }
