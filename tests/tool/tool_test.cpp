@@ -1,11 +1,7 @@
 // The `iis` binary as users run it: the launcher's OpenMP wait policy, the global flags, and for
 // every subcommand its help, its command-line errors and its input errors with the exit codes
 // tools/iis/main.cpp documents.
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -32,18 +28,9 @@ struct ToolRun {
   std::string errors;  // stderr (run_split only)
 };
 
-// Reads everything `command` prints on stdout and its exit status.
 ToolRun run_shell(const std::string& command) {
-  ToolRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    run.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  const test::CommandRun run = test::run_command(command);
+  return {run.status, run.output, ""};
 }
 
 std::string read_file(const std::string& path) {
