@@ -1,7 +1,7 @@
 // Entry point of the `iis` tool: parses the command line, runs one subcommand, and turns
 // errors into one line plus a hint and a non-zero exit.
 //
-// Exit codes (README, "Exit codes"):
+// Exit codes (also in the README, "Common options", and at the end of `iis --help`):
 //   0  the command did its work (and `--help`, `--version`);
 //   1  it could not, because of its inputs: a missing or unreadable file, bad data, a value the
 //      library refuses (an iis::Error);
