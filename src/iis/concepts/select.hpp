@@ -1,4 +1,4 @@
-// Choosing K concept vectors from M element vectors (DESIGN.md §4). The concept type says how
+// Choosing K concept vectors from M element vectors (docs/design.md §4). The concept type says how
 // concepts are made; `prototype` (K of the elements themselves) is implemented here, and the
 // options leave room for `cluster` and `end2end`.
 #pragma once
