@@ -144,14 +144,40 @@ TEST(Idx, DamagedFilesGiveClearErrors) {
 }
 
 TEST(Idx, FashionMnistTestSplitWhenInstalled) {
-  const std::string path = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  auto d = open_dataset(path);
+  IIS_NEEDS_FASHION_MNIST();
+  auto d = open_dataset(test::fashion_mnist_file("t10k-images-idx3-ubyte.gz"));
   ASSERT_EQ(d->size(), 10000);
   EXPECT_EQ(d->class_names().size(), 10u);
   EXPECT_EQ(d->label(0), 9);  // the first test image is an ankle boot
   EXPECT_EQ(d->image(0).size(), cv::Size(28, 28));
   EXPECT_EQ(d->stem(42), "t10k_0042");  // padded to the digits of 9999
+}
+
+// Runs FashionMnistTestSplitWhenInstalled again in a child of this binary with Fashion-MNIST
+// pointed at an empty folder: it is skipped, and under IIS_REQUIRE_DATA=1 (what CI sets) it
+// fails naming the package. (Here because this is the cheapest binary with a test that reads the
+// data.)
+TEST(Idx, MissingFashionMnistFailsUnderIisRequireData) {
+  test::TempDir empty;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  auto run_child = [&](const std::string& require_data) {
+    return test::run_command("IIS_FASHION_MNIST_DIR='" + empty.str() +
+                             "' IIS_REQUIRE_DATA=" + require_data + " '" + self +
+                             "' --gtest_filter=Idx.FashionMnistTestSplitWhenInstalled 2>&1");
+  };
+  const test::CommandRun skipped = run_child("0");
+  EXPECT_EQ(skipped.status, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("[  SKIPPED ] Idx.FashionMnistTestSplitWhenInstalled"),
+            std::string::npos)
+      << skipped.output;
+  const test::CommandRun failed = run_child("1");
+  EXPECT_NE(failed.status, 0) << failed.output;
+  EXPECT_NE(failed.output.find("[  FAILED  ] Idx.FashionMnistTestSplitWhenInstalled"),
+            std::string::npos)
+      << failed.output;
+  EXPECT_NE(failed.output.find("install the Debian package dataset-fashion-mnist"),
+            std::string::npos)
+      << failed.output;
 }
 
 }  // namespace

@@ -17,9 +17,6 @@ namespace fs = std::filesystem;
 namespace iis::models {
 namespace {
 
-const std::string kFashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-const std::string kFashionTest = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
 void write_be32(std::ofstream& out, uint32_t v) {
   const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
                          static_cast<char>(v >> 8), static_cast<char>(v)};
@@ -237,13 +234,13 @@ TEST_F(PretrainTest, BadOptionsNameTheFlag) {
 }
 
 TEST(PretrainFashionMnist, AFewHundredImagesForOneEpochBeatChance) {
-  if (!fs::exists(kFashionTrain)) GTEST_SKIP() << kFashionTrain << " missing";
+  IIS_NEEDS_FASHION_MNIST();
   core::set_progress_mode(core::ProgressMode::Quiet);
   test::TempDir dir;
   PretrainOptions o;
   o.arch = "mlp";
-  o.data = kFashionTrain;
-  o.val_data = kFashionTest;
+  o.data = test::fashion_mnist_file("train-images-idx3-ubyte.gz");
+  o.val_data = test::fashion_mnist_file("t10k-images-idx3-ubyte.gz");
   o.out = dir / "fmnist";
   o.epochs = 1;
   o.train_limit = 500;

@@ -23,8 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
-
 // Two backbones (an untrained control and one epoch on 400 images), segment concepts from two
 // images per class, three ratios, two seeds.
 std::string tiny_config(const std::string& out) {
@@ -34,9 +32,9 @@ ratios: [0, 0.5, 0.9]
 concept_types: [prototype]
 dataset:
   train: )" +
-         kFmnist + R"(train-images-idx3-ubyte.gz
+         test::fashion_mnist_file("train-images-idx3-ubyte.gz") + R"(
   val: )" +
-         kFmnist + R"(t10k-images-idx3-ubyte.gz
+         test::fashion_mnist_file("t10k-images-idx3-ubyte.gz") + R"(
   train_limit: 400
   val_limit: 200
 concepts: {kind: segments, images_per_class: 2, scales: [10, 20]}
@@ -62,8 +60,7 @@ json numbers(const std::string& run_dir) {
 class RunE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kFmnist + "train-images-idx3-ubyte.gz"))
-      GTEST_SKIP() << "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)";
+    IIS_NEEDS_FASHION_MNIST();
     core::set_progress_mode(core::ProgressMode::Quiet);
   }
   test::TempDir dir;

@@ -1,9 +1,19 @@
 // Entry point of the `iis` tool: parses the command line, runs one subcommand, and turns
 // errors into one line plus a hint and a non-zero exit.
+//
+// Exit codes (also in the README, "Common options", and at the end of `iis --help`):
+//   0  the command did its work (and `--help`, `--version`);
+//   1  it could not, because of its inputs: a missing or unreadable file, bad data, a value the
+//      library refuses (an iis::Error);
+//   2  the command line is wrong: an unknown flag, a missing required flag or argument, a value
+//      the parser refuses; nothing was read or written;
+//   3  an unexpected error: a bug, to be reported with the command line.
+// The launcher (launcher.cpp) exits 127 when it cannot start the tool.
 #include <malloc.h>
 
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 
 #include "commands.hpp"
 #include "iis/core/error.hpp"
@@ -13,6 +23,10 @@
 
 namespace {
 
+constexpr int kExitInputError = 1;
+constexpr int kExitUsageError = 2;
+constexpr int kExitUnexpected = 3;
+
 // Tensors of tens of megabytes are made and freed every batch (scores of a validation chunk,
 // products); above glibc's default threshold each one is a fresh mmap whose pages fault in
 // again. Keeping them in the heap made an end2end sweep 1.6-1.9x faster.
@@ -21,12 +35,37 @@ void keep_large_blocks_in_heap() {
   ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+// `iis` and the subcommand being parsed when the command line went wrong ("iis fit").
+std::string command_path(const CLI::App& root) {
+  std::string path = "iis";
+  for (const CLI::App* app = &root; !app->get_subcommands().empty();) {
+    app = app->get_subcommands().back();
+    path += " " + app->get_name();
+  }
+  return path;
+}
+
+// A command-line error reads as every other error: one `error:` line and a `hint:` line naming
+// the help to read, on stderr. `--help` (exit code 0 in CLI11) still prints its help.
+int command_line_error(const CLI::App& root, const CLI::ParseError& e) {
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return root.exit(e);
+  const std::string command = command_path(root);
+  std::cerr << "error: " << e.what() << "\nhint: see `" << command << " --help`";
+  // The error may concern an option given before the subcommand (--threads, ...).
+  if (command != "iis") std::cerr << ", and `iis --help` for the options every command takes";
+  std::cerr << "\n";
+  return kExitUsageError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   keep_large_blocks_in_heap();
   using namespace iis;
   CLI::App root{"iis: the Inherent Interpretability Score of vision representations"};
+  root.footer(
+      "Exit codes: 0 done; 1 an input error (a missing file, bad data); 2 a command-line error; "
+      "3 an unexpected error (please report it)");
   root.require_subcommand(0, 1);  // none only with --version (checked after parsing)
   root.fallthrough();
   int threads = 0;
@@ -37,9 +76,9 @@ int main(int argc, char** argv) {
                   "Refuse images with more pixels, from their header (decompression bombs; "
                   "peak memory grows with this times the worker threads; default 89478485, "
                   "PIL's limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max(), "NONNEGATIVE"));
   root.add_option("--threads", threads, "CPU threads for LibTorch and OpenCV (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, std::numeric_limits<int>::max(), "NONNEGATIVE"));
   root.add_flag("--quiet", quiet, "No progress bars or log lines");
   root.add_flag("--plain-progress", plain,
                 "Log lines instead of a progress bar, even on a terminal");
@@ -66,7 +105,7 @@ int main(int argc, char** argv) {
     }
     if (root.get_subcommands().empty()) throw CLI::RequiredError("A subcommand");
   } catch (const CLI::ParseError& e) {
-    return root.exit(e);
+    return command_line_error(root, e);
   }
   try {
     core::set_threads(threads);
@@ -80,11 +119,11 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
-    return 1;
+    return kExitInputError;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n"
               << "hint: this is unexpected; please report it with the command line\n";
-    return 2;
+    return kExitUnexpected;
   }
   return 0;
 }

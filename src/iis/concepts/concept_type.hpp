@@ -1,5 +1,5 @@
 // A concept type: how `iis fit` makes the K concepts of one seed from the element vectors,
-// the scores the interpretable heads train on, and what it saves (DESIGN.md §4). Each type is
+// the scores the interpretable heads train on, and what it saves (docs/design.md §4). Each type is
 // one file in concepts/types/, listed once in concepts/registry.cpp.
 #pragma once
 

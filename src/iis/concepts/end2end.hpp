@@ -1,4 +1,4 @@
-// End-to-end concepts (DESIGN.md §4): a learned hard assignment of elements to K concepts,
+// End-to-end concepts (docs/design.md §4): a learned hard assignment of elements to K concepts,
 // trained jointly with the interpretable heads through a straight-through Gumbel-softmax.
 #pragma once
 

@@ -31,7 +31,7 @@ struct KMeansResult {
 // the row), or K larger than the number of rows clustered.
 KMeansResult kmeans(const torch::Tensor& X, const KMeansOptions& options);
 
-// Cluster concepts (DESIGN §4): the K k-means centres of the element vectors E (M×D float),
+// Cluster concepts (docs/design.md §4): the K k-means centres of the element vectors E (M×D float),
 // each re-normalised to unit length: K×D float32 on the elements' device. `details`, when given,
 // receives the k-means result (centres before normalisation, inertia, iterations).
 torch::Tensor cluster_concepts(const torch::Tensor& elements, const KMeansOptions& options,

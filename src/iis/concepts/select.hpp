@@ -1,5 +1,6 @@
-// Choosing K of M element vectors as prototype concepts (DESIGN.md §4): the selection rules
-// first, stratified and random. The concept type that uses it is concepts/types/prototype.cpp.
+// Choosing K of M element vectors as prototype concepts (docs/design.md §4): the selection
+// rules first, stratified and random. The concept type that uses it is
+// concepts/types/prototype.cpp.
 #pragma once
 
 #include <torch/types.h>

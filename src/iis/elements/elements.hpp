@@ -11,7 +11,7 @@ namespace iis::elements {
 enum class ElementKind { Segments, Patches };
 enum class ImageSelect { First, Random };
 
-// Options of run_elements(); defaults are the reference's (DESIGN.md §3).
+// Options of run_elements(); defaults are the reference's (docs/design.md §3).
 struct ElementsOptions {
   std::string data;                          // --data: ImageFolder root or IDX images file
   std::string out;                           // --out: output folder

@@ -17,7 +17,7 @@ namespace iis::fit {
 // four times over (value, gradient, two Adam moments).
 constexpr int64_t kMaxClasses = 100000;
 
-// Every flag of `iis fit`, with the reference's defaults (DESIGN.md §5). Checked in one place,
+// Every flag of `iis fit`, with the reference's defaults (docs/design.md §5). Checked in one place,
 // validate_fit_options(), whose messages name the flag and its valid range.
 struct FitOptions {
   std::string train_features;  // --train-features: N×D float .npy

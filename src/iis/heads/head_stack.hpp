@@ -1,5 +1,5 @@
 // H linear classification heads trained side by side as one batched computation: standard
-// heads (logits = W x + b) or interpretable heads (DESIGN.md §5: γ, β, sparsity mask, W, b).
+// heads (logits = W x + b) or interpretable heads (docs/design.md §5: γ, β, sparsity mask, W, b).
 #pragma once
 
 #include <torch/types.h>

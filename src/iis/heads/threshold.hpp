@@ -1,5 +1,5 @@
 // The sparsity rule of the interpretable head: which normalised concept scores survive at
-// ratio r (DESIGN.md §5), computed for many heads at once.
+// ratio r (docs/design.md §5), computed for many heads at once.
 #pragma once
 
 #include <torch/types.h>

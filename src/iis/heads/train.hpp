@@ -26,7 +26,7 @@ std::string to_string(SelectOn select);
 // iis::Error when that leaves no row to train on.
 int64_t holdout_count(int64_t rows, double fraction);
 
-// Every knob of one training run; defaults are the reference's (DESIGN.md §5).
+// Every knob of one training run; defaults are the reference's (docs/design.md §5).
 struct TrainOptions {
   std::vector<double> ratios{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98};  // --ratios, in [0,1)
   std::vector<double> lrs{0.01};  // --lrs; every head is trained at each

@@ -20,7 +20,7 @@ struct DatasetConfig {
   int64_t val_limit = 0;                // val_limit: only the first N validation images; 0 = all
 };
 
-// `concepts:` — the library of visual elements concepts are built from (DESIGN.md §3; the
+// `concepts:` — the library of visual elements concepts are built from (docs/design.md §3; the
 // keys are those of `iis elements`, with its defaults).
 struct ConceptLibraryConfig {
   std::string kind = "segments";            // kind: segments | patches

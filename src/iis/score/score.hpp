@@ -1,5 +1,5 @@
 // The Inherent Interpretability Score: accuracy retention, the trapezoid area, chance
-// correction, and mean/std over seeds (DESIGN.md §6).
+// correction, and mean/std over seeds (docs/design.md §6).
 #pragma once
 
 #include <cstdint>

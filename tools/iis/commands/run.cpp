@@ -30,9 +30,9 @@ void add_run_command(CLI::App& root, Commands& commands) {
       "run",
       "Run the pipeline of a YAML config: elements, embed, fit, report (unchanged "
       "stages are skipped)");
-  app->add_option("config", options->config, "The YAML config (see configs/demo.yaml)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // No CLI::ExistingFile check: a missing config is an input error (exit 1, with a hint) like
+  // every other missing input, not a command-line error.
+  app->add_option("config", options->config, "The YAML config (see configs/demo.yaml)")->required();
   app->add_option("--out", options->out, "The run folder (overrides the config's out)");
   app->add_flag("--force", options->force, "Recompute every stage");
   app->add_flag("--no-figures", *no_figures, "Report without gnuplot figures");
