@@ -10,6 +10,7 @@
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/image/decode.hpp"
+#include "report_error.hpp"
 
 namespace {
 
@@ -77,14 +78,8 @@ int main(int argc, char** argv) {
     for (auto& command : commands) {
       if (command.app->parsed()) command.run();
     }
-  } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n"
-              << "hint: this is unexpected; please report it with the command line\n";
-    return 2;
+  } catch (...) {
+    return tool::report_error(std::current_exception(), std::cerr);
   }
   return 0;
 }

@@ -399,8 +399,8 @@ torch::Tensor End2EndScores::eval_train_scores(const torch::Tensor& index) {
 
 void End2EndScores::backward(const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
-  TORCH_CHECK(z_.defined() && grad.sizes() == z_.sizes(),
-              "End2EndScores::backward: the gradient does not match the last train_scores()");
+  IIS_ASSERT(z_.defined() && grad.sizes() == z_.sizes(),
+             "End2EndScores::backward: the gradient does not match the last train_scores()");
   const int64_t b = x_.size(0);
   // Through the parameter-free LayerNorm over K; a = x Pᵀ for all heads at once, so
   // dP = daᵀ x, (H·K)×D.
@@ -470,14 +470,14 @@ torch::Tensor End2EndScores::assignment() const {
 }
 
 torch::Tensor End2EndScores::assignment_at(int64_t epoch) const {
-  IIS_CHECK(epoch >= 1 && epoch <= static_cast<int64_t>(history_.size()),
-            "end2end: no assignment stored for epoch " << epoch << " (" << history_.size()
-                                                       << " epochs trained)");
+  IIS_ASSERT(epoch >= 1 && epoch <= static_cast<int64_t>(history_.size()),
+             "end2end: no assignment stored for epoch " << epoch << " (" << history_.size()
+                                                        << " epochs trained)");
   return history_[epoch - 1];
 }
 
 torch::Tensor End2EndScores::last_train_assignment() const {
-  IIS_CHECK(index_.defined(), "end2end: train_scores() has not been called");
+  IIS_ASSERT(index_.defined(), "end2end: train_scores() has not been called");
   return index_.to(torch::kCPU);
 }
 
@@ -486,9 +486,9 @@ torch::Tensor End2EndScores::concepts_of(const torch::Tensor& assignment) const 
   const bool single = assignment.dim() == 1;
   auto index =
       (single ? assignment.unsqueeze(0) : assignment).to(elements_.device(), torch::kInt64);
-  IIS_CHECK(index.dim() == 2 && index.size(1) == m_,
-            "end2end: an assignment must hold one concept per element (" << m_ << ")");
-  IIS_CHECK(
+  IIS_ASSERT(index.dim() == 2 && index.size(1) == m_,
+             "end2end: an assignment must hold one concept per element (" << m_ << ")");
+  IIS_ASSERT(
       index.numel() == 0 || (index.min().item<int64_t>() >= 0 && index.max().item<int64_t>() < k_),
       "end2end: assignment outside [0, " << k_ << ")");
   auto [sums, norm] = concept_sums(elements_, index, k_);

@@ -47,11 +47,11 @@ int64_t flat_size(const HeadStackConfig& c) {
 HeadStack::HeadStack(HeadStackConfig config, torch::Device device, uint64_t init_seed)
     : config_(std::move(config)) {
   const auto& c = config_;
-  TORCH_CHECK(static_cast<int64_t>(c.lrs.size()) == c.num_heads, "HeadStack: one lr per head");
+  IIS_ASSERT(static_cast<int64_t>(c.lrs.size()) == c.num_heads, "HeadStack: one lr per head");
   if (c.interpretable) {
-    TORCH_CHECK(static_cast<int64_t>(c.positions.size()) == c.num_heads &&
-                    static_cast<int64_t>(c.keep.size()) == c.num_heads,
-                "HeadStack: one threshold position and keep count per head");
+    IIS_ASSERT(static_cast<int64_t>(c.positions.size()) == c.num_heads &&
+                   static_cast<int64_t>(c.keep.size()) == c.num_heads,
+               "HeadStack: one threshold position and keep count per head");
   }
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const int64_t n = flat_size(c);

@@ -59,7 +59,7 @@ torch::Tensor PrecomputedScores::val_scores(const torch::Tensor& index) {
 }
 
 const HeadOutcome& best_over_lrs(const std::vector<HeadOutcome>& per_lr) {
-  IIS_CHECK(!per_lr.empty(), "no learning rates were trained");
+  IIS_ASSERT(!per_lr.empty(), "no learning rates were trained");
   size_t best = 0;
   for (size_t i = 1; i < per_lr.size(); ++i) {
     if (per_lr[i].select_top1 > per_lr[best].select_top1) best = i;

@@ -1,0 +1,15 @@
+// How the tool tells the user that a command failed: one line, a hint, an exit status.
+#pragma once
+
+#include <exception>
+#include <ostream>
+
+namespace iis::tool {
+
+// Writes the message for `error` to `err` and returns the exit status:
+//   iis::Error          "error: <message>" and "hint: <hint>"                       → 1
+//   iis::InternalError  "internal error: <message> (<where>)" and a request to report → 3
+//   anything else       "error: <message>" and "hint: this is unexpected; ..."        → 2
+int report_error(const std::exception_ptr& error, std::ostream& err);
+
+}  // namespace iis::tool
