@@ -11,7 +11,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
-#include "iis/heads/random.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::concepts {
 
@@ -19,12 +19,6 @@ namespace {
 
 constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default, as the heads use
 constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
-
-uint64_t splitmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // Sum of the elements assigned to each concept, per head, and its L2 norm.
 // index: H×M int64 (elements' device); elements: M×D. Returns S: (H·K)×D and norm (H·K)×1.
@@ -261,25 +255,8 @@ void validate(const End2EndOptions& o) {
                  "the reference uses 0.02");
 }
 
-float uniform_open01(uint64_t bits) {
-  // (j + 0.5)·2⁻²³ for a 23-bit j needs 24 significant bits: exact in float32, in
-  // [2⁻²⁴, 1 − 2⁻²⁴]. (24 bits of j would round the largest draw up to 1.0, whose Gumbel
-  // value is +∞ and turns the whole assignment into NaN.)
-  return (static_cast<float>(bits >> 41) + 0.5f) * 0x1.0p-23f;
-}
-
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed) {
-  auto u = torch::empty(shape, torch::kFloat32);
-  float* p = u.data_ptr<float>();
-  const int64_t n = u.numel();
-  core::parallel_for(0, n, /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      // The i-th output of a splitmix64 stream started at `seed`.
-      p[i] =
-          uniform_open01(splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ULL));
-    }
-  });
-  return u.log_().neg_().log_().neg_();
+  return core::counter_uniform(shape, seed).log_().neg_().log_().neg_();
 }
 
 End2EndScores::End2EndScores(const torch::Tensor& elements, torch::Tensor train_features,
@@ -307,8 +284,8 @@ End2EndScores::End2EndScores(const torch::Tensor& elements, torch::Tensor train_
   elements_ = (e / e.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12)).contiguous();
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   // The same draw for every head, as the heads' weights and separate runs of one seed share.
-  auto q0 = heads::truncated_normal({m_, k_}, options_.init_std,
-                                    heads::derive_seed(options_.seed, "end2end-init"));
+  auto q0 = core::truncated_normal({m_, k_}, options_.init_std,
+                                   core::derive_seed(options_.seed, "end2end-init"));
   q_ = q0.to(device).unsqueeze(0).repeat({h_, 1, 1});
   gamma_ = torch::ones({h_, k_}, opts);
   beta_ = torch::zeros({h_, k_}, opts);
@@ -356,7 +333,7 @@ const torch::Tensor& End2EndScores::eval_concepts() {
 torch::Tensor End2EndScores::train_scores(const torch::Tensor& index) {
   torch::NoGradGuard no_grad;
   noise_ =
-      gumbel_noise({m_, k_}, heads::derive_seed(options_.seed, "gumbel", draws_++)).to(q_.device());
+      gumbel_noise({m_, k_}, core::derive_seed(options_.seed, "gumbel", draws_++)).to(q_.device());
   if (q_.is_cpu()) {
     assign_forward_cpu(q_, gamma_, beta_, noise_, options_.temperature, qhat_, rstd_q_, index_,
                        soft_);

@@ -22,13 +22,10 @@ struct End2EndOptions {
 // Throws iis::Error naming the flag and its valid range.
 void validate(const End2EndOptions& options);
 
-// Standard Gumbel noise −log(−log u) of `shape` (CPU float32) from a counter-based hash of
-// (seed, flat position): the same numbers on every machine and for any thread count.
+// Standard Gumbel noise −log(−log u) of `shape` (CPU float32), u from the counter-based
+// stream core::counter_uniform(shape, seed): the same numbers on every machine and for any
+// thread count, and always finite.
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed);
-
-// The uniform draw behind one Gumbel value: the top 23 bits of `bits` as a float32 strictly
-// inside (0, 1) — exactly representable, so −log(−log u) is always finite.
-float uniform_open01(uint64_t bits);
 
 // Learned concepts for H interpretable heads, one assignment per head (a head is one sparsity
 // ratio at one learning rate, in train_heads' order: ratio-major, H = R·L). For head h:

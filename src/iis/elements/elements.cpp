@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -24,6 +23,7 @@
 #include "iis/core/files.hpp"
 #include "iis/core/paths.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/random.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
 #include "iis/elements/patches.hpp"
@@ -54,33 +54,20 @@ std::string safe_file_name(const std::string& name) {
   return out;
 }
 
-// Uniform integer in [0, n) from a 64-bit engine, the same on every platform (std::
-// uniform_int_distribution and std::shuffle are implementation-defined).
-uint64_t uniform_below(std::mt19937_64& engine, uint64_t n) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t v;
-  do v = engine();
-  while (v >= limit);
-  return v % n;
-}
-
 // The dataset indices used: per class, the first N or a seeded sample of N, in dataset order.
 std::vector<int64_t> select_images(const data::Dataset& dataset, const ElementsOptions& o) {
   std::vector<std::vector<int64_t>> by_class(dataset.class_names().size());
   for (int64_t i = 0; i < dataset.size(); ++i) {
     by_class.at(static_cast<size_t>(dataset.label(i))).push_back(i);
   }
-  std::mt19937_64 engine(o.seed);
+  core::SeededRandom rng(o.seed);  // one stream across the classes, in class order
   std::vector<int64_t> selected;
   for (auto& indices : by_class) {
     const size_t n = o.images_per_class == 0
                          ? indices.size()
                          : std::min(indices.size(), static_cast<size_t>(o.images_per_class));
     if (o.select == ImageSelect::Random) {
-      // Partial Fisher-Yates: the first n entries become a uniform sample.
-      for (size_t i = 0; i < n; ++i) {
-        std::swap(indices[i], indices[i + uniform_below(engine, indices.size() - i)]);
-      }
+      rng.sample_front(indices, n, core::IndexMap::Exact);
       std::sort(indices.begin(), indices.begin() + static_cast<std::ptrdiff_t>(n));
     }
     selected.insert(selected.end(), indices.begin(),

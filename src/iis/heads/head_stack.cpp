@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "iis/core/error.hpp"
-#include "iis/heads/random.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::heads {
 
@@ -70,7 +70,7 @@ HeadStack::HeadStack(HeadStackConfig config, torch::Device device, uint64_t init
   grad_weight_ = g.weight;
   grad_bias_ = g.bias;
   if (c.interpretable) gamma.fill_(1.0);
-  auto w0 = truncated_normal({c.num_classes, c.in_features}, kInitStd, init_seed).to(device);
+  auto w0 = core::truncated_normal({c.num_classes, c.in_features}, kInitStd, init_seed).to(device);
   weight.copy_(w0.unsqueeze(0).expand_as(weight));
   // Per-element learning rate, so one set of flat operations updates heads with different lrs.
   auto lr_cpu = torch::empty({n}, torch::kFloat32);

@@ -11,8 +11,8 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/random.hpp"
 #include "iis/core/threads.hpp"
-#include "iis/heads/random.hpp"
 
 namespace iis::heads {
 
@@ -230,7 +230,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   // Hold-out split (seeded), then the rows that are trained on.
   std::vector<int64_t> fit_rows, holdout_rows;
   if (o.select_on == SelectOn::Holdout) {
-    auto perm = seeded_permutation(n, derive_seed(o.seed, "holdout"));
+    auto perm = core::seeded_permutation(n, core::derive_seed(o.seed, "holdout"));
     const int64_t n_hold = holdout_count(n, o.holdout_fraction);
     holdout_rows.assign(perm.begin(), perm.begin() + n_hold);
     fit_rows.assign(perm.begin() + n_hold, perm.end());
@@ -246,7 +246,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   sc.num_classes = c;
   sc.in_features = d;
   sc.lrs = o.lrs;
-  HeadStack standard(sc, device, derive_seed(o.seed, "init-standard"));
+  HeadStack standard(sc, device, core::derive_seed(o.seed, "init-standard"));
 
   HeadStackConfig ic;
   ic.num_heads = num_ratios * num_lrs;
@@ -264,7 +264,8 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   const bool has_interpretable = num_ratios > 0;
   std::unique_ptr<HeadStack> interp;
   if (has_interpretable) {
-    interp = std::make_unique<HeadStack>(ic, device, derive_seed(o.seed, "init-interpretable"));
+    interp =
+        std::make_unique<HeadStack>(ic, device, core::derive_seed(o.seed, "init-interpretable"));
     interp->set_kernel_threads(kernel_threads);
   }
 
@@ -300,7 +301,7 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
   core::Progress bar(o.progress_stage, o.epochs, "epochs");
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     const double lr_scale = std::pow(o.lr_decay, static_cast<double>(epoch));
-    auto perm = seeded_permutation(n_fit, derive_seed(o.seed, "shuffle", epoch));
+    auto perm = core::seeded_permutation(n_fit, core::derive_seed(o.seed, "shuffle", epoch));
     auto order_cpu = fit_index.index_select(0, torch::tensor(perm, torch::kInt64));
     auto order = order_cpu.to(device);
     auto loss_std = torch::zeros({num_lrs}, torch::TensorOptions().device(device));
