@@ -21,7 +21,7 @@ torch::Tensor unit_rows(const torch::Tensor& x) { return x / x.norm(2, 1, true).
 
 // LayerNorm over the last dimension without affine parameters, as the heads read scores.
 torch::Tensor plain_layer_norm(const torch::Tensor& a) {
-  return torch::layer_norm(a, {a.size(-1)}, {}, {}, 1e-5);
+  return torch::layer_norm(a, {a.size(-1)}, {}, {}, heads::kLayerNormEps);
 }
 
 class End2EndTest : public ::testing::Test {
@@ -44,8 +44,9 @@ TEST_F(End2EndTest, ForwardUsesOneHotAssignmentPerElement) {
   // The forward assignment is the argmax of the noisy logits, and the scores are exactly those
   // of concepts built from that one-hot matrix (each element in one concept only).
   auto assign = s.last_train_assignment();
-  auto logits = torch::layer_norm(s.q(), {k}, {}, {}, 1e-5) * s.gamma().unsqueeze(1) +
-                s.beta().unsqueeze(1) + s.last_noise().unsqueeze(0);
+  auto logits =
+      torch::layer_norm(s.q(), {k}, {}, {}, heads::kLayerNormEps) * s.gamma().unsqueeze(1) +
+      s.beta().unsqueeze(1) + s.last_noise().unsqueeze(0);
   EXPECT_TRUE(torch::equal(assign, logits.argmax(-1)));
   auto soft = torch::softmax(logits / o.temperature, -1);
   for (int64_t h = 0; h < 2; ++h) {
@@ -92,8 +93,8 @@ TEST_F(End2EndTest, StraightThroughGradientsReachTheAssignmentAndMatchAutograd) 
   auto q = s.q().detach().clone().requires_grad_(true);
   auto gamma = s.gamma().detach().clone().requires_grad_(true);
   auto beta = s.beta().detach().clone().requires_grad_(true);
-  auto u = (torch::layer_norm(q, {k}, {}, {}, 1e-5) * gamma.unsqueeze(1) + beta.unsqueeze(1) +
-            s.last_noise().unsqueeze(0)) /
+  auto u = (torch::layer_norm(q, {k}, {}, {}, heads::kLayerNormEps) * gamma.unsqueeze(1) +
+            beta.unsqueeze(1) + s.last_noise().unsqueeze(0)) /
            o.temperature;
   auto soft = torch::softmax(u, -1);
   auto hard = F::one_hot(u.argmax(-1), k).to(torch::kFloat32);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "iis/core/adam.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
 #include "iis/core/random.hpp"
@@ -17,8 +18,7 @@ namespace iis::concepts {
 
 namespace {
 
-constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default, as the heads use
-constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
+using heads::kLayerNormEps;
 
 // Sum of the elements assigned to each concept, per head, and its L2 norm.
 // index: H×M int64 (elements' device); elements: M×D. Returns S: (H·K)×D and norm (H·K)×1.
@@ -214,34 +214,6 @@ torch::Tensor scores_backward_cpu(const torch::Tensor& grad, const torch::Tensor
   return da;
 }
 
-// One Adam step (β 0.9/0.999, ε 1e-8) in place, in one pass over a CPU float32 parameter
-// whose leading dimension is the head: lr[h] applies to `per_head` consecutive entries.
-void adam_cpu(torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
-              torch::Tensor& sq, const std::vector<double>& lr, double lr_scale, double bc1,
-              double bc2) {
-  const int64_t n = param.numel(), per_head = n / static_cast<int64_t>(lr.size());
-  float* p = param.data_ptr<float>();
-  const float* g = grad.data_ptr<float>();
-  float* m = avg.data_ptr<float>();
-  float* v = sq.data_ptr<float>();
-  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  core::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    // Head by head, so the step size is computed once per head and the loop vectorises.
-    for (int64_t lo = begin; lo < end;) {
-      const int64_t head = lo / per_head;
-      const int64_t hi = std::min(end, (head + 1) * per_head);
-      const float step = static_cast<float>(lr[static_cast<size_t>(head)] * lr_scale / bc1);
-      for (int64_t i = lo; i < hi; ++i) {
-        m[i] = m[i] * b1 + g[i] * (1.0f - b1);
-        v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
-        p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + static_cast<float>(kAdamEps));
-      }
-      lo = hi;
-    }
-  });
-}
-
 }  // namespace
 
 void validate(const End2EndOptions& o) {
@@ -415,27 +387,17 @@ void End2EndScores::backward(const torch::Tensor& grad) {
 
 void End2EndScores::step(double lr_scale) {
   torch::NoGradGuard no_grad;
-  ++adam_steps_;
-  const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
-  const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
+  const core::AdamBiasCorrection bc(++adam_steps_);
   if (q_.is_cpu()) {
     const std::vector<double> lr(lr_.data_ptr<float>(), lr_.data_ptr<float>() + h_);
-    adam_cpu(q_, grad_q_, avg_q_, sq_q_, lr, lr_scale, bc1, bc2);
-    adam_cpu(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr, lr_scale, bc1, bc2);
-    adam_cpu(beta_, grad_beta_, avg_beta_, sq_beta_, lr, lr_scale, bc1, bc2);
-    eval_p_ = torch::Tensor();
-    return;
+    core::adam_update_fused_cpu(q_, grad_q_, avg_q_, sq_q_, lr, lr_scale, bc);
+    core::adam_update_fused_cpu(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr, lr_scale, bc);
+    core::adam_update_fused_cpu(beta_, grad_beta_, avg_beta_, sq_beta_, lr, lr_scale, bc);
+  } else {
+    core::adam_update(q_, grad_q_, avg_q_, sq_q_, lr_.view({h_, 1, 1}), lr_scale, bc);
+    core::adam_update(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr_.view({h_, 1}), lr_scale, bc);
+    core::adam_update(beta_, grad_beta_, avg_beta_, sq_beta_, lr_.view({h_, 1}), lr_scale, bc);
   }
-  auto update = [&](torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
-                    torch::Tensor& sq, const torch::Tensor& lr) {
-    avg.mul_(kBeta1).add_(grad, 1.0 - kBeta1);
-    sq.mul_(kBeta2).addcmul_(grad, grad, 1.0 - kBeta2);
-    auto denom = (sq.sqrt() / std::sqrt(bc2)).add_(kAdamEps);
-    param.addcdiv_(avg * lr, denom, -lr_scale / bc1);
-  };
-  update(q_, grad_q_, avg_q_, sq_q_, lr_.view({h_, 1, 1}));
-  update(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr_.view({h_, 1}));
-  update(beta_, grad_beta_, avg_beta_, sq_beta_, lr_.view({h_, 1}));
   eval_p_ = torch::Tensor();
 }
 

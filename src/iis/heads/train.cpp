@@ -42,7 +42,7 @@ torch::Tensor normalized_concept_scores(const torch::Tensor& features,
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t len = std::min(chunk, n - start);
     auto a = torch::mm(features.narrow(0, start, len).to(torch::kFloat32), pt);
-    out.narrow(0, start, len).copy_(torch::layer_norm(a, {k}, {}, {}, /*eps=*/1e-5));
+    out.narrow(0, start, len).copy_(torch::layer_norm(a, {k}, {}, {}, kLayerNormEps));
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "iis/core/adam.hpp"
 #include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
@@ -229,6 +230,15 @@ void save_run(const std::string& path, Run& run) {
   });
 }
 
+// LibTorch's Adam (its state goes into the checkpoints) with the project's constants, at a
+// constant learning rate.
+std::unique_ptr<torch::optim::Adam> make_adam(NativeModelImpl& model, double lr) {
+  return std::make_unique<torch::optim::Adam>(model.parameters(),
+                                              torch::optim::AdamOptions(lr)
+                                                  .betas({core::kAdamBeta1, core::kAdamBeta2})
+                                                  .eps(core::kAdamEps));
+}
+
 Run load_run(const std::string& path, double lr, const torch::Device& device) {
   Run run;
   with_context("resuming from " + path, [&] {
@@ -239,8 +249,7 @@ Run load_run(const std::string& path, double lr, const torch::Device& device) {
     c10::IValue epoch;
     archive.read("iis_epoch", epoch);
     run.epoch = epoch.toInt();
-    run.optimizer = std::make_unique<torch::optim::Adam>(run.model->parameters(),
-                                                         torch::optim::AdamOptions(lr));
+    run.optimizer = make_adam(*run.model, lr);
     torch::serialize::InputArchive optimizer;
     archive.read("optimizer", optimizer);
     run.optimizer->load(optimizer);
@@ -357,8 +366,7 @@ PretrainResult run_pretrain(const PretrainOptions& options) {
   } else {
     run.model = make_native_model(options.arch, num_classes, options.seed);
     run.model->to(device);
-    run.optimizer = std::make_unique<torch::optim::Adam>(run.model->parameters(),
-                                                         torch::optim::AdamOptions(options.lr));
+    run.optimizer = make_adam(*run.model, options.lr);
   }
 
   log = json{{"arch", options.arch},
