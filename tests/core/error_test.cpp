@@ -1,4 +1,4 @@
-// Tests iis::Error, the check macros and context wrapping.
+// Tests iis::Error, iis::InternalError, the check macros and context wrapping.
 #include "iis/core/error.hpp"
 
 #include <torch/torch.h>
@@ -40,6 +40,32 @@ TEST(Error, ContextWrapsLibTorchErrorsOnOneLine) {
     std::string what = e.what();
     EXPECT_EQ(what.rfind("multiplying: ", 0), 0u) << what;
     EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
+TEST(Error, AssertThrowsAnInternalErrorNotAUserError) {
+  const int64_t heads = 4;
+  EXPECT_NO_THROW(IIS_ASSERT(heads == 4, "never"));
+  try {
+    IIS_ASSERT(heads == 3, "expected 3 heads, got " << heads);
+    FAIL() << "no throw";
+  } catch (const Error&) {
+    FAIL() << "an internal invariant must not look like a user error";
+  } catch (const InternalError& e) {
+    EXPECT_STREQ(e.what(), "expected 3 heads, got 4");
+    EXPECT_NE(e.where().find("error_test.cpp:"), std::string::npos) << e.where();
+    EXPECT_NE(e.where().find("heads == 3"), std::string::npos) << e.where();
+  }
+}
+
+TEST(Error, ContextLeavesInternalErrorsAlone) {
+  try {
+    with_context("reading a.npy", [] { IIS_ASSERT(1 + 1 == 3, "arithmetic"); });
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    FAIL() << "wrapped as a user error: " << e.what();
+  } catch (const InternalError& e) {
+    EXPECT_STREQ(e.what(), "arithmetic");
   }
 }
 

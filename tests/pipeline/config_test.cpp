@@ -133,6 +133,11 @@ TEST(Config, BadTypesAndRanges) {
   EXPECT_IIS_ERROR(parse_run_config(base + "seeds: {a: 1}\n", "t.yaml"),
                    "'seeds' must be a list of integers");
   EXPECT_IIS_ERROR(parse_run_config(base + "device: gpu\n", "t.yaml"), "'device' is 'gpu'");
+  // The config's device is read by the parser every command uses: what it accepts, `iis fit`,
+  // `iis embed` and `iis pretrain` accept (whether the GPU exists is checked before the run).
+  EXPECT_IIS_ERROR(parse_run_config(base + "device: cuda:x\n", "t.yaml"), "'device' is 'cuda:x'");
+  EXPECT_IIS_ERROR(parse_run_config(base + "device: cpu:0\n", "t.yaml"), "'device' is 'cpu:0'");
+  EXPECT_EQ(parse_run_config(base + "device: cuda:1\n", "t.yaml").device, "cuda:1");
   EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {kind: patchs}\n", "t.yaml"),
                    "did you mean 'patches'?");
   EXPECT_IIS_ERROR(parse_run_config(base + "fit: 3\n", "t.yaml"), "'fit' must be a mapping");

@@ -20,12 +20,9 @@
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/image/decode.hpp"
+#include "report_error.hpp"
 
 namespace {
-
-constexpr int kExitInputError = 1;
-constexpr int kExitUsageError = 2;
-constexpr int kExitUnexpected = 3;
 
 // Tensors of tens of megabytes are made and freed every batch (scores of a validation chunk,
 // products); above glibc's default threshold each one is a fresh mmap whose pages fault in
@@ -54,7 +51,7 @@ int command_line_error(const CLI::App& root, const CLI::ParseError& e) {
   // The error may concern an option given before the subcommand (--threads, ...).
   if (command != "iis") std::cerr << ", and `iis --help` for the options every command takes";
   std::cerr << "\n";
-  return kExitUsageError;
+  return tool::kExitUsageError;
 }
 
 }  // namespace
@@ -116,14 +113,8 @@ int main(int argc, char** argv) {
     for (auto& command : commands) {
       if (command.app->parsed()) command.run();
     }
-  } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
-    return kExitInputError;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n"
-              << "hint: this is unexpected; please report it with the command line\n";
-    return kExitUnexpected;
+  } catch (...) {
+    return tool::report_error(std::current_exception(), std::cerr);
   }
   return 0;
 }

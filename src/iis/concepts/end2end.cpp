@@ -9,22 +9,16 @@
 #include <utility>
 #include <vector>
 
+#include "iis/core/adam.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
-#include "iis/heads/random.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::concepts {
 
 namespace {
 
-constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default, as the heads use
-constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
-
-uint64_t splitmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using heads::kLayerNormEps;
 
 // Sum of the elements assigned to each concept, per head, and its L2 norm.
 // index: H×M int64 (elements' device); elements: M×D. Returns S: (H·K)×D and norm (H·K)×1.
@@ -220,34 +214,6 @@ torch::Tensor scores_backward_cpu(const torch::Tensor& grad, const torch::Tensor
   return da;
 }
 
-// One Adam step (β 0.9/0.999, ε 1e-8) in place, in one pass over a CPU float32 parameter
-// whose leading dimension is the head: lr[h] applies to `per_head` consecutive entries.
-void adam_cpu(torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
-              torch::Tensor& sq, const std::vector<double>& lr, double lr_scale, double bc1,
-              double bc2) {
-  const int64_t n = param.numel(), per_head = n / static_cast<int64_t>(lr.size());
-  float* p = param.data_ptr<float>();
-  const float* g = grad.data_ptr<float>();
-  float* m = avg.data_ptr<float>();
-  float* v = sq.data_ptr<float>();
-  const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  core::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    // Head by head, so the step size is computed once per head and the loop vectorises.
-    for (int64_t lo = begin; lo < end;) {
-      const int64_t head = lo / per_head;
-      const int64_t hi = std::min(end, (head + 1) * per_head);
-      const float step = static_cast<float>(lr[static_cast<size_t>(head)] * lr_scale / bc1);
-      for (int64_t i = lo; i < hi; ++i) {
-        m[i] = m[i] * b1 + g[i] * (1.0f - b1);
-        v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
-        p[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + static_cast<float>(kAdamEps));
-      }
-      lo = hi;
-    }
-  });
-}
-
 }  // namespace
 
 void validate(const End2EndOptions& o) {
@@ -261,25 +227,8 @@ void validate(const End2EndOptions& o) {
                  "the reference uses 0.02");
 }
 
-float uniform_open01(uint64_t bits) {
-  // (j + 0.5)·2⁻²³ for a 23-bit j needs 24 significant bits: exact in float32, in
-  // [2⁻²⁴, 1 − 2⁻²⁴]. (24 bits of j would round the largest draw up to 1.0, whose Gumbel
-  // value is +∞ and turns the whole assignment into NaN.)
-  return (static_cast<float>(bits >> 41) + 0.5f) * 0x1.0p-23f;
-}
-
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed) {
-  auto u = torch::empty(shape, torch::kFloat32);
-  float* p = u.data_ptr<float>();
-  const int64_t n = u.numel();
-  core::parallel_for(0, n, /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      // The i-th output of a splitmix64 stream started at `seed`.
-      p[i] =
-          uniform_open01(splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ULL));
-    }
-  });
-  return u.log_().neg_().log_().neg_();
+  return core::counter_uniform(shape, seed).log_().neg_().log_().neg_();
 }
 
 End2EndScores::End2EndScores(const torch::Tensor& elements, torch::Tensor train_features,
@@ -307,8 +256,8 @@ End2EndScores::End2EndScores(const torch::Tensor& elements, torch::Tensor train_
   elements_ = (e / e.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12)).contiguous();
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   // The same draw for every head, as the heads' weights and separate runs of one seed share.
-  auto q0 = heads::truncated_normal({m_, k_}, options_.init_std,
-                                    heads::derive_seed(options_.seed, "end2end-init"));
+  auto q0 = core::truncated_normal({m_, k_}, options_.init_std,
+                                   core::derive_seed(options_.seed, "end2end-init"));
   q_ = q0.to(device).unsqueeze(0).repeat({h_, 1, 1});
   gamma_ = torch::ones({h_, k_}, opts);
   beta_ = torch::zeros({h_, k_}, opts);
@@ -356,7 +305,7 @@ const torch::Tensor& End2EndScores::eval_concepts() {
 torch::Tensor End2EndScores::train_scores(const torch::Tensor& index) {
   torch::NoGradGuard no_grad;
   noise_ =
-      gumbel_noise({m_, k_}, heads::derive_seed(options_.seed, "gumbel", draws_++)).to(q_.device());
+      gumbel_noise({m_, k_}, core::derive_seed(options_.seed, "gumbel", draws_++)).to(q_.device());
   if (q_.is_cpu()) {
     assign_forward_cpu(q_, gamma_, beta_, noise_, options_.temperature, qhat_, rstd_q_, index_,
                        soft_);
@@ -399,8 +348,8 @@ torch::Tensor End2EndScores::eval_train_scores(const torch::Tensor& index) {
 
 void End2EndScores::backward(const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
-  TORCH_CHECK(z_.defined() && grad.sizes() == z_.sizes(),
-              "End2EndScores::backward: the gradient does not match the last train_scores()");
+  IIS_ASSERT(z_.defined() && grad.sizes() == z_.sizes(),
+             "End2EndScores::backward: the gradient does not match the last train_scores()");
   const int64_t b = x_.size(0);
   // Through the parameter-free LayerNorm over K; a = x Pᵀ for all heads at once, so
   // dP = daᵀ x, (H·K)×D.
@@ -438,27 +387,17 @@ void End2EndScores::backward(const torch::Tensor& grad) {
 
 void End2EndScores::step(double lr_scale) {
   torch::NoGradGuard no_grad;
-  ++adam_steps_;
-  const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(adam_steps_));
-  const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(adam_steps_));
+  const core::AdamBiasCorrection bc(++adam_steps_);
   if (q_.is_cpu()) {
     const std::vector<double> lr(lr_.data_ptr<float>(), lr_.data_ptr<float>() + h_);
-    adam_cpu(q_, grad_q_, avg_q_, sq_q_, lr, lr_scale, bc1, bc2);
-    adam_cpu(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr, lr_scale, bc1, bc2);
-    adam_cpu(beta_, grad_beta_, avg_beta_, sq_beta_, lr, lr_scale, bc1, bc2);
-    eval_p_ = torch::Tensor();
-    return;
+    core::adam_update_fused_cpu(q_, grad_q_, avg_q_, sq_q_, lr, lr_scale, bc);
+    core::adam_update_fused_cpu(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr, lr_scale, bc);
+    core::adam_update_fused_cpu(beta_, grad_beta_, avg_beta_, sq_beta_, lr, lr_scale, bc);
+  } else {
+    core::adam_update(q_, grad_q_, avg_q_, sq_q_, lr_.view({h_, 1, 1}), lr_scale, bc);
+    core::adam_update(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr_.view({h_, 1}), lr_scale, bc);
+    core::adam_update(beta_, grad_beta_, avg_beta_, sq_beta_, lr_.view({h_, 1}), lr_scale, bc);
   }
-  auto update = [&](torch::Tensor& param, const torch::Tensor& grad, torch::Tensor& avg,
-                    torch::Tensor& sq, const torch::Tensor& lr) {
-    avg.mul_(kBeta1).add_(grad, 1.0 - kBeta1);
-    sq.mul_(kBeta2).addcmul_(grad, grad, 1.0 - kBeta2);
-    auto denom = (sq.sqrt() / std::sqrt(bc2)).add_(kAdamEps);
-    param.addcdiv_(avg * lr, denom, -lr_scale / bc1);
-  };
-  update(q_, grad_q_, avg_q_, sq_q_, lr_.view({h_, 1, 1}));
-  update(gamma_, grad_gamma_, avg_gamma_, sq_gamma_, lr_.view({h_, 1}));
-  update(beta_, grad_beta_, avg_beta_, sq_beta_, lr_.view({h_, 1}));
   eval_p_ = torch::Tensor();
 }
 
@@ -470,14 +409,14 @@ torch::Tensor End2EndScores::assignment() const {
 }
 
 torch::Tensor End2EndScores::assignment_at(int64_t epoch) const {
-  IIS_CHECK(epoch >= 1 && epoch <= static_cast<int64_t>(history_.size()),
-            "end2end: no assignment stored for epoch " << epoch << " (" << history_.size()
-                                                       << " epochs trained)");
+  IIS_ASSERT(epoch >= 1 && epoch <= static_cast<int64_t>(history_.size()),
+             "end2end: no assignment stored for epoch " << epoch << " (" << history_.size()
+                                                        << " epochs trained)");
   return history_[epoch - 1];
 }
 
 torch::Tensor End2EndScores::last_train_assignment() const {
-  IIS_CHECK(index_.defined(), "end2end: train_scores() has not been called");
+  IIS_ASSERT(index_.defined(), "end2end: train_scores() has not been called");
   return index_.to(torch::kCPU);
 }
 
@@ -486,9 +425,9 @@ torch::Tensor End2EndScores::concepts_of(const torch::Tensor& assignment) const 
   const bool single = assignment.dim() == 1;
   auto index =
       (single ? assignment.unsqueeze(0) : assignment).to(elements_.device(), torch::kInt64);
-  IIS_CHECK(index.dim() == 2 && index.size(1) == m_,
-            "end2end: an assignment must hold one concept per element (" << m_ << ")");
-  IIS_CHECK(
+  IIS_ASSERT(index.dim() == 2 && index.size(1) == m_,
+             "end2end: an assignment must hold one concept per element (" << m_ << ")");
+  IIS_ASSERT(
       index.numel() == 0 || (index.min().item<int64_t>() >= 0 && index.max().item<int64_t>() < k_),
       "end2end: assignment outside [0, " << k_ << ")");
   auto [sums, norm] = concept_sums(elements_, index, k_);

@@ -12,13 +12,10 @@
 
 namespace iis::concepts {
 
-// Standard Gumbel noise −log(−log u) of `shape` (CPU float32) from a counter-based hash of
-// (seed, flat position): the same numbers on every machine and for any thread count.
+// Standard Gumbel noise −log(−log u) of `shape` (CPU float32), u from the counter-based
+// stream core::counter_uniform(shape, seed): the same numbers on every machine and for any
+// thread count, and always finite.
 torch::Tensor gumbel_noise(const std::vector<int64_t>& shape, uint64_t seed);
-
-// The uniform draw behind one Gumbel value: the top 23 bits of `bits` as a float32 strictly
-// inside (0, 1) — exactly representable, so −log(−log u) is always finite.
-float uniform_open01(uint64_t bits);
 
 // Learned concepts for H interpretable heads, one assignment per head (a head is one sparsity
 // ratio at one learning rate, in train_heads' order: ratio-major, H = R·L). For head h:
@@ -26,12 +23,12 @@ float uniform_open01(uint64_t bits);
 //   forward: Y = one_hot(argmax_K(l + g)) with fresh Gumbel noise g (M×K) per training batch,
 //            shared by the heads; validation uses argmax_K(l) (no noise)
 //   P_k = Σ_{m: Y_mk=1} E_m / ‖·‖ (K×D; a concept that no element picks is the zero vector)
-//   scores(x) = (a − mean_K a) / sqrt(var_K a + 1e-5), a = x Pᵀ (the head's parameter-free
+//   scores(x) = (a − mean_K a) / sqrt(var_K a + ε), a = x Pᵀ (the head's parameter-free
 //            normalisation; the head applies its own γ, β)
 //   backward: straight-through, dL/dY taken as dL/d softmax((l + g)/τ). For an empty concept
 //            dL/dP_k stands for dL/dS_k (the first-order effect of giving it one unit element)
 //            instead of F.normalize's 1/ε blow-up.
-// Parameters are updated by Adam (β 0.9/0.999, ε 1e-8) at the head's lr · lr_scale.
+// Parameters are updated by Adam (core/adam.hpp) at the head's lr · lr_scale.
 // Gradients are explicit (no autograd). All tensors live on the features' device.
 class End2EndScores : public heads::ConceptScores {
  public:

@@ -7,10 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
+#include "iis/core/random.hpp"
 #include "iis/io/npy.hpp"
 
 namespace iis::concepts {
@@ -19,12 +19,9 @@ namespace {
 
 using torch::Tensor;
 
-// A double in [0, 1) from 53 random bits: the same sequence on every platform and standard
-// library (std::uniform_real_distribution is not specified that exactly).
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-
-int64_t uniform_index(std::mt19937_64& rng, int64_t n) {
-  return std::min<int64_t>(n - 1, static_cast<int64_t>(uniform01(rng) * static_cast<double>(n)));
+// Row indices are drawn by scaling a uniform double (the mapping this k-means has always used).
+int64_t uniform_index(core::SeededRandom& rng, int64_t n) {
+  return static_cast<int64_t>(rng.index(static_cast<uint64_t>(n), core::IndexMap::Scaled));
 }
 
 // Rows per distance block: one block of scores (rows×K float32) stays within ~32 MiB.
@@ -52,10 +49,10 @@ void for_chunks(int64_t n, int64_t row_cost, const Body& body) {
 }
 
 // `count` distinct rows of [0, m), ascending, drawn uniformly (partial Fisher-Yates).
-std::vector<int64_t> sample_rows(int64_t m, int64_t count, std::mt19937_64& rng) {
+std::vector<int64_t> sample_rows(int64_t m, int64_t count, core::SeededRandom& rng) {
   std::vector<int64_t> rows(m);
   for (int64_t i = 0; i < m; ++i) rows[i] = i;
-  for (int64_t i = 0; i < count; ++i) std::swap(rows[i], rows[i + uniform_index(rng, m - i)]);
+  rng.sample_front(rows, static_cast<size_t>(count), core::IndexMap::Scaled);
   rows.resize(count);
   std::sort(rows.begin(), rows.end());
   return rows;
@@ -123,7 +120,7 @@ void reduce_to_candidates(const float* x, int64_t d, const float* candidates, in
 // far, "best" meaning the lowest resulting potential (sum of those distances). X: M×D float32
 // contiguous. Returns K×D float32 (rows of X). Each step is one fused pass over X: a matrix
 // product with a handful of columns runs far below the memory bandwidth.
-Tensor kmeans_plusplus(const Tensor& X, int64_t k, int64_t trials, std::mt19937_64& rng) {
+Tensor kmeans_plusplus(const Tensor& X, int64_t k, int64_t trials, core::SeededRandom& rng) {
   const int64_t m = X.size(0), d = X.size(1);
   const int64_t chunks = (m + kChunkRows - 1) / kChunkRows;
   const float* x = X.data_ptr<float>();
@@ -159,7 +156,7 @@ Tensor kmeans_plusplus(const Tensor& X, int64_t k, int64_t trials, std::mt19937_
     double running = 0;
     for (int64_t i = 0; i < m; ++i) cumulative[i] = running += closest[i];
     for (int64_t t = 0; t < trials; ++t) {
-      const double draw = uniform01(rng) * running;
+      const double draw = rng.uniform() * running;
       // First row whose cumulative sum reaches the draw; rounding past the end: the last row.
       const auto it = std::lower_bound(cumulative.begin(), cumulative.end(), draw);
       candidates[t] = std::min<int64_t>(m - 1, it - cumulative.begin());
@@ -352,7 +349,7 @@ KMeansResult kmeans(const torch::Tensor& elements, const KMeansOptions& options)
 
   const auto start_time = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
-  std::mt19937_64 rng(options.seed);
+  core::SeededRandom rng(options.seed);
   KMeansResult result;
   result.sample = used < m ? torch::tensor(sample_rows(m, used, rng), torch::kLong)
                            : torch::arange(m, torch::kLong);

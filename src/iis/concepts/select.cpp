@@ -7,7 +7,7 @@
 #include <map>
 
 #include "iis/core/error.hpp"
-#include "iis/heads/random.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::concepts {
 
@@ -38,7 +38,7 @@ torch::Tensor l2_normalize_rows(const torch::Tensor& x) {
 
 namespace {
 
-using heads::seeded_permutation;
+using core::seeded_permutation;
 
 std::vector<int64_t> stratified_sample(const torch::Tensor& labels, int64_t k, uint64_t seed) {
   auto lab = labels.to(torch::kCPU, torch::kInt64).contiguous();
@@ -93,7 +93,7 @@ ConceptSet choose_concepts(const torch::Tensor& elements, const torch::Tensor& e
       for (int64_t i = 0; i < k; ++i) chosen.push_back(i);
       break;
     case ConceptSelect::Random: {
-      auto perm = heads::seeded_permutation(m, options.seed);
+      auto perm = seeded_permutation(m, options.seed);
       chosen.assign(perm.begin(), perm.begin() + k);
       break;
     }

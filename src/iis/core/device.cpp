@@ -1,21 +1,26 @@
 // The one parser of device names (--device, the config's `device:`).
 #include "iis/core/device.hpp"
 
-#include <optional>
-
 #include "iis/core/error.hpp"
 
 namespace iis::core {
 
-torch::Device check_device(const std::string& text, const std::string& flag) {
+std::optional<torch::Device> parse_device(const std::string& text) {
   std::optional<torch::Device> device;
   try {
     device = torch::Device(text);
   } catch (const std::exception&) {
+    return std::nullopt;
   }
-  IIS_CHECK_HINT(device && (device->is_cpu() || device->is_cuda()) &&
-                     !(device->is_cpu() && device->has_index()),
-                 flag << " must be cpu, cuda or cuda:N, got '" << text << "'",
+  if (!(device->is_cpu() || device->is_cuda()) || (device->is_cpu() && device->has_index())) {
+    return std::nullopt;
+  }
+  return device;
+}
+
+torch::Device check_device(const std::string& text, const std::string& flag) {
+  const std::optional<torch::Device> device = parse_device(text);
+  IIS_CHECK_HINT(device.has_value(), flag << " must be cpu, cuda or cuda:N, got '" << text << "'",
                  "e.g. " << flag << " cuda:0");
   if (device->is_cpu()) return *device;
   IIS_CHECK_HINT(

@@ -12,12 +12,26 @@ namespace iis {
 Error::Error(const std::string& message, std::string hint, std::string where)
     : std::runtime_error(message), hint_(std::move(hint)), where_(std::move(where)) {}
 
+InternalError::InternalError(const std::string& message, std::string where)
+    : std::logic_error(message), where_(std::move(where)) {}
+
 namespace detail {
-void throw_error(const char* condition, const char* file, int line, const std::string& message,
-                 const std::string& hint) {
+namespace {
+std::string place(const char* condition, const char* file, int line) {
   std::ostringstream where;
   where << file << ":" << line << " (" << condition << ")";
-  throw Error(message, hint, where.str());
+  return where.str();
+}
+}  // namespace
+
+void throw_error(const char* condition, const char* file, int line, const std::string& message,
+                 const std::string& hint) {
+  throw Error(message, hint, place(condition, file, line));
+}
+
+void throw_internal_error(const char* condition, const char* file, int line,
+                          const std::string& message) {
+  throw InternalError(message, place(condition, file, line));
 }
 }  // namespace detail
 
@@ -56,6 +70,8 @@ std::string torch_error_text(const std::string& what) {
 void with_context(const std::string& context, const std::function<void()>& body) {
   try {
     body();
+  } catch (const InternalError&) {
+    throw;
   } catch (const Error& e) {
     throw Error(context + ": " + e.what(), e.hint(), e.where());
   } catch (const c10::Error& e) {

@@ -1,4 +1,5 @@
-// User-facing errors: iis::Error with a hint, check macros, and context when rethrowing.
+// Errors: iis::Error (a user error, with a hint), iis::InternalError (a broken invariant of the
+// code itself), their check macros, and context when rethrowing.
 #pragma once
 
 #include <functional>
@@ -21,9 +22,24 @@ class Error : public std::runtime_error {
   std::string where_;
 };
 
+// A broken internal invariant: a bug in iis, not a problem with the input. Deliberately not an
+// iis::Error, so that nothing handling user errors (skipping an image, adding context) takes it
+// for one; the tool prints it as an internal error and asks for a report. `where()` names the
+// failed condition and its place in the code.
+class InternalError : public std::logic_error {
+ public:
+  InternalError(const std::string& message, std::string where);
+  const std::string& where() const noexcept { return where_; }
+
+ private:
+  std::string where_;
+};
+
 namespace detail {
 [[noreturn]] void throw_error(const char* condition, const char* file, int line,
                               const std::string& message, const std::string& hint);
+[[noreturn]] void throw_internal_error(const char* condition, const char* file, int line,
+                                       const std::string& message);
 }  // namespace detail
 
 // One line for a LibTorch error message: its first line, or for an exception raised inside a
@@ -32,7 +48,8 @@ namespace detail {
 std::string torch_error_text(const std::string& what);
 
 // Runs `body`; any iis::Error, c10::Error, cv::Exception or std::exception it throws is
-// rethrown as iis::Error whose message is "<context>: <original message>" (hint kept).
+// rethrown as iis::Error whose message is "<context>: <original message>" (hint kept). An
+// iis::InternalError passes through unchanged.
 void with_context(const std::string& context, const std::function<void()>& body);
 
 // Same, returning the body's value.
@@ -68,3 +85,15 @@ auto with_context_value(const std::string& context, F&& body) -> decltype(body()
 
 // IIS_FAIL("message", "hint"): unconditional user error.
 #define IIS_FAIL(msg, hint_msg) IIS_CHECK_HINT(false, msg, hint_msg)
+
+// IIS_ASSERT(cond, "message " << value): checks an invariant of the code itself, never user
+// input (use IIS_CHECK for that). On in every build type, Release included: a broken invariant
+// must not turn into a silently wrong score. Throws iis::InternalError.
+#define IIS_ASSERT(cond, msg)                                                         \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::ostringstream iis_msg_;                                                    \
+      iis_msg_ << msg;                                                                \
+      ::iis::detail::throw_internal_error(#cond, __FILE__, __LINE__, iis_msg_.str()); \
+    }                                                                                 \
+  } while (0)

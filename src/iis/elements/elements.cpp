@@ -5,25 +5,20 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <random>
 #include <set>
-#include <thread>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/parallel.hpp"
 #include "iis/core/paths.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/random.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
 #include "iis/elements/patches.hpp"
@@ -54,33 +49,20 @@ std::string safe_file_name(const std::string& name) {
   return out;
 }
 
-// Uniform integer in [0, n) from a 64-bit engine, the same on every platform (std::
-// uniform_int_distribution and std::shuffle are implementation-defined).
-uint64_t uniform_below(std::mt19937_64& engine, uint64_t n) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t v;
-  do v = engine();
-  while (v >= limit);
-  return v % n;
-}
-
 // The dataset indices used: per class, the first N or a seeded sample of N, in dataset order.
 std::vector<int64_t> select_images(const data::Dataset& dataset, const ElementsOptions& o) {
   std::vector<std::vector<int64_t>> by_class(dataset.class_names().size());
   for (int64_t i = 0; i < dataset.size(); ++i) {
     by_class.at(static_cast<size_t>(dataset.label(i))).push_back(i);
   }
-  std::mt19937_64 engine(o.seed);
+  core::SeededRandom rng(o.seed);  // one stream across the classes, in class order
   std::vector<int64_t> selected;
   for (auto& indices : by_class) {
     const size_t n = o.images_per_class == 0
                          ? indices.size()
                          : std::min(indices.size(), static_cast<size_t>(o.images_per_class));
     if (o.select == ImageSelect::Random) {
-      // Partial Fisher-Yates: the first n entries become a uniform sample.
-      for (size_t i = 0; i < n; ++i) {
-        std::swap(indices[i], indices[i + uniform_below(engine, indices.size() - i)]);
-      }
+      rng.sample_front(indices, n, core::IndexMap::Exact);
       std::sort(indices.begin(), indices.begin() + static_cast<std::ptrdiff_t>(n));
     }
     selected.insert(selected.end(), indices.begin(),
@@ -239,12 +221,139 @@ bool prepare_out(const ElementsOptions& o, const std::string& fingerprint) {
   return false;
 }
 
-// Results handed from the workers to the thread that writes the journal and draws progress.
-struct Result {
-  size_t job = 0;
+// The selected images, each with a class folder and a stem unique within it.
+struct Plan {
+  std::vector<std::string> folders;  // per class
+  std::vector<Job> jobs;
+};
+
+Plan plan_jobs(const data::Dataset& dataset, const ElementsOptions& options) {
+  Plan plan;
+  std::set<std::string> used_folders;
+  for (size_t c = 0; c < dataset.class_names().size(); ++c) {
+    std::string name = safe_file_name(dataset.class_names()[c]);
+    if (!used_folders.insert(name).second) name += "_" + std::to_string(c);
+    used_folders.insert(name);
+    plan.folders.push_back(name);
+  }
+  std::map<std::string, int> stem_uses;  // "<folder>/<stem>" -> times used
+  for (int64_t index : select_images(dataset, options)) {
+    Job job;
+    job.index = index;
+    job.source = dataset.source(index);
+    job.label = dataset.label(index);
+    job.folder = plan.folders.at(static_cast<size_t>(job.label));
+    job.stem = safe_file_name(dataset.stem(index));
+    const int uses = ++stem_uses[job.folder + "/" + job.stem];
+    if (uses > 1) job.stem += "-" + std::to_string(uses);
+    plan.jobs.push_back(std::move(job));
+  }
+  return plan;
+}
+
+// Rewrites the journal with the complete entries of `done` only (it is appended to next).
+void rewrite_journal(const std::string& path, const std::vector<Job>& jobs,
+                     const std::map<std::string, json>& done) {
+  std::string kept;
+  for (const Job& job : jobs) {
+    auto it = done.find(job.source);
+    if (it != done.end()) {
+      kept += json{{"source", job.source}, {"elements", it->second}}.dump() + "\n";
+    }
+  }
+  core::write_text_atomic(path, kept);
+}
+
+// One image's outcome: its element records, or why it was skipped.
+struct Extracted {
   json records;        // on success
   std::string reason;  // non-empty when skipped
 };
+
+// An unreadable image (iis::Error, OpenCV) is skipped; anything else (a PNG that cannot be
+// written) stops the whole run.
+Extracted extract_or_skip(const data::Dataset& dataset, const Job& job, const ElementsOptions& o) {
+  Extracted r;
+  try {
+    r.records = extract(dataset, job, o, o.out);
+  } catch (const Error& e) {
+    r.reason = e.what();
+  } catch (const cv::Exception& e) {
+    r.reason = std::string("OpenCV: ") + e.what();
+  }
+  return r;
+}
+
+// What the extraction of the pending images found, per job index.
+struct Extraction {
+  std::vector<json> records;                   // per job (done earlier: from the journal)
+  std::map<size_t, std::string> skip_reasons;  // job -> why it was skipped
+};
+
+// Extracts the pending jobs on worker threads; this thread journals each image in job order
+// (so that an interrupted run resumes after it) and draws progress.
+void extract_pending(const data::Dataset& dataset, const std::vector<Job>& jobs,
+                     const std::vector<size_t>& pending, const ElementsOptions& o,
+                     const std::string& journal_path, Extraction& found) {
+  std::ofstream journal(journal_path, std::ios::app);
+  IIS_CHECK_HINT(journal.good(), "cannot write " << journal_path, "check that --out is writable");
+  const int threads = std::max<int>(1, std::min<int>(o.threads > 0 ? o.threads : core::threads(),
+                                                     static_cast<int>(pending.size())));
+  core::Progress progress("elements (" + std::string(kind_name(o.kind)) + ")",
+                          static_cast<int64_t>(pending.size()), "images");
+  int64_t element_count = 0;
+  {
+    core::OrderedMap<Extracted> results(
+        0, static_cast<int64_t>(pending.size()), threads, /*capacity=*/4 * threads,
+        [&](int64_t p) { return extract_or_skip(dataset, jobs[pending[p]], o); });
+    for (size_t job : pending) {
+      Extracted r = results.next();
+      if (!r.reason.empty()) {
+        found.skip_reasons[job] = r.reason;
+      } else {
+        journal << json{{"source", jobs[job].source}, {"elements", r.records}}.dump() << "\n";
+        journal.flush();
+        element_count += static_cast<int64_t>(r.records.size());
+        found.records[job] = std::move(r.records);
+      }
+      progress.set_status(std::to_string(element_count) + " elements, " +
+                          std::to_string(found.skip_reasons.size()) + " skipped");
+      progress.advance();
+    }
+  }
+  IIS_CHECK_HINT(journal.good(), "writing " << journal_path << " failed", "check free disk space");
+  progress.finish();
+}
+
+// Writes manifest.jsonl and labels.npy in the ImageFolder order of `out` (class folder, then
+// file name, byte order) and skipped.txt; returns the element count and the skip list.
+std::pair<int64_t, json> write_lists(const fs::path& out, const std::vector<Job>& jobs,
+                                     const Extraction& found) {
+  std::vector<const json*> manifest;
+  for (const json& image_records : found.records) {
+    for (const json& r : image_records) manifest.push_back(&r);
+  }
+  std::sort(manifest.begin(), manifest.end(), [](const json* a, const json* b) {
+    return (*a)["path"].get<std::string>() < (*b)["path"].get<std::string>();
+  });
+  std::string manifest_text;
+  std::vector<int64_t> labels;
+  for (const json* r : manifest) {
+    manifest_text += r->dump() + "\n";
+    labels.push_back((*r)["class"].get<int64_t>());
+  }
+  std::string skipped_text;
+  json skipped_json = json::array();
+  for (const auto& [job, reason] : found.skip_reasons) {
+    skipped_text += jobs[job].source + "\t" + reason + "\n";
+    skipped_json.push_back({{"source", jobs[job].source}, {"reason", reason}});
+  }
+  core::write_text_atomic((out / "manifest.jsonl").string(), manifest_text);
+  io::save_npy((out / "labels.npy").string(), torch::tensor(labels, torch::dtype(torch::kInt64))
+                                                  .reshape({static_cast<int64_t>(labels.size())}));
+  core::write_text_atomic((out / "skipped.txt").string(), skipped_text);
+  return {static_cast<int64_t>(manifest.size()), skipped_json};
+}
 
 }  // namespace
 
@@ -274,29 +383,8 @@ ElementsSummary run_elements(const ElementsOptions& options) {
   core::check_output_apart({"--out", options.out}, {{"--data", options.data}});
   const auto start = std::chrono::steady_clock::now();
   const std::unique_ptr<data::Dataset> dataset = data::open_dataset(options.data);
-
-  // Jobs: the selected images, each with a class folder and a stem unique within it.
-  std::vector<std::string> folders;
-  std::set<std::string> used_folders;
-  for (size_t c = 0; c < dataset->class_names().size(); ++c) {
-    std::string name = safe_file_name(dataset->class_names()[c]);
-    if (!used_folders.insert(name).second) name += "_" + std::to_string(c);
-    used_folders.insert(name);
-    folders.push_back(name);
-  }
-  std::vector<Job> jobs;
-  std::map<std::string, int> stem_uses;  // "<folder>/<stem>" -> times used
-  for (int64_t index : select_images(*dataset, options)) {
-    Job job;
-    job.index = index;
-    job.source = dataset->source(index);
-    job.label = dataset->label(index);
-    job.folder = folders.at(static_cast<size_t>(job.label));
-    job.stem = safe_file_name(dataset->stem(index));
-    const int uses = ++stem_uses[job.folder + "/" + job.stem];
-    if (uses > 1) job.stem += "-" + std::to_string(uses);
-    jobs.push_back(std::move(job));
-  }
+  const Plan plan = plan_jobs(*dataset, options);
+  const std::vector<Job>& jobs = plan.jobs;
 
   std::error_code ec;
   const std::string data_path = fs::weakly_canonical(options.data, ec).string();
@@ -317,138 +405,33 @@ ElementsSummary run_elements(const ElementsOptions& options) {
                   {"fingerprint", fingerprint},
                   {"status", "running"}};
   core::write_text_atomic((out / kSummary).string(), summary.dump(2) + "\n");
+  rewrite_journal(journal_path, jobs, done);
 
-  // Rewrite the journal with the complete entries only, then append to it.
-  {
-    std::string kept;
-    for (const Job& job : jobs) {
-      auto it = done.find(job.source);
-      if (it != done.end()) {
-        kept += json{{"source", job.source}, {"elements", it->second}}.dump() + "\n";
-      }
-    }
-    core::write_text_atomic(journal_path, kept);
-  }
+  Extraction found;
+  found.records.resize(jobs.size());
   std::vector<size_t> pending;
   for (size_t j = 0; j < jobs.size(); ++j) {
-    if (!done.count(jobs[j].source)) pending.push_back(j);
+    auto it = done.find(jobs[j].source);
+    if (it != done.end()) {
+      found.records[j] = it->second;
+    } else {
+      pending.push_back(j);
+    }
   }
-  for (const std::string& folder : folders) core::make_dirs((out / folder).string());
+  for (const std::string& folder : plan.folders) core::make_dirs((out / folder).string());
   if (!done.empty()) {
     core::log_info("resuming in " + options.out + ": " +
                    std::to_string(jobs.size() - pending.size()) + " of " +
                    std::to_string(jobs.size()) + " images already done");
   }
-
-  // Workers extract; this thread appends to the journal and draws progress.
-  std::vector<json> records(jobs.size());
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    auto it = done.find(jobs[j].source);
-    if (it != done.end()) records[j] = it->second;
-  }
-  std::map<size_t, std::string> skip_reasons;
-  {
-    std::ofstream journal(journal_path, std::ios::app);
-    IIS_CHECK_HINT(journal.good(), "cannot write " << journal_path, "check that --out is writable");
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::deque<Result> results;
-    std::atomic<size_t> next{0};
-    std::atomic<bool> stop{false};
-    int finished = 0;  // workers that have exited (under `mutex`)
-    std::exception_ptr failure;
-    const int n_threads =
-        std::max<int>(1, std::min<int>(options.threads > 0 ? options.threads : core::threads(),
-                                       static_cast<int>(pending.size())));
-    auto work = [&] {
-      while (!stop) {
-        const size_t p = next++;
-        if (p >= pending.size()) break;
-        Result r;
-        r.job = pending[p];
-        try {
-          r.records = extract(*dataset, jobs[r.job], options, options.out);
-        } catch (const Error& e) {
-          r.reason = e.what();
-        } catch (const cv::Exception& e) {
-          r.reason = std::string("OpenCV: ") + e.what();
-        } catch (...) {  // e.g. a PNG that cannot be written: the whole run stops
-          std::lock_guard<std::mutex> lock(mutex);
-          if (!failure) failure = std::current_exception();
-          stop = true;
-          break;
-        }
-        std::lock_guard<std::mutex> lock(mutex);
-        results.push_back(std::move(r));
-        ready.notify_one();
-      }
-      std::lock_guard<std::mutex> lock(mutex);
-      ++finished;
-      ready.notify_one();
-    };
-    std::vector<std::thread> workers;
-    for (int t = 0; t < n_threads && !pending.empty(); ++t) workers.emplace_back(work);
-    const int started = static_cast<int>(workers.size());
-
-    core::Progress progress("elements (" + std::string(kind_name(options.kind)) + ")",
-                            static_cast<int64_t>(pending.size()), "images");
-    int64_t element_count = 0;
-    while (true) {
-      std::unique_lock<std::mutex> lock(mutex);
-      ready.wait(lock, [&] { return !results.empty() || finished == started; });
-      if (results.empty()) break;
-      Result r = std::move(results.front());
-      results.pop_front();
-      lock.unlock();
-      if (!r.reason.empty()) {
-        skip_reasons[r.job] = r.reason;
-      } else {
-        journal << json{{"source", jobs[r.job].source}, {"elements", r.records}}.dump() << "\n";
-        journal.flush();
-        element_count += static_cast<int64_t>(r.records.size());
-        records[r.job] = std::move(r.records);
-      }
-      progress.set_status(std::to_string(element_count) + " elements, " +
-                          std::to_string(skip_reasons.size()) + " skipped");
-      progress.advance();
-    }
-    for (auto& w : workers) w.join();
-    if (failure) std::rethrow_exception(failure);
-    IIS_CHECK_HINT(journal.good(), "writing " << journal_path << " failed",
-                   "check free disk space");
-    progress.finish();
-  }
-
-  // The manifest in ImageFolder order of `out`: class folder, then file name (byte order).
-  std::vector<const json*> manifest;
-  for (const json& image_records : records) {
-    for (const json& r : image_records) manifest.push_back(&r);
-  }
-  std::sort(manifest.begin(), manifest.end(), [](const json* a, const json* b) {
-    return (*a)["path"].get<std::string>() < (*b)["path"].get<std::string>();
-  });
-  std::string manifest_text;
-  std::vector<int64_t> labels;
-  for (const json* r : manifest) {
-    manifest_text += r->dump() + "\n";
-    labels.push_back((*r)["class"].get<int64_t>());
-  }
-  std::string skipped_text;
-  json skipped_json = json::array();
-  for (const auto& [job, reason] : skip_reasons) {
-    skipped_text += jobs[job].source + "\t" + reason + "\n";
-    skipped_json.push_back({{"source", jobs[job].source}, {"reason", reason}});
-  }
-  core::write_text_atomic((out / "manifest.jsonl").string(), manifest_text);
-  io::save_npy((out / "labels.npy").string(), torch::tensor(labels, torch::dtype(torch::kInt64))
-                                                  .reshape({static_cast<int64_t>(labels.size())}));
-  core::write_text_atomic((out / "skipped.txt").string(), skipped_text);
+  extract_pending(*dataset, jobs, pending, options, journal_path, found);
+  const auto [elements, skipped] = write_lists(out, jobs, found);
 
   ElementsSummary result;
   result.images = static_cast<int64_t>(jobs.size());
   result.images_resumed = static_cast<int64_t>(jobs.size() - pending.size());
-  result.images_skipped = static_cast<int64_t>(skip_reasons.size());
-  result.elements = static_cast<int64_t>(manifest.size());
+  result.images_skipped = static_cast<int64_t>(found.skip_reasons.size());
+  result.elements = elements;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.out = options.out;
   summary["status"] = "complete";
@@ -457,8 +440,8 @@ ElementsSummary run_elements(const ElementsOptions& options) {
   summary["images_skipped"] = result.images_skipped;
   summary["elements"] = result.elements;
   summary["classes"] = dataset->class_names();
-  summary["class_folders"] = folders;
-  summary["skipped"] = skipped_json;
+  summary["class_folders"] = plan.folders;
+  summary["skipped"] = skipped;
   summary["seconds"] = result.seconds;
   core::write_text_atomic((out / kSummary).string(), summary.dump(2) + "\n");
   return result;

@@ -7,8 +7,8 @@
 namespace iis::elements {
 
 std::vector<Patch> grid_patches(const cv::Mat& rgb, int grid, int size) {
-  IIS_CHECK(rgb.type() == CV_8UC3, "grid_patches needs an RGB image");
-  IIS_CHECK(grid >= 1 && size >= 1, "grid and patch size must be positive");
+  IIS_ASSERT(rgb.type() == CV_8UC3, "grid_patches needs an RGB image");
+  IIS_ASSERT(grid >= 1 && size >= 1, "grid and patch size must be positive");
   IIS_CHECK_HINT(rgb.cols >= grid && rgb.rows >= grid,
                  "image of " << rgb.cols << "x" << rgb.rows << " is smaller than the " << grid
                              << "x" << grid << " patch grid",

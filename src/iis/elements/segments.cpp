@@ -45,13 +45,13 @@ std::vector<SegmentMask> select_segments(const std::vector<ScaleLabels>& scales,
   std::vector<int64_t> accepted_area;
   for (const ScaleLabels& scale : scales) {
     const cv::Mat& labels = scale.labels;
-    IIS_CHECK(labels.type() == CV_32SC1 && !labels.empty(),
-              "label map of scale " << scale.scale << " must be a non-empty CV_32S matrix");
-    IIS_CHECK(accepted.empty() || labels.size() == accepted.front().mask.size(),
-              "label maps of different sizes");
+    IIS_ASSERT(labels.type() == CV_32SC1 && !labels.empty(),
+               "label map of scale " << scale.scale << " must be a non-empty CV_32S matrix");
+    IIS_ASSERT(accepted.empty() || labels.size() == accepted.front().mask.size(),
+               "label maps of different sizes");
     double min_label = 0, max_label = 0;
     cv::minMaxLoc(labels, &min_label, &max_label);
-    IIS_CHECK(min_label >= 0, "negative label in the map of scale " << scale.scale);
+    IIS_ASSERT(min_label >= 0, "negative label in the map of scale " << scale.scale);
     const int count = static_cast<int>(max_label) + 1;
     const LabelStats stats = label_stats(labels, count);
     const double pixels = static_cast<double>(labels.total());
@@ -96,8 +96,8 @@ std::vector<SegmentMask> select_segments(const std::vector<ScaleLabels>& scales,
 }
 
 cv::Mat segment_element(const cv::Mat& rgb, const SegmentMask& mask, int fill) {
-  IIS_CHECK(rgb.type() == CV_8UC3 && rgb.size() == mask.mask.size(),
-            "segment_element needs an RGB image of the mask's size");
+  IIS_ASSERT(rgb.type() == CV_8UC3 && rgb.size() == mask.mask.size(),
+             "segment_element needs an RGB image of the mask's size");
   const cv::Mat image = rgb(mask.bbox), inside = mask.mask(mask.bbox);
   cv::Mat crop(image.size(), CV_8UC3, cv::Scalar::all(fill));
   image.copyTo(crop, inside);

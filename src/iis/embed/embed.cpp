@@ -14,12 +14,12 @@
 #include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/parallel.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
 #include "iis/embed/detail/embed_files.hpp"
 #include "iis/embed/detail/npy_rows.hpp"
-#include "iis/embed/detail/ordered_loader.hpp"
 #include "iis/io/npy.hpp"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -218,7 +218,7 @@ EmbedResult run_embed(const EmbedOptions& options) {
   const int threads = static_cast<int>(options.workers > 0 ? options.workers : core::threads());
   // Look-ahead: two batches plus one image per thread keeps inference fed while bounding memory.
   const int64_t capacity = 2 * options.batch_size + threads;
-  detail::OrderedLoader<Prepared> loader(begin, end, threads, capacity, [&](int64_t i) {
+  core::OrderedMap<Prepared> loader(begin, end, threads, capacity, [&](int64_t i) {
     Prepared p;
     cv::Mat rgb;
     try {

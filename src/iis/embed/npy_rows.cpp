@@ -59,7 +59,7 @@ void NpyRowWriter::write_header() {
   for (int64_t d : row_shape_) dict << ", " << d;
   dict << (row_shape_.empty() ? ",), }" : "), }");
   std::string text = dict.str();
-  IIS_CHECK(text.size() + 11 <= kHeaderBytes, "internal: .npy header too long: " << text);
+  IIS_ASSERT(text.size() + 11 <= kHeaderBytes, ".npy header too long: " << text);
   text.append(kHeaderBytes - 10 - 1 - text.size(), ' ');
   text.push_back('\n');
   const uint16_t len = static_cast<uint16_t>(text.size());
@@ -81,13 +81,13 @@ void NpyRowWriter::write_header() {
 }
 
 void NpyRowWriter::append(const torch::Tensor& rows) {
-  IIS_CHECK(file_ != nullptr, "internal: append after commit to " << path_);
-  IIS_CHECK(
+  IIS_ASSERT(file_ != nullptr, "append after commit to " << path_);
+  IIS_ASSERT(
       rows.scalar_type() == dtype_ && rows.dim() == 1 + static_cast<int64_t>(row_shape_.size()),
-      "internal: rows of " << rows.scalar_type() << " " << rows.sizes() << " for " << path_);
+      "rows of " << rows.scalar_type() << " " << rows.sizes() << " for " << path_);
   for (size_t d = 0; d < row_shape_.size(); ++d) {
-    IIS_CHECK(rows.size(static_cast<int64_t>(d) + 1) == row_shape_[d],
-              "internal: row shape " << rows.sizes() << " for " << path_);
+    IIS_ASSERT(rows.size(static_cast<int64_t>(d) + 1) == row_shape_[d],
+               "row shape " << rows.sizes() << " for " << path_);
   }
   const torch::Tensor c = rows.to(torch::kCPU).contiguous();
   const size_t bytes = c.numel() * c.element_size();
@@ -97,7 +97,7 @@ void NpyRowWriter::append(const torch::Tensor& rows) {
 }
 
 void NpyRowWriter::commit() {
-  IIS_CHECK(file_ != nullptr, "internal: commit twice to " << path_);
+  IIS_ASSERT(file_ != nullptr, "commit twice to " << path_);
   write_header();
   const bool ok = std::fflush(file_) == 0;
   std::fclose(file_);

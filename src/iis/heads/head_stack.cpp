@@ -1,19 +1,20 @@
-// Batched standard and interpretable heads with explicit gradients and a flat Adam.
+// Batched standard and interpretable heads with explicit gradients and one Adam step over a
+// flat buffer of all their parameters.
 #include "iis/heads/head_stack.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 
+#include "iis/core/adam.hpp"
 #include "iis/core/error.hpp"
-#include "iis/heads/random.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::heads {
 
 namespace {
 
 constexpr double kInitStd = 0.02;
-constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
 
 // Views of a flat buffer laid out as γ (H×K), β (H×K), W (H×C×F), b (H×C).
 struct Views {
@@ -47,11 +48,11 @@ int64_t flat_size(const HeadStackConfig& c) {
 HeadStack::HeadStack(HeadStackConfig config, torch::Device device, uint64_t init_seed)
     : config_(std::move(config)) {
   const auto& c = config_;
-  TORCH_CHECK(static_cast<int64_t>(c.lrs.size()) == c.num_heads, "HeadStack: one lr per head");
+  IIS_ASSERT(static_cast<int64_t>(c.lrs.size()) == c.num_heads, "HeadStack: one lr per head");
   if (c.interpretable) {
-    TORCH_CHECK(static_cast<int64_t>(c.positions.size()) == c.num_heads &&
-                    static_cast<int64_t>(c.keep.size()) == c.num_heads,
-                "HeadStack: one threshold position and keep count per head");
+    IIS_ASSERT(static_cast<int64_t>(c.positions.size()) == c.num_heads &&
+                   static_cast<int64_t>(c.keep.size()) == c.num_heads,
+               "HeadStack: one threshold position and keep count per head");
   }
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const int64_t n = flat_size(c);
@@ -70,7 +71,7 @@ HeadStack::HeadStack(HeadStackConfig config, torch::Device device, uint64_t init
   grad_weight_ = g.weight;
   grad_bias_ = g.bias;
   if (c.interpretable) gamma.fill_(1.0);
-  auto w0 = truncated_normal({c.num_classes, c.in_features}, kInitStd, init_seed).to(device);
+  auto w0 = core::truncated_normal({c.num_classes, c.in_features}, kInitStd, init_seed).to(device);
   weight.copy_(w0.unsqueeze(0).expand_as(weight));
   // Per-element learning rate, so one set of flat operations updates heads with different lrs.
   auto lr_cpu = torch::empty({n}, torch::kFloat32);
@@ -232,12 +233,8 @@ std::pair<torch::Tensor, torch::Tensor> logit_hits(const torch::Tensor& logits,
 
 void HeadStack::adam_step(double lr_scale) {
   ++step_;
-  const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(step_));
-  exp_avg_.mul_(kBeta1).add_(grads_, 1.0 - kBeta1);
-  exp_avg_sq_.mul_(kBeta2).addcmul_(grads_, grads_, 1.0 - kBeta2);
-  auto denom = (exp_avg_sq_.sqrt() / std::sqrt(bc2)).add_(kEps);
-  params_.addcdiv_(exp_avg_ * lr_, denom, -lr_scale / bc1);
+  core::adam_update(params_, grads_, exp_avg_, exp_avg_sq_, lr_, lr_scale,
+                    core::AdamBiasCorrection(step_));
 }
 
 HeadParams HeadStack::head(int64_t h) const {

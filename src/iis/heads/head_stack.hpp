@@ -81,7 +81,7 @@ class HeadStack {
   // Threads of the fused CPU kernel (0: at::get_num_threads() at each call).
   void set_kernel_threads(int threads) { sparse_workspace_.threads = threads; }
 
-  // One Adam step (β1 0.9, β2 0.999, ε 1e-8, as torch.optim.Adam) with lr = lrs[h] · lr_scale.
+  // One Adam step (core::adam_update) with lr = lrs[h] · lr_scale.
   void adam_step(double lr_scale);
 
   // Copy of head h's parameters on the CPU, and the reverse.

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
 
 #if defined(__SSE2__)
@@ -163,9 +164,9 @@ Batch make_batch(const SparseHeads& heads, const torch::Tensor& z, const torch::
   const bool shared = z.dim() == 2;
   b.b_count = shared ? z.size(0) : z.size(1);
   b.head_stride = shared ? 0 : b.b_count * b.k;
-  TORCH_CHECK(z.size(-1) == b.k && (shared || z.size(0) == b.h_count),
-              "sparse heads: scores must be B×K or H×B×K");
-  TORCH_CHECK(labels.numel() == b.b_count, "sparse heads: one label per row");
+  IIS_ASSERT(z.size(-1) == b.k && (shared || z.size(0) == b.h_count),
+             "sparse heads: scores must be B×K or H×B×K");
+  IIS_ASSERT(labels.numel() == b.b_count, "sparse heads: one label per row");
   b.z = z.data_ptr<float>();
   b.gamma = heads.gamma.data_ptr<float>();
   b.beta = heads.beta.data_ptr<float>();
@@ -210,12 +211,12 @@ torch::Tensor contiguous_guess(const ThresholdHint* hint) {
 }
 
 void check_inputs(const SparseHeads& heads, const torch::Tensor& scores) {
-  TORCH_CHECK(scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32,
-              "sparse heads: CPU float32 scores only");
+  IIS_ASSERT(scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32,
+             "sparse heads: CPU float32 scores only");
   const auto h = heads.gamma.size(0);
-  TORCH_CHECK(static_cast<int64_t>(heads.positions.size()) == h &&
-                  static_cast<int64_t>(heads.keep.size()) == h,
-              "sparse heads: one position and keep count per head");
+  IIS_ASSERT(static_cast<int64_t>(heads.positions.size()) == h &&
+                 static_cast<int64_t>(heads.keep.size()) == h,
+             "sparse heads: one position and keep count per head");
 }
 
 void step_rows(const Batch& b, int64_t r0, int64_t r1, float* acc, double* loss, float* gz,
@@ -235,8 +236,8 @@ void hit_rows(const Batch& b, int64_t r0, int64_t r1, int64_t* counts, bool port
 
 void check_labels(const torch::Tensor& labels, int64_t c) {
   if (labels.numel() == 0) return;
-  TORCH_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < c,
-              "sparse heads: labels must lie in [0, ", c, ")");
+  IIS_ASSERT(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < c,
+             "sparse heads: labels must lie in [0, " << c << ")");
 }
 
 }  // namespace

@@ -210,10 +210,10 @@ SparseActivations sparsify(const torch::Tensor& scores, const torch::Tensor& gam
                            const torch::Tensor& beta, const std::vector<int64_t>& positions,
                            const std::vector<int64_t>& keep, ThresholdRule rule,
                            const ThresholdHint* hint, SparseActivations* workspace) {
-  TORCH_CHECK(scores.dim() == 2 || scores.dim() == 3, "sparsify: scores must be B×K or H×B×K");
-  TORCH_CHECK(static_cast<int64_t>(positions.size()) == gamma.size(0) &&
-                  static_cast<int64_t>(keep.size()) == gamma.size(0),
-              "sparsify: one position and keep count per head");
+  IIS_ASSERT(scores.dim() == 2 || scores.dim() == 3, "sparsify: scores must be B×K or H×B×K");
+  IIS_ASSERT(static_cast<int64_t>(positions.size()) == gamma.size(0) &&
+                 static_cast<int64_t>(keep.size()) == gamma.size(0),
+             "sparsify: one position and keep count per head");
   if (scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32) {
     return sparsify_cpu(scores, gamma, beta, positions, keep, rule, hint, workspace);
   }

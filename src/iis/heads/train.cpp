@@ -11,8 +11,8 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/random.hpp"
 #include "iis/core/threads.hpp"
-#include "iis/heads/random.hpp"
 
 namespace iis::heads {
 
@@ -42,7 +42,7 @@ torch::Tensor normalized_concept_scores(const torch::Tensor& features,
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t len = std::min(chunk, n - start);
     auto a = torch::mm(features.narrow(0, start, len).to(torch::kFloat32), pt);
-    out.narrow(0, start, len).copy_(torch::layer_norm(a, {k}, {}, {}, /*eps=*/1e-5));
+    out.narrow(0, start, len).copy_(torch::layer_norm(a, {k}, {}, {}, kLayerNormEps));
   }
   return out;
 }
@@ -59,7 +59,7 @@ torch::Tensor PrecomputedScores::val_scores(const torch::Tensor& index) {
 }
 
 const HeadOutcome& best_over_lrs(const std::vector<HeadOutcome>& per_lr) {
-  IIS_CHECK(!per_lr.empty(), "no learning rates were trained");
+  IIS_ASSERT(!per_lr.empty(), "no learning rates were trained");
   size_t best = 0;
   for (size_t i = 1; i < per_lr.size(); ++i) {
     if (per_lr[i].select_top1 > per_lr[best].select_top1) best = i;
@@ -195,62 +195,69 @@ torch::Tensor arange_rows(const std::vector<int64_t>& rows) {
   return torch::tensor(rows, torch::kInt64);
 }
 
-}  // namespace
-
-TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o) {
-  auto start_time = std::chrono::steady_clock::now();
-  const auto device = splits.train_features.device();
-  const int64_t n = splits.train_features.size(0), d = splits.train_features.size(1);
-  const int64_t c = splits.num_classes, k = scores.num_concepts();
-  // With the fused kernel the loop's matrix products are small (the standard head) and the
-  // kernel parallelises over rows itself: BLAS's own pool would only oversubscribe the cores.
-  std::optional<core::SingleThreadedBlas> single_threaded_blas;
-  // For the same reason LibTorch's own operations in the loop (row gathers, the standard head,
-  // Adam) run on this thread only: OpenMP's workers spin after every parallel region, taking a
-  // core from the kernel's threads. The kernel keeps the thread count in effect here.
-  const int kernel_threads = at::get_num_threads();
-  struct RestoreThreads {
-    int count = 0;
-    ~RestoreThreads() {
-      if (count > 0) at::set_num_threads(count);
+// While alive, the loop's own LibTorch operations (row gathers, the standard head, Adam) and
+// BLAS run on this thread only, when the fused kernel trains precomputed scores: the kernel
+// parallelises over rows itself with the thread count in effect before, and OpenMP's and
+// BLAS's workers would spin after every parallel region, taking cores from its threads.
+// Learned scores (end2end) keep both: their own products are large.
+class LoopThreads {
+ public:
+  LoopThreads(bool fused, bool trainable_scores) : kernel_threads_(at::get_num_threads()) {
+    if (!fused || trainable_scores) return;
+    single_threaded_blas_.emplace();
+    if (kernel_threads_ > 1) {
+      restore_ = true;
+      at::set_num_threads(1);
     }
-  } restore_threads;
-  const bool fused = sparse_heads_apply(device, c);
-  // Learned scores (end2end) keep both: their own products are large.
-  if (fused && !scores.trainable()) single_threaded_blas.emplace();
-  if (fused && !scores.trainable() && kernel_threads > 1) {
-    restore_threads.count = kernel_threads;
-    at::set_num_threads(1);
   }
-  const int64_t num_lrs = static_cast<int64_t>(o.lrs.size());
-  const int64_t num_ratios = static_cast<int64_t>(o.ratios.size());
-  IIS_CHECK(num_lrs > 0, "--lrs: at least one learning rate is needed");
-  IIS_CHECK(o.epochs > 0 && o.batch_size > 0, "epochs and batch size must be positive");
-
-  // Hold-out split (seeded), then the rows that are trained on.
-  std::vector<int64_t> fit_rows, holdout_rows;
-  if (o.select_on == SelectOn::Holdout) {
-    auto perm = seeded_permutation(n, derive_seed(o.seed, "holdout"));
-    const int64_t n_hold = holdout_count(n, o.holdout_fraction);
-    holdout_rows.assign(perm.begin(), perm.begin() + n_hold);
-    fit_rows.assign(perm.begin() + n_hold, perm.end());
-    std::sort(holdout_rows.begin(), holdout_rows.end());
-    std::sort(fit_rows.begin(), fit_rows.end());
-  } else {
-    for (int64_t i = 0; i < n; ++i) fit_rows.push_back(i);
+  ~LoopThreads() {
+    if (restore_) at::set_num_threads(kernel_threads_);
   }
-  const int64_t n_fit = static_cast<int64_t>(fit_rows.size());
+  LoopThreads(const LoopThreads&) = delete;
+  LoopThreads& operator=(const LoopThreads&) = delete;
+  int kernel_threads() const { return kernel_threads_; }
 
+ private:
+  int kernel_threads_;
+  bool restore_ = false;
+  std::optional<core::SingleThreadedBlas> single_threaded_blas_;
+};
+
+// The rows the heads train on and the seeded hold-out rows they are picked on, ascending.
+struct RowSplit {
+  std::vector<int64_t> fit, holdout;
+};
+
+RowSplit split_rows(int64_t n, const TrainOptions& o) {
+  RowSplit rows;
+  if (o.select_on != SelectOn::Holdout) {
+    for (int64_t i = 0; i < n; ++i) rows.fit.push_back(i);
+    return rows;
+  }
+  auto perm = core::seeded_permutation(n, core::derive_seed(o.seed, "holdout"));
+  const int64_t n_hold = holdout_count(n, o.holdout_fraction);
+  rows.holdout.assign(perm.begin(), perm.begin() + n_hold);
+  rows.fit.assign(perm.begin() + n_hold, perm.end());
+  std::sort(rows.holdout.begin(), rows.holdout.end());
+  std::sort(rows.fit.begin(), rows.fit.end());
+  return rows;
+}
+
+// The standard heads: one per learning rate, on the D features.
+HeadStackConfig standard_config(int64_t classes, int64_t features, const TrainOptions& o) {
   HeadStackConfig sc;
-  sc.num_heads = num_lrs;
-  sc.num_classes = c;
-  sc.in_features = d;
+  sc.num_heads = static_cast<int64_t>(o.lrs.size());
+  sc.num_classes = classes;
+  sc.in_features = features;
   sc.lrs = o.lrs;
-  HeadStack standard(sc, device, derive_seed(o.seed, "init-standard"));
+  return sc;
+}
 
+// The interpretable heads on the K concept scores, ratio-major: [ratio i][lr j] at i·L + j.
+HeadStackConfig interpretable_config(int64_t classes, int64_t k, const TrainOptions& o) {
   HeadStackConfig ic;
-  ic.num_heads = num_ratios * num_lrs;
-  ic.num_classes = c;
+  ic.num_heads = static_cast<int64_t>(o.ratios.size() * o.lrs.size());
+  ic.num_classes = classes;
   ic.in_features = k;
   ic.interpretable = true;
   ic.rule = o.threshold;
@@ -261,133 +268,217 @@ TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const
       ic.lrs.push_back(lr);
     }
   }
-  const bool has_interpretable = num_ratios > 0;
-  std::unique_ptr<HeadStack> interp;
-  if (has_interpretable) {
-    interp = std::make_unique<HeadStack>(ic, device, derive_seed(o.seed, "init-interpretable"));
-    interp->set_kernel_threads(kernel_threads);
-  }
+  return ic;
+}
 
+// An outcome for every head, before any epoch.
+TrainOutcome empty_outcome(const TrainOptions& o, int64_t k, const RowSplit& rows) {
   TrainOutcome out;
-  out.fit_rows = n_fit;
-  out.holdout_rows = static_cast<int64_t>(holdout_rows.size());
-  for (int64_t j = 0; j < num_lrs && o.train_standard; ++j) {
+  out.fit_rows = static_cast<int64_t>(rows.fit.size());
+  out.holdout_rows = static_cast<int64_t>(rows.holdout.size());
+  for (size_t j = 0; j < o.lrs.size() && o.train_standard; ++j) {
     HeadOutcome h;
     h.standard = true;
     h.lr = o.lrs[j];
     out.standard.push_back(h);
   }
-  for (int64_t i = 0; i < num_ratios; ++i) {
-    for (int64_t j = 0; j < num_lrs; ++j) {
+  for (double ratio : o.ratios) {
+    for (double lr : o.lrs) {
       HeadOutcome h;
-      h.ratio = o.ratios[i];
-      h.lr = o.lrs[j];
-      h.kept = kept_concepts(k, o.ratios[i], o.threshold);
+      h.ratio = ratio;
+      h.lr = lr;
+      h.kept = kept_concepts(k, ratio, o.threshold);
       out.interpretable.push_back(h);
     }
   }
+  return out;
+}
 
-  const bool use_memory = device.is_cpu() && has_interpretable;
-  std::unique_ptr<ThresholdMemory> train_memory, val_memory;
-  if (use_memory) {
-    train_memory = std::make_unique<ThresholdMemory>(ic.num_heads, n);
-    val_memory = std::make_unique<ThresholdMemory>(ic.num_heads, splits.val_features.size(0));
+// Mean training loss of each head over one epoch's batches (CPU float32).
+struct EpochLosses {
+  torch::Tensor standard, interpretable;
+};
+
+// The state of one training run: both head stacks, the threshold memories and the outcomes.
+class HeadTrainer {
+ public:
+  HeadTrainer(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o,
+              int kernel_threads);
+  // One epoch (0-based) of updates over the fit rows in their seeded order.
+  EpochLosses train_epoch(int64_t epoch);
+  // Measures every head after `epoch`, records it and returns the progress status.
+  std::string evaluate(int64_t epoch, const EpochLosses& losses);
+  TrainOutcome& outcome() { return out_; }
+
+ private:
+  void train_batch(const torch::Tensor& index, const torch::Tensor& index_cpu, double lr_scale,
+                   EpochLosses& sums);
+  double evaluate_standard(int64_t epoch, const torch::Tensor& losses);
+  double evaluate_interpretable(int64_t epoch, const torch::Tensor& losses);
+
+  const TrainSplits& splits_;
+  ConceptScores& scores_;
+  const TrainOptions& o_;
+  const torch::Device device_;
+  const RowSplit rows_;
+  HeadStack standard_;
+  std::unique_ptr<HeadStack> interp_;                           // null without ratios
+  std::unique_ptr<ThresholdMemory> train_memory_, val_memory_;  // CPU only
+  torch::Tensor val_rows_, holdout_index_, fit_index_;
+  TrainOutcome out_;
+};
+
+HeadTrainer::HeadTrainer(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o,
+                         int kernel_threads)
+    : splits_(splits),
+      scores_(scores),
+      o_(o),
+      device_(splits.train_features.device()),
+      rows_(split_rows(splits.train_features.size(0), o)),
+      standard_(standard_config(splits.num_classes, splits.train_features.size(1), o), device_,
+                core::derive_seed(o.seed, "init-standard")),
+      out_(empty_outcome(o, scores.num_concepts(), rows_)) {
+  if (!o.ratios.empty()) {
+    const auto ic = interpretable_config(splits.num_classes, scores.num_concepts(), o);
+    interp_ =
+        std::make_unique<HeadStack>(ic, device_, core::derive_seed(o.seed, "init-interpretable"));
+    interp_->set_kernel_threads(kernel_threads);
+    if (device_.is_cpu()) {
+      train_memory_ =
+          std::make_unique<ThresholdMemory>(ic.num_heads, splits.train_features.size(0));
+      val_memory_ = std::make_unique<ThresholdMemory>(ic.num_heads, splits.val_features.size(0));
+    }
   }
-  auto val_rows = torch::arange(splits.val_features.size(0), torch::kInt64);
-  auto holdout_index = arange_rows(holdout_rows);
-  auto fit_index = arange_rows(fit_rows);
+  val_rows_ = torch::arange(splits.val_features.size(0), torch::kInt64);
+  holdout_index_ = arange_rows(rows_.holdout);
+  fit_index_ = arange_rows(rows_.fit);
+}
 
+EpochLosses HeadTrainer::train_epoch(int64_t epoch) {
+  const double lr_scale = std::pow(o_.lr_decay, static_cast<double>(epoch));
+  const auto n_fit = static_cast<int64_t>(rows_.fit.size());
+  auto perm = core::seeded_permutation(n_fit, core::derive_seed(o_.seed, "shuffle", epoch));
+  auto order_cpu = fit_index_.index_select(0, torch::tensor(perm, torch::kInt64));
+  auto order = order_cpu.to(device_);
+  const int64_t heads = interp_ ? interp_->config().num_heads : 0;
+  EpochLosses sums{
+      torch::zeros({static_cast<int64_t>(o_.lrs.size())}, torch::TensorOptions().device(device_)),
+      torch::zeros({heads}, torch::TensorOptions().device(device_))};
+  int64_t batches = 0;
+  for (int64_t start = 0; start < n_fit; start += o_.batch_size, ++batches) {
+    const int64_t len = std::min(o_.batch_size, n_fit - start);
+    train_batch(order.narrow(0, start, len), order_cpu.narrow(0, start, len), lr_scale, sums);
+  }
+  scores_.end_epoch();
+  return {(sums.standard / static_cast<double>(batches)).to(torch::kCPU),
+          (sums.interpretable / static_cast<double>(batches)).to(torch::kCPU)};
+}
+
+void HeadTrainer::train_batch(const torch::Tensor& index, const torch::Tensor& index_cpu,
+                              double lr_scale, EpochLosses& sums) {
+  auto labels = splits_.train_labels.index_select(0, index);
+  if (o_.train_standard) {
+    auto pass = standard_.forward(splits_.train_features.index_select(0, index));
+    sums.standard += standard_.backward(pass, labels);
+    standard_.adam_step(lr_scale);
+  }
+  if (!interp_) return;
+  const bool trainable = scores_.trainable();
+  auto z = scores_.train_scores(index);
+  ThresholdHint hint;
+  if (train_memory_) hint = train_memory_->hint(index_cpu);
+  torch::Tensor grad_z, threshold;
+  sums.interpretable += interp_->train_step(z, labels, train_memory_ ? &hint : nullptr, &threshold,
+                                            trainable ? &grad_z : nullptr);
+  if (train_memory_) train_memory_->update(index_cpu, threshold, hint);
+  if (trainable) scores_.backward(grad_z);
+  interp_->adam_step(lr_scale);
+  if (trainable) scores_.step(lr_scale);
+}
+
+std::string HeadTrainer::evaluate(int64_t epoch, const EpochLosses& losses) {
+  const double std_top1 = o_.train_standard ? evaluate_standard(epoch, losses.standard) : NAN;
+  const double int_top1 = interp_ ? evaluate_interpretable(epoch, losses.interpretable) : 0;
+  char status[96];
+  std::snprintf(status, sizeof(status), "val top-1: standard %.3f, sparse heads %.3f (mean)",
+                std_top1, int_top1);
+  return status;
+}
+
+// Records the standard heads' epoch; returns the first one's validation top-1.
+double HeadTrainer::evaluate_standard(int64_t epoch, const torch::Tensor& losses) {
+  const double nv = static_cast<double>(val_rows_.size(0));
+  const double nh = static_cast<double>(rows_.holdout.size());
+  auto val_features_of = [&](const torch::Tensor& ix) {
+    return splits_.val_features.index_select(0, ix);
+  };
+  auto features_of = [&](const torch::Tensor& ix) {
+    return splits_.train_features.index_select(0, ix);
+  };
+  auto val =
+      count_hits(standard_, val_features_of, splits_.val_labels, val_rows_, nullptr, device_);
+  Hits hold;
+  if (nh > 0) {
+    hold =
+        count_hits(standard_, features_of, splits_.train_labels, holdout_index_, nullptr, device_);
+  }
+  for (size_t j = 0; j < out_.standard.size(); ++j) {
+    EpochRecord rec;
+    rec.train_loss = losses[static_cast<int64_t>(j)].item<double>();
+    rec.val_top1 = val.top1[j] / nv;
+    rec.val_top5 = val.top5[j] / nv;
+    rec.holdout_top1 = nh > 0 ? hold.top1[j] / nh : NAN;
+    record_epoch(out_.standard[j], rec, epoch + 1, o_.select_on, standard_,
+                 static_cast<int64_t>(j));
+  }
+  return out_.standard[0].epochs.back().val_top1;
+}
+
+// Records the interpretable heads' epoch; returns their mean validation top-1.
+double HeadTrainer::evaluate_interpretable(int64_t epoch, const torch::Tensor& losses) {
+  const double nv = static_cast<double>(val_rows_.size(0));
+  const double nh = static_cast<double>(rows_.holdout.size());
+  auto val_scores_of = [&](const torch::Tensor& ix) { return scores_.val_scores(ix); };
+  auto train_scores_of = [&](const torch::Tensor& ix) { return scores_.eval_train_scores(ix); };
+  auto val = count_hits(*interp_, val_scores_of, splits_.val_labels, val_rows_, val_memory_.get(),
+                        device_);
+  Hits hold;
+  if (nh > 0) {
+    hold = count_hits(*interp_, train_scores_of, splits_.train_labels, holdout_index_,
+                      train_memory_.get(), device_);
+  }
+  const int64_t heads = interp_->config().num_heads;
+  double mean_top1 = 0;
+  for (int64_t h = 0; h < heads; ++h) {
+    EpochRecord rec;
+    rec.train_loss = losses[h].item<double>();
+    rec.val_top1 = val.top1[h] / nv;
+    rec.val_top5 = val.top5[h] / nv;
+    rec.holdout_top1 = nh > 0 ? hold.top1[h] / nh : NAN;
+    record_epoch(out_.interpretable[h], rec, epoch + 1, o_.select_on, *interp_, h);
+    mean_top1 += rec.val_top1 / static_cast<double>(heads);
+  }
+  return mean_top1;
+}
+
+}  // namespace
+
+TrainOutcome train_heads(const TrainSplits& splits, ConceptScores& scores, const TrainOptions& o) {
+  const auto start_time = std::chrono::steady_clock::now();
+  IIS_ASSERT(!o.lrs.empty(), "train_heads: at least one learning rate is needed");
+  IIS_ASSERT(o.epochs > 0 && o.batch_size > 0,
+             "train_heads: epochs and batch size must be positive");
+  const LoopThreads threads(sparse_heads_apply(splits.train_features.device(), splits.num_classes),
+                            scores.trainable());
+  HeadTrainer trainer(splits, scores, o, threads.kernel_threads());
   core::Progress bar(o.progress_stage, o.epochs, "epochs");
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    const double lr_scale = std::pow(o.lr_decay, static_cast<double>(epoch));
-    auto perm = seeded_permutation(n_fit, derive_seed(o.seed, "shuffle", epoch));
-    auto order_cpu = fit_index.index_select(0, torch::tensor(perm, torch::kInt64));
-    auto order = order_cpu.to(device);
-    auto loss_std = torch::zeros({num_lrs}, torch::TensorOptions().device(device));
-    auto loss_int = torch::zeros({ic.num_heads}, torch::TensorOptions().device(device));
-    int64_t batches = 0;
-    for (int64_t start = 0; start < n_fit; start += o.batch_size, ++batches) {
-      const int64_t len = std::min(o.batch_size, n_fit - start);
-      auto index = order.narrow(0, start, len);
-      auto labels = splits.train_labels.index_select(0, index);
-      if (o.train_standard) {
-        auto pass = standard.forward(splits.train_features.index_select(0, index));
-        loss_std += standard.backward(pass, labels);
-        standard.adam_step(lr_scale);
-      }
-      if (has_interpretable) {
-        auto z = scores.train_scores(index);
-        ThresholdHint hint;
-        auto index_cpu = order_cpu.narrow(0, start, len);
-        if (use_memory) hint = train_memory->hint(index_cpu);
-        torch::Tensor grad_z, threshold;
-        loss_int += interp->train_step(z, labels, use_memory ? &hint : nullptr, &threshold,
-                                       scores.trainable() ? &grad_z : nullptr);
-        if (use_memory) train_memory->update(index_cpu, threshold, hint);
-        if (scores.trainable()) scores.backward(grad_z);
-        interp->adam_step(lr_scale);
-        if (scores.trainable()) scores.step(lr_scale);
-      }
-    }
-    scores.end_epoch();
-    loss_std = (loss_std / static_cast<double>(batches)).to(torch::kCPU);
-    loss_int = (loss_int / static_cast<double>(batches)).to(torch::kCPU);
-
-    // Evaluation of every head on the validation rows (and the hold-out rows).
-    const double nv = static_cast<double>(val_rows.size(0));
-    const double nh = static_cast<double>(holdout_rows.size());
-    auto features_of = [&](const torch::Tensor& ix) {
-      return splits.train_features.index_select(0, ix);
-    };
-    auto val_features_of = [&](const torch::Tensor& ix) {
-      return splits.val_features.index_select(0, ix);
-    };
-    auto val_scores_of = [&](const torch::Tensor& ix) { return scores.val_scores(ix); };
-    auto train_scores_of = [&](const torch::Tensor& ix) { return scores.eval_train_scores(ix); };
-    double std_top1 = NAN, int_top1 = 0;
-    if (o.train_standard) {
-      auto val =
-          count_hits(standard, val_features_of, splits.val_labels, val_rows, nullptr, device);
-      Hits hold;
-      if (nh > 0) {
-        hold =
-            count_hits(standard, features_of, splits.train_labels, holdout_index, nullptr, device);
-      }
-      for (int64_t j = 0; j < num_lrs; ++j) {
-        EpochRecord rec;
-        rec.train_loss = loss_std[j].item<double>();
-        rec.val_top1 = val.top1[j] / nv;
-        rec.val_top5 = val.top5[j] / nv;
-        rec.holdout_top1 = nh > 0 ? hold.top1[j] / nh : NAN;
-        record_epoch(out.standard[j], rec, epoch + 1, o.select_on, standard, j);
-      }
-      std_top1 = out.standard[0].epochs.back().val_top1;
-    }
-    if (has_interpretable) {
-      auto val =
-          count_hits(*interp, val_scores_of, splits.val_labels, val_rows, val_memory.get(), device);
-      Hits hold;
-      if (nh > 0) {
-        hold = count_hits(*interp, train_scores_of, splits.train_labels, holdout_index,
-                          train_memory.get(), device);
-      }
-      for (int64_t h = 0; h < ic.num_heads; ++h) {
-        EpochRecord rec;
-        rec.train_loss = loss_int[h].item<double>();
-        rec.val_top1 = val.top1[h] / nv;
-        rec.val_top5 = val.top5[h] / nv;
-        rec.holdout_top1 = nh > 0 ? hold.top1[h] / nh : NAN;
-        record_epoch(out.interpretable[h], rec, epoch + 1, o.select_on, *interp, h);
-        int_top1 += rec.val_top1 / static_cast<double>(ic.num_heads);
-      }
-    }
-    char status[96];
-    std::snprintf(status, sizeof(status), "val top-1: standard %.3f, sparse heads %.3f (mean)",
-                  std_top1, int_top1);
-    bar.set_status(status);
+    const EpochLosses losses = trainer.train_epoch(epoch);
+    bar.set_status(trainer.evaluate(epoch, losses));
     bar.advance();
   }
   bar.finish();
+  TrainOutcome out = std::move(trainer.outcome());
   out.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   return out;

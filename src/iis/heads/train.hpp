@@ -74,7 +74,11 @@ class ConceptScores {
   virtual void end_epoch() {}
 };
 
-// LayerNorm over K of x Pᵀ without the affine part: ((a − mean_K a) / sqrt(var_K a + 1e-5)),
+// The ε of every LayerNorm over the K concepts (the heads' and the end2end assignments'):
+// nn.LayerNorm's default, which the reference uses.
+constexpr double kLayerNormEps = 1e-5;
+
+// LayerNorm over K of x Pᵀ without the affine part: ((a − mean_K a) / sqrt(var_K a + ε)),
 // the part of the interpretable head that no trained parameter touches. features: N×D,
 // concepts: K×D (float32, same device); returns N×K. Works in chunks of rows.
 torch::Tensor normalized_concept_scores(const torch::Tensor& features,

@@ -11,6 +11,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/core/random.hpp"
 
 namespace iis::models {
 
@@ -241,19 +242,9 @@ std::shared_ptr<NativeModelImpl> make_native_model(const std::string& arch, int6
                          [&](const auto& entry) { return entry.first == arch; });
   IIS_CHECK_HINT(it != registry().end(), "unknown native architecture '" << arch << "'",
                  "valid architectures: " << joined_architectures());
-  // The weights come from the global generator: seed it, build, then give the caller's
-  // random stream back untouched.
-  auto generator = at::detail::getDefaultCPUGenerator();
-  torch::Tensor saved_state = generator.get_state();
-  torch::manual_seed(seed);
+  // The weights come from LibTorch's global generator; the caller's stream is left untouched.
   std::shared_ptr<NativeModelImpl> model;
-  try {
-    model = it->second(num_classes);
-  } catch (...) {
-    generator.set_state(saved_state);
-    throw;
-  }
-  generator.set_state(saved_state);
+  core::with_torch_seed(seed, [&] { model = it->second(num_classes); });
   return model;
 }
 

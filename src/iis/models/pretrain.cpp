@@ -10,14 +10,14 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <numeric>
-#include <random>
 
+#include "iis/core/adam.hpp"
 #include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/parallel.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/random.hpp"
 #include "iis/data/dataset.hpp"
 #include "iis/models/native.hpp"
 
@@ -39,24 +39,12 @@ struct Split {
   int64_t unreadable = 0;
 };
 
-// 64-bit mix of the seed with a stream id (splitmix64), so batch orders and subsets drawn
-// from one seed are independent.
-uint64_t mix(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// A permutation of 0…n-1 (Fisher–Yates on mt19937_64: the same on every platform).
-std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed);
-  for (int64_t i = n - 1; i > 0; --i) {
-    std::swap(order[i], order[rng() % static_cast<uint64_t>(i + 1)]);
-  }
-  return order;
+// A seeded permutation of 0…n-1 for stream `stream` of `seed` (1: the training subset, 100 + e:
+// the batch order of epoch e), so the orders and subsets drawn from one seed are independent.
+// Its own seeding and index mapping, kept so that a seed gives the backbones it always gave.
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t stream) {
+  return core::SeededRandom(core::splitmix64_at(seed, stream))
+      .permutation(n, core::IndexMap::Modulo);
 }
 
 // Reads every image of `path` through the Dataset interface into one uint8 tensor, fitted to
@@ -124,7 +112,7 @@ Split load_split(const std::string& path, const NativePreprocessing& prep,
 void limit_split(Split& split, int64_t limit, uint64_t seed) {
   const int64_t n = split.images.size(0);
   if (limit <= 0 || limit >= n) return;
-  auto order = permutation(n, mix(seed, /*stream=*/1));
+  auto order = permutation(n, seed, /*stream=*/1);
   order.resize(limit);
   std::sort(order.begin(), order.end());
   auto index = torch::tensor(order, torch::kInt64);
@@ -242,6 +230,15 @@ void save_run(const std::string& path, Run& run) {
   });
 }
 
+// LibTorch's Adam (its state goes into the checkpoints) with the project's constants, at a
+// constant learning rate.
+std::unique_ptr<torch::optim::Adam> make_adam(NativeModelImpl& model, double lr) {
+  return std::make_unique<torch::optim::Adam>(model.parameters(),
+                                              torch::optim::AdamOptions(lr)
+                                                  .betas({core::kAdamBeta1, core::kAdamBeta2})
+                                                  .eps(core::kAdamEps));
+}
+
 Run load_run(const std::string& path, double lr, const torch::Device& device) {
   Run run;
   with_context("resuming from " + path, [&] {
@@ -252,8 +249,7 @@ Run load_run(const std::string& path, double lr, const torch::Device& device) {
     c10::IValue epoch;
     archive.read("iis_epoch", epoch);
     run.epoch = epoch.toInt();
-    run.optimizer = std::make_unique<torch::optim::Adam>(run.model->parameters(),
-                                                         torch::optim::AdamOptions(lr));
+    run.optimizer = make_adam(*run.model, lr);
     torch::serialize::InputArchive optimizer;
     archive.read("optimizer", optimizer);
     run.optimizer->load(optimizer);
@@ -370,8 +366,7 @@ PretrainResult run_pretrain(const PretrainOptions& options) {
   } else {
     run.model = make_native_model(options.arch, num_classes, options.seed);
     run.model->to(device);
-    run.optimizer = std::make_unique<torch::optim::Adam>(run.model->parameters(),
-                                                         torch::optim::AdamOptions(options.lr));
+    run.optimizer = make_adam(*run.model, options.lr);
   }
 
   log = json{{"arch", options.arch},
@@ -407,7 +402,7 @@ PretrainResult run_pretrain(const PretrainOptions& options) {
   while (run.epoch < options.epochs) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t epoch = run.epoch + 1;
-    auto order_vec = permutation(n, mix(options.seed, /*stream=*/100 + epoch));
+    auto order_vec = permutation(n, options.seed, /*stream=*/100 + epoch);
     auto order = torch::tensor(order_vec, torch::kInt64).to(device);
     run.model->train();
     double loss_sum = 0;

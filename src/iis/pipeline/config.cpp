@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "iis/concepts/registry.hpp"
+#include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 
@@ -275,7 +276,8 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
                  "backbones", "pretrain", "embed", "fit"});
   c.out = top.get<std::string>("out", "");
   c.device = top.get<std::string>("device", c.device);
-  IIS_CHECK_HINT(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
+  // The parser every command uses; whether the GPU exists is checked where the run starts.
+  IIS_CHECK_HINT(core::parse_device(c.device).has_value(),
                  top.where(top.node("device")) << "'device' is '" << c.device << "'",
                  "valid values: cpu | cuda | cuda:N");
   // seeds and ratios are top-level keys but options of `iis fit`, checked with the others below.

@@ -1,6 +1,6 @@
-// The ordered thread pool behind `iis embed`: in-order delivery under uneven work, bounded
-// look-ahead, errors delivered at their item's turn.
-#include "iis/embed/detail/ordered_loader.hpp"
+// The ordered parallel map behind `iis embed` and `iis elements`: in-order delivery under uneven
+// work, bounded look-ahead, errors delivered at their item's turn.
+#include "iis/core/parallel.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -10,13 +10,13 @@
 
 #include "test_support.hpp"
 
-namespace iis::embed::detail {
+namespace iis::core {
 namespace {
 
-TEST(OrderedLoader, DeliversInOrderWithinTheLookAhead) {
+TEST(OrderedMap, DeliversInOrderWithinTheLookAhead) {
   std::atomic<int64_t> taken{0}, max_ahead{0};
   const int64_t capacity = 5;
-  OrderedLoader<int64_t> loader(10, 70, /*threads=*/4, capacity, [&](int64_t i) {
+  OrderedMap<int64_t> loader(10, 70, /*threads=*/4, capacity, [&](int64_t i) {
     // Uneven work: later items often finish first.
     std::this_thread::sleep_for(std::chrono::microseconds((i * 7919) % 13 * 150));
     int64_t ahead = i - (10 + taken.load());
@@ -34,8 +34,8 @@ TEST(OrderedLoader, DeliversInOrderWithinTheLookAhead) {
   EXPECT_LE(max_ahead.load(), capacity);  // `taken` lags next() by one item
 }
 
-TEST(OrderedLoader, ErrorsArriveAtTheirTurnAndLaterItemsStillFlow) {
-  OrderedLoader<int> loader(0, 6, /*threads=*/2, /*capacity=*/3, [](int64_t i) {
+TEST(OrderedMap, ErrorsArriveAtTheirTurnAndLaterItemsStillFlow) {
+  OrderedMap<int> loader(0, 6, /*threads=*/2, /*capacity=*/3, [](int64_t i) {
     if (i == 3) throw std::runtime_error("bad item 3");
     return static_cast<int>(i);
   });
@@ -49,10 +49,10 @@ TEST(OrderedLoader, ErrorsArriveAtTheirTurnAndLaterItemsStillFlow) {
   EXPECT_EQ(loader.next(), 4);
 }
 
-TEST(OrderedLoader, StopsCleanlyWhenAbandoned) {
+TEST(OrderedMap, StopsCleanlyWhenAbandoned) {
   std::atomic<int> produced{0};
   {
-    OrderedLoader<int> loader(0, 1000000, /*threads=*/3, /*capacity=*/8, [&](int64_t i) {
+    OrderedMap<int> loader(0, 1000000, /*threads=*/3, /*capacity=*/8, [&](int64_t i) {
       ++produced;
       return static_cast<int>(i);
     });
@@ -62,4 +62,4 @@ TEST(OrderedLoader, StopsCleanlyWhenAbandoned) {
 }
 
 }  // namespace
-}  // namespace iis::embed::detail
+}  // namespace iis::core
