@@ -29,220 +29,223 @@ void fail_missing(const Place& at, bool present_as_null) {
   IIS_FAIL(*at.source << " has no \"" << at.key << "\"", kRefitHint);
 }
 
+// A key of the schema: its name is the member's, so the two cannot drift apart.
+#define IIS_KEY(name, need) visit(#name, s.name, need)
+
 template <>
 struct Schema<InputFile> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("path", s.path, kWritten);
-    v("fingerprint", s.fingerprint, kWritten);
-    v("shape", s.shape, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(path, kWritten);
+    IIS_KEY(fingerprint, kWritten);
+    IIS_KEY(shape, kWritten);
   }
 };
 
 template <>
 struct Schema<KMeansSettings> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("max_elements", s.max_elements, kWritten);
-    v("tol", s.tol, kWritten);
-    v("max_iter", s.max_iter, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(max_elements, kWritten);
+    IIS_KEY(tol, kWritten);
+    IIS_KEY(max_iter, kWritten);
   }
 };
 
 template <>
 struct Schema<FitSettings> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("num_concepts", s.num_concepts, kWritten);
-    v("concept_select", s.concept_select, kWhereApplies);
-    v("concept_type", s.concept_type, kWhereApplies);
-    v("ratios", s.ratios, kWritten);
-    v("lrs", s.lrs, kWritten);
-    v("epochs", s.epochs, kWritten);
-    v("batch_size", s.batch_size, kWritten);
-    v("lr_decay", s.lr_decay, kWritten);
-    v("threshold", s.threshold, kWritten);
-    v("select_on", s.select_on, kWritten);
-    v("holdout_fraction", s.holdout_fraction, kWritten);
-    v("num_classes", s.num_classes, kWritten);
-    v("kmeans", s.kmeans, kWhereApplies);
-    v("temperature", s.temperature, kWhereApplies);
-    v("seeds", s.seeds, kWhereApplies);
-    v("backbone", s.backbone, kWhereApplies);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(num_concepts, kWritten);
+    IIS_KEY(concept_select, kWhereApplies);
+    IIS_KEY(concept_type, kWhereApplies);
+    IIS_KEY(ratios, kWritten);
+    IIS_KEY(lrs, kWritten);
+    IIS_KEY(epochs, kWritten);
+    IIS_KEY(batch_size, kWritten);
+    IIS_KEY(lr_decay, kWritten);
+    IIS_KEY(threshold, kWritten);
+    IIS_KEY(select_on, kWritten);
+    IIS_KEY(holdout_fraction, kWritten);
+    IIS_KEY(num_classes, kWritten);
+    IIS_KEY(kmeans, kWhereApplies);
+    IIS_KEY(temperature, kWhereApplies);
+    IIS_KEY(seeds, kWhereApplies);
+    IIS_KEY(backbone, kWhereApplies);
   }
 };
 
 template <>
 struct Schema<KMeansDetails> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("inertia", s.inertia, kWritten);
-    v("iterations", s.iterations, kWritten);
-    v("converged", s.converged, kWritten);
-    v("clustered_elements", s.clustered_elements, kWritten);
-    v("seconds", s.seconds, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(inertia, kWritten);
+    IIS_KEY(iterations, kWritten);
+    IIS_KEY(converged, kWritten);
+    IIS_KEY(clustered_elements, kWritten);
+    IIS_KEY(seconds, kWritten);
   }
 };
 
 template <>
 struct Schema<End2EndDetails> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("temperature", s.temperature, kWritten);
-    v("assignment", s.assignment, kWritten);
-    v("assignment_layout", s.assignment_layout, kWritten);
-    v("concepts_layout", s.concepts_layout, kWritten);
-    v("concepts_used", s.concepts_used, kWritten);
-    v("largest_concept", s.largest_concept, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(temperature, kWritten);
+    IIS_KEY(assignment, kWritten);
+    IIS_KEY(assignment_layout, kWritten);
+    IIS_KEY(concepts_layout, kWritten);
+    IIS_KEY(concepts_used, kWritten);
+    IIS_KEY(largest_concept, kWritten);
   }
 };
 
 template <>
 struct Schema<HeadPick> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("top1", s.top1, kWritten);
-    v("top5", s.top5, kWritten);
-    v("epoch", s.epoch, kWritten);
-    v("top5_epoch", s.top5_epoch, kWritten);
-    v("lr", s.lr, kWritten);
-    v("select_top1", s.select_top1, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(top1, kWritten);
+    IIS_KEY(top5, kWritten);
+    IIS_KEY(epoch, kWritten);
+    IIS_KEY(top5_epoch, kWritten);
+    IIS_KEY(lr, kWritten);
+    IIS_KEY(select_top1, kWritten);
   }
 };
 
 template <>
 struct Schema<RatioPick> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    Schema<HeadPick>::fields(s, v);
-    v("ratio", s.ratio, kWritten);
-    v("kept", s.kept, kWritten);
-    v("arr", s.arr, kWritten);
-    v("arr_chance_corrected", s.arr_chance_corrected, kWritten);
+  static void fields(S& s, V& visit) {
+    Schema<HeadPick>::fields(s, visit);
+    IIS_KEY(ratio, kWritten);
+    IIS_KEY(kept, kWritten);
+    IIS_KEY(arr, kWritten);
+    IIS_KEY(arr_chance_corrected, kWritten);
   }
 };
 
 template <>
 struct Schema<HeadCurve> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("lr", s.lr, kWritten);
-    v("ratio", s.ratio, kWhereApplies);
-    v("train_loss", s.train_loss, kWritten);
-    v("val_top1", s.val_top1, kWritten);
-    v("val_top5", s.val_top5, kWritten);
-    v("holdout_top1", s.holdout_top1, kWhereApplies);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(lr, kWritten);
+    IIS_KEY(ratio, kWhereApplies);
+    IIS_KEY(train_loss, kWritten);
+    IIS_KEY(val_top1, kWritten);
+    IIS_KEY(val_top5, kWritten);
+    IIS_KEY(holdout_top1, kWhereApplies);
   }
 };
 
 template <>
 struct Schema<SeedCurves> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("standard", s.standard, kWritten);
-    v("ratios", s.ratios, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(standard, kWritten);
+    IIS_KEY(ratios, kWritten);
   }
 };
 
 template <>
 struct Schema<HeadFiles> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("folder", s.folder, kWritten);
-    v("files", s.files, kWritten);
-    v("layout", s.layout, kWritten);
-    v("concepts", s.concepts, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(folder, kWritten);
+    IIS_KEY(files, kWritten);
+    IIS_KEY(layout, kWritten);
+    IIS_KEY(concepts, kWritten);
   }
 };
 
 template <>
 struct Schema<SeedRows> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("train", s.train, kWritten);
-    v("holdout", s.holdout, kWritten);
-    v("val", s.val, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(train, kWritten);
+    IIS_KEY(holdout, kWritten);
+    IIS_KEY(val, kWritten);
   }
 };
 
 template <>
 struct Schema<SeedTimings> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("concepts_s", s.concepts_s, kWritten);
-    v("scores_s", s.scores_s, kWritten);
-    v("train_s", s.train_s, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(concepts_s, kWritten);
+    IIS_KEY(scores_s, kWritten);
+    IIS_KEY(train_s, kWritten);
   }
 };
 
 template <>
 struct Schema<SeedResults> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("seed", s.seed, kWritten);
-    v("settings", s.settings, kWritten);
-    v("concept_type", s.concept_type, kWritten);
-    v("concept_select", s.concept_select, kWhereApplies);
-    v("kmeans", s.kmeans, kWhereApplies);
-    v("end2end", s.end2end, kWhereApplies);
-    v("standard", s.standard, kWritten);
-    v("iis", s.iis, kWritten);
-    v("iis_chance_corrected", s.iis_chance_corrected, kWritten);
-    v("ratios", s.ratios, kWritten);
-    v("curves", s.curves, kWritten);
-    v("heads", s.heads, kWritten);
-    v("rows", s.rows, kWritten);
-    v("timings", s.timings, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(seed, kWritten);
+    IIS_KEY(settings, kWritten);
+    IIS_KEY(concept_type, kWritten);
+    IIS_KEY(concept_select, kWhereApplies);
+    IIS_KEY(kmeans, kWhereApplies);
+    IIS_KEY(end2end, kWhereApplies);
+    IIS_KEY(standard, kWritten);
+    IIS_KEY(iis, kWritten);
+    IIS_KEY(iis_chance_corrected, kWritten);
+    IIS_KEY(ratios, kWritten);
+    IIS_KEY(curves, kWritten);
+    IIS_KEY(heads, kWritten);
+    IIS_KEY(rows, kWritten);
+    IIS_KEY(timings, kWritten);
   }
 };
 
 template <>
 struct Schema<RatioResults> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("ratio", s.ratio, kAlways);
-    v("kept", s.kept, kWritten);
-    v("top1", s.top1, kAlways);
-    v("top1_std", s.top1_std, kWritten);
-    v("top5", s.top5, kWritten);
-    v("top5_std", s.top5_std, kWritten);
-    v("epoch", s.epoch, kWritten);
-    v("top5_epoch", s.top5_epoch, kWritten);
-    v("lr", s.lr, kWritten);
-    v("arr", s.arr, kWritten);
-    v("arr_std", s.arr_std, kWritten);
-    v("arr_chance_corrected", s.arr_chance_corrected, kWritten);
-    v("arr_chance_corrected_std", s.arr_chance_corrected_std, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(ratio, kAlways);
+    IIS_KEY(kept, kWritten);
+    IIS_KEY(top1, kAlways);
+    IIS_KEY(top1_std, kWritten);
+    IIS_KEY(top5, kWritten);
+    IIS_KEY(top5_std, kWritten);
+    IIS_KEY(epoch, kWritten);
+    IIS_KEY(top5_epoch, kWritten);
+    IIS_KEY(lr, kWritten);
+    IIS_KEY(arr, kWritten);
+    IIS_KEY(arr_std, kWritten);
+    IIS_KEY(arr_chance_corrected, kWritten);
+    IIS_KEY(arr_chance_corrected_std, kWritten);
   }
 };
 
 template <>
 struct Schema<SeedTiming> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("seed", s.seed, kWritten);
-    v("timings", s.timings, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(seed, kWritten);
+    IIS_KEY(timings, kWritten);
   }
 };
 
 template <>
 struct Schema<FitTimings> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("load_s", s.load_s, kWritten);
-    v("seeds", s.seeds, kWritten);
-    v("total_s", s.total_s, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(load_s, kWritten);
+    IIS_KEY(seeds, kWritten);
+    IIS_KEY(total_s, kWritten);
   }
 };
 
 template <>
 struct Schema<FitFiles> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("curve", s.curve, kWritten);
-    v("epochs", s.epochs, kWritten);
-    v("concepts", s.concepts, kWritten);
-    v("seeds", s.seeds, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(curve, kWritten);
+    IIS_KEY(epochs, kWritten);
+    IIS_KEY(concepts, kWritten);
+    IIS_KEY(seeds, kWritten);
   }
 };
 
@@ -250,40 +253,42 @@ struct Schema<FitFiles> {
 template <>
 struct Schema<FitResults> {
   template <class S, class V>
-  static void fields(S& s, V& v) {
-    v("tool", s.tool, kWritten);
-    v("version", s.version, kWritten);
-    v("libtorch", s.libtorch, kWritten);
-    v("device", s.device, kWritten);
-    v("threads", s.threads, kWritten);
-    v("concept_type", s.concept_type, kWritten);
-    v("backbone", s.backbone, kWhereApplies);
-    v("settings", s.settings, kWritten);
-    v("inputs", s.inputs, kWritten);
-    v("inputs_key", s.inputs_key, kWritten);
-    v("num_classes", s.num_classes, kWritten);
-    v("num_concepts", s.num_concepts, kWritten);
-    v("feature_dim", s.feature_dim, kWritten);
-    v("train_rows", s.train_rows, kWritten);
-    v("val_rows", s.val_rows, kWritten);
-    v("seeds", s.seeds, kWritten);
-    v("warnings", s.warnings, kWritten);
-    v("kmeans", s.kmeans, kWhereApplies);
-    v("standard_accuracy", s.standard_accuracy, kAlways);
-    v("standard_accuracy_std", s.standard_accuracy_std, kWritten);
-    v("standard_top5", s.standard_top5, kWritten);
-    v("standard_top5_std", s.standard_top5_std, kWritten);
-    v("standard_epoch", s.standard_epoch, kWritten);
-    v("iis", s.iis, kAlways);
-    v("iis_std", s.iis_std, kWritten);
-    v("iis_chance_corrected", s.iis_chance_corrected, kWritten);
-    v("iis_chance_corrected_std", s.iis_chance_corrected_std, kWritten);
-    v("ratios", s.ratios, kAlways);
-    v("per_seed", s.per_seed, kWritten);
-    v("timings", s.timings, kWritten);
-    v("files", s.files, kWritten);
+  static void fields(S& s, V& visit) {
+    IIS_KEY(tool, kWritten);
+    IIS_KEY(version, kWritten);
+    IIS_KEY(libtorch, kWritten);
+    IIS_KEY(device, kWritten);
+    IIS_KEY(threads, kWritten);
+    IIS_KEY(concept_type, kWritten);
+    IIS_KEY(backbone, kWhereApplies);
+    IIS_KEY(settings, kWritten);
+    IIS_KEY(inputs, kWritten);
+    IIS_KEY(inputs_key, kWritten);
+    IIS_KEY(num_classes, kWritten);
+    IIS_KEY(num_concepts, kWritten);
+    IIS_KEY(feature_dim, kWritten);
+    IIS_KEY(train_rows, kWritten);
+    IIS_KEY(val_rows, kWritten);
+    IIS_KEY(seeds, kWritten);
+    IIS_KEY(warnings, kWritten);
+    IIS_KEY(kmeans, kWhereApplies);
+    IIS_KEY(standard_accuracy, kAlways);
+    IIS_KEY(standard_accuracy_std, kWritten);
+    IIS_KEY(standard_top5, kWritten);
+    IIS_KEY(standard_top5_std, kWritten);
+    IIS_KEY(standard_epoch, kWritten);
+    IIS_KEY(iis, kAlways);
+    IIS_KEY(iis_std, kWritten);
+    IIS_KEY(iis_chance_corrected, kWritten);
+    IIS_KEY(iis_chance_corrected_std, kWritten);
+    IIS_KEY(ratios, kAlways);
+    IIS_KEY(per_seed, kWritten);
+    IIS_KEY(timings, kWritten);
+    IIS_KEY(files, kWritten);
   }
 };
+
+#undef IIS_KEY
 
 // The "schema_version" of a results.json: 0 where absent; refused above kSchemaVersion.
 int64_t schema_version_of(const json& j, const std::string& source) {
