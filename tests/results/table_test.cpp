@@ -85,6 +85,7 @@ TEST(Table, NumbersAndFields) {
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
   EXPECT_EQ(aligned({{"a", "b"}, {"ccc", "d"}}), "a    b\nccc  d\n");
+  EXPECT_EQ(aligned({{"a", "b", "c"}, {"ddd", "", ""}}), "a    b  c\nddd\n");
 }
 
 }  // namespace

@@ -129,7 +129,14 @@ struct SeedTimings {
 };
 
 // OUT/seeds/<seed>/seed.json, and each entry of results.json "per_seed". Exactly one of
-// concept_select (prototype), kmeans (cluster) and end2end (end2end) is set.
+// concept_select (prototype), kmeans (cluster) and end2end (end2end) is set. How run_seed
+// fills it: settings = seed_settings (without seeds); concept_type = concepts::to_string;
+// concept_select = the rule used; kmeans = {inertia, iterations, converged, sample rows,
+// seconds} of concepts::KMeansResult; end2end = the learned assignment's figures; standard =
+// the picked standard head; ratios[i] = the picked head at ratio i (HeadPick, ratio, kept) with
+// arr = top1 / standard.top1 and arr_chance_corrected (NaN at or below chance); curves = one
+// HeadCurve per trained head in train_heads' order (holdout_top1 only where the hold-out
+// accuracies are finite); heads, rows and timings as the seed folder holds them.
 struct SeedResults {
   uint64_t seed = 0;
   FitSettings settings;
@@ -176,19 +183,21 @@ struct FitFiles {
   std::string curve, epochs, concepts, seeds;
 };
 
-// OUT/results.json. How run_fit fills it, key by key:
-//   schema_version = kSchemaVersion (the default);
+// OUT/results.json. How run_fit fills it, key by key (to_json then writes what it wrote
+// before, plus "schema_version"):
+//   schema_version: leave the default, kSchemaVersion;
 //   tool = "iis fit", version = IIS_VERSION, libtorch = TORCH_VERSION, device = --device,
-//   threads = core::threads(), concept_type = --concept-type;
+//   threads = core::threads(), concept_type = --concept-type (backbone stays unset);
 //   settings = the seeds' settings (seed_settings) with settings.seeds = --seeds;
-//   inputs = per input name its InputFile; inputs_key = the fingerprint over them;
+//   inputs = per input name ("train_features", ...) its InputFile; inputs_key = their key;
 //   num_classes = C, num_concepts = K, feature_dim = D, train_rows, val_rows; seeds = --seeds;
-//   warnings = settings_warnings; kmeans (cluster only) = each seed's SeedResults::kmeans;
-//   standard_* , iis*, ratios[i] = mean and std over per_seed (score::mean_std), kept, epoch,
-//   top5_epoch and lr from per_seed[0]; standard_epoch = per_seed[0].standard.epoch;
-//   per_seed = the SeedResults; timings = {load_s, per seed {seed, timings}, total_s};
-//   files = the names of curve.csv, epochs.csv, concepts.npy and the seeds' layout.
-// A NaN chance-corrected mean is written as null, as before.
+//   warnings = settings_warnings(); kmeans (cluster only) = each seed's SeedResults::kmeans;
+//   standard_accuracy(_std), standard_top5(_std), iis(_std), iis_chance_corrected(_std) and
+//   per ratio top1, top5, arr, arr_chance_corrected (each with _std) = score::mean_std over
+//   per_seed (a NaN, e.g. a chance-corrected figure at chance, is written null); ratio = the
+//   ratio; kept, epoch, top5_epoch, lr = per_seed[0]'s; standard_epoch =
+//   per_seed[0].standard.epoch; per_seed = the SeedResults (run or reused);
+//   timings = {load_s, per seed {seed, its timings}, total_s}; files = the file names.
 struct FitResults {
   int64_t schema_version = kSchemaVersion;  // as read (0: a file without one)
   std::string tool, version, libtorch, device;

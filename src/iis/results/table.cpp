@@ -67,11 +67,12 @@ std::string aligned(const std::vector<std::vector<std::string>>& lines) {
   }
   std::string out;
   for (const auto& line : lines) {
+    std::string text;
     for (size_t c = 0; c < line.size(); ++c) {
-      out += line[c];
-      if (c + 1 < line.size()) out += std::string(width[c] - code_points(line[c]) + 2, ' ');
+      text += line[c];
+      if (c + 1 < line.size()) text += std::string(width[c] - code_points(line[c]) + 2, ' ');
     }
-    out += "\n";
+    out += text.substr(0, text.find_last_not_of(' ') + 1) + "\n";  // no trailing blanks
   }
   return out;
 }
