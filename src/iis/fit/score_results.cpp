@@ -29,25 +29,45 @@ double top1_at(const ScoreRow& row, double ratio) {
   return NAN;
 }
 
-// A figure and its standard deviation (shown as "± std" where there is a spread).
-void add_figure(std::vector<Column<ScoreRow>>& columns, const std::string& name,
-                const std::string& header, double ScoreRow::*mean, double ScoreRow::*std,
-                const char* format, const char* std_format, double scale) {
-  auto c = results::column<ScoreRow>(
-      name, header, [mean](const ScoreRow& r) { return results::number_or_null(r.*mean); });
-  c.format = format;
-  c.scale = scale;
-  c.spread = name + "_std";
-  columns.push_back(c);
-  auto s = results::column<ScoreRow>(
-      name + "_std", "",
-      [std](const ScoreRow& r) {
-        return r.has_spread() ? results::number_or_null(r.*std) : json();
+// A figure of the table: its mean, and its standard deviation shown after it as "± std"
+// where there is a spread (CSV and JSON: a column of its own).
+struct Figure {
+  const char* name;
+  const char* header;
+  double ScoreRow::*mean;
+  double ScoreRow::*std;
+  const char* format;  // printf format of the value × scale, mean and std
+  const char* std_format;
+  double scale;
+  const char* missing;  // where the mean is null
+};
+
+const Figure kFigures[] = {
+    {"standard_accuracy", "accuracy", &ScoreRow::standard_accuracy,
+     &ScoreRow::standard_accuracy_std, "%.2f%%", "%.2f", 100, ""},
+    {"iis", "IIS", &ScoreRow::iis, &ScoreRow::iis_std, "%.4f", "%.4f", 1, ""},
+    // Undefined at or below chance: n/a (null in JSON), as `iis report` shows it.
+    {"iis_chance_corrected", "IIS (chance-corr.)", &ScoreRow::iis_chance_corrected,
+     &ScoreRow::iis_chance_corrected_std, "%.4f", "%.4f", 1, "n/a"},
+};
+
+void add_figure(std::vector<Column<ScoreRow>>& columns, const Figure& f) {
+  auto mean = results::column<ScoreRow>(
+      f.name, f.header, [m = f.mean](const ScoreRow& r) { return results::number_or_null(r.*m); });
+  mean.format = f.format;
+  mean.scale = f.scale;
+  mean.missing = f.missing;
+  mean.spread = std::string(f.name) + "_std";
+  columns.push_back(mean);
+  auto std = results::column<ScoreRow>(
+      mean.spread, "",
+      [s = f.std](const ScoreRow& r) {
+        return r.has_spread() ? results::number_or_null(r.*s) : json();
       },
       results::kCsv | results::kJson);
-  s.format = std_format;
-  s.scale = scale;
-  columns.push_back(s);
+  std.format = f.std_format;
+  std.scale = f.scale;
+  columns.push_back(std);
 }
 
 // The columns of the table, CSV and JSON, with one accuracy column per ratio of any row.
@@ -56,12 +76,7 @@ std::vector<Column<ScoreRow>> score_columns(const std::vector<double>& ratios) {
   columns.push_back(results::column<ScoreRow>("results", "results",
                                               [](const ScoreRow& r) { return json(r.file); }));
   columns.back().json_name = "file";
-  add_figure(columns, "standard_accuracy", "accuracy", &ScoreRow::standard_accuracy,
-             &ScoreRow::standard_accuracy_std, "%.2f%%", "%.2f", 100);
-  add_figure(columns, "iis", "IIS", &ScoreRow::iis, &ScoreRow::iis_std, "%.4f", "%.4f", 1);
-  add_figure(columns, "iis_chance_corrected", "IIS (chance-corr.)", &ScoreRow::iis_chance_corrected,
-             &ScoreRow::iis_chance_corrected_std, "%.4f", "%.4f", 1);
-  columns[columns.size() - 2].missing = "n/a";
+  for (const auto& figure : kFigures) add_figure(columns, figure);
   columns.push_back(results::column<ScoreRow>(
       "seeds", "seeds", [](const ScoreRow& r) { return r.seeds > 0 ? json(r.seeds) : json(); }));
   for (double ratio : ratios) {
