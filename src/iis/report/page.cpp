@@ -10,7 +10,6 @@
 namespace fs = std::filesystem;
 
 namespace iis::report::detail {
-namespace {
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -34,6 +33,8 @@ std::string html_escape(const std::string& s) {
   }
   return out;
 }
+
+namespace {
 
 // Links to the run's config.yaml and stages.json (written by `iis run`) where they exist.
 std::string run_files(const std::string& run_dir, const std::string& out_dir) {
@@ -109,27 +110,24 @@ std::string settings_table(const std::vector<ReportRow>& rows) {
   return h.str();
 }
 
-// The concept type, and under it what sets its group apart when it has several.
-std::string concepts_cell(const ReportRow& row) {
-  const std::string& group = row.group_name();
-  if (group == row.concept_type || group.rfind(row.concept_type, 0) != 0) return html_escape(group);
-  return html_escape(row.concept_type) + "<br><small>" +
-         html_escape(group.substr(row.concept_type.size() + 1)) + "</small>";
-}
-
-std::string scores_row(const ReportRow& row, const std::vector<double>& ratios) {
+// The scores of the rows with exactly `ratios`, in the page's columns.
+std::string scores_table(const std::vector<ReportRow>& rows, const std::vector<double>& ratios) {
+  const auto columns = report_columns(ratios);
+  const auto shown = results::shown_in(columns, results::kPage);
   std::ostringstream h;
-  const bool cc = !std::isnan(row.iis_chance_corrected);
-  h << "<tr><td class=\"name\">" << html_escape(row.backbone) << "</td><td class=\"name\">"
-    << concepts_cell(row) << "</td><td>" << number(100 * row.standard_accuracy, "%.1f %%")
-    << "</td><td>" << number(row.iis, "%.3f");
-  if (row.has_spread()) h << " &plusmn; " << number(row.iis_std, "%.3f");
-  h << "</td><td>" << (cc ? number(row.iis_chance_corrected, "%.3f") : "n/a") << "</td>";
-  for (double r : ratios) {
-    const auto* a = at_ratio(row, r);
-    h << "<td>" << (a ? number(100 * a->top1, "%.1f") : "") << "</td>";
+  h << "<tr>";
+  for (const auto* c : shown)
+    h << "<th>" << (c->page_header.empty() ? html_escape(c->header) : c->page_header) << "</th>";
+  h << "</tr>\n";
+  for (const auto& row : rows) {
+    if (all_ratios({row}) != ratios) continue;
+    h << "<tr>";
+    for (const auto* c : shown)
+      h << (c->value(row).is_string() ? "<td class=\"name\">" : "<td>")
+        << results::cell(columns, *c, row, " &plusmn; ", html_escape) << "</td>";
+    h << "</tr>\n";
   }
-  return h.str() + "</tr>\n";
+  return h.str();
 }
 
 // One table per set of ratios (in table order), so no row has empty ratio cells.
@@ -147,13 +145,7 @@ std::string scores_tables(const std::vector<ReportRow>& rows) {
       for (size_t i = 0; i < ratios.size(); ++i) h << (i ? ", " : " ") << ratio_name(ratios[i]);
       h << "</caption>";
     }
-    h << "<tr><th>backbone</th><th>concepts</th><th>accuracy</th><th>IIS</th>"
-      << "<th>chance-corrected IIS</th>";
-    for (double r : ratios) h << "<th>acc&nbsp;@<br>r=" << ratio_name(r) << "</th>";
-    h << "</tr>\n";
-    for (const auto& row : rows)
-      if (all_ratios({row}) == ratios) h << scores_row(row, ratios);
-    h << "</table>\n";
+    h << scores_table(rows, ratios) << "</table>\n";
   }
   return h.str();
 }

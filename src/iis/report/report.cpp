@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "iis/concepts/registry.hpp"
@@ -18,43 +17,14 @@
 #include "iis/report/detail/figures.hpp"
 #include "iis/report/detail/outputs.hpp"
 #include "iis/report/detail/settings.hpp"
+#include "iis/results/results.hpp"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace iis::report {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// A string field at the top level or under "settings"; "" if neither has it.
-std::string string_field(const json& j, const std::string& key) {
-  if (j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
-  if (j.contains("settings") && j["settings"].is_object() && j["settings"].contains(key) &&
-      j["settings"][key].is_string())
-    return j["settings"][key].get<std::string>();
-  return "";
-}
-
-constexpr const char* kRefitHint =
-    "is it a results.json written by `iis fit`? Re-run the fit that made it";
-
-// How a number field of results.json may be given.
-enum class Field {
-  kRequired,  // present and a number
-  kNullable,  // present; null where undefined (`iis fit` writes null, e.g. at chance)
-  kOptional,  // may be absent or null
-};
-
-// The number `key` of `j`; NaN where null or absent (as `presence` allows).
-double number_field(const json& j, const std::string& key, const std::string& file,
-                    Field presence) {
-  IIS_CHECK_HINT(presence == Field::kOptional || j.contains(key),
-                 file << " has no \"" << key << "\"", kRefitHint);
-  if (!j.contains(key) || (j[key].is_null() && presence != Field::kRequired)) return kNaN;
-  IIS_CHECK_HINT(j[key].is_number(), file << ": \"" << key << "\" is not a number", kRefitHint);
-  return j[key].get<double>();
-}
 
 bool has_control_character(const std::string& s) {
   return std::any_of(s.begin(), s.end(),
@@ -88,56 +58,43 @@ void check_name(const std::string& name, const std::string& what, const std::str
 }
 
 // The numbers of one results.json: accuracy, IIS and the accuracy at each ratio.
-void read_numbers(const json& j, const std::string& name, ReportRow& row) {
-  row.standard_accuracy = number_field(j, "standard_accuracy", name, Field::kRequired);
-  row.iis = number_field(j, "iis", name, Field::kRequired);
-  row.iis_chance_corrected = number_field(j, "iis_chance_corrected", name, Field::kNullable);
-  row.iis_std = number_field(j, "iis_std", name, Field::kOptional);
-  if (std::isnan(row.iis_std)) row.iis_std = 0;
-  IIS_CHECK_HINT(j.contains("ratios") && j["ratios"].is_array() && !j["ratios"].empty(),
-                 name << " has no \"ratios\" list", "re-run the fit that made it");
-  for (const auto& r : j["ratios"]) {
-    IIS_CHECK_HINT(r.is_object(), name << ": an entry of \"ratios\" is not an object",
-                   "re-run the fit that made it");
-    RatioAccuracy a;
-    a.ratio = number_field(r, "ratio", name, Field::kRequired);
-    a.top1 = number_field(r, "top1", name, Field::kRequired);
-    a.top5 = number_field(r, "top5", name, Field::kOptional);
-    a.top1_std = number_field(r, "top1_std", name, Field::kOptional);
-    row.ratios.push_back(a);
-  }
+void read_numbers(const results::FitResults& fit, ReportRow& row) {
+  row.standard_accuracy = fit.standard_accuracy;
+  row.iis = fit.iis;
+  row.iis_chance_corrected = fit.iis_chance_corrected;  // NaN at or below chance
+  row.iis_std = std::isnan(fit.iis_std) ? 0 : fit.iis_std;
+  for (const auto& r : fit.ratios) row.ratios.push_back({r.ratio, r.top1, r.top5, r.top1_std});
   std::sort(row.ratios.begin(), row.ratios.end(),
             [](const RatioAccuracy& a, const RatioAccuracy& b) { return a.ratio < b.ratio; });
 }
 
-// The fit's "warnings" (absent in older results: none), each made one line of text.
-std::vector<std::string> read_warnings(const json& j, const std::string& name) {
-  if (!j.contains("warnings") || j["warnings"].is_null()) return {};
-  const json& w = j["warnings"];
-  const bool strings =
-      w.is_array() && std::all_of(w.begin(), w.end(), [](const json& e) { return e.is_string(); });
-  IIS_CHECK_HINT(strings, name << ": \"warnings\" is not a list of strings", kRefitHint);
-  std::vector<std::string> out;
-  for (const auto& e : w) {
-    std::string text = e.get<std::string>();
+// The fit's warnings, each made one line of text.
+std::vector<std::string> one_line_warnings(const results::FitResults& fit) {
+  std::vector<std::string> out = fit.warnings;
+  for (auto& text : out)
     for (char& c : text)
       if (has_control_character(std::string(1, c))) c = ' ';
-    out.push_back(text);
-  }
   return out;
 }
 
+// A name from the file: at its top level, else in its settings; "" where neither has it.
+std::string name_in_file(const std::optional<std::string>& top,
+                         const std::optional<std::string>& in_settings) {
+  return top ? *top : in_settings.value_or("");
+}
+
 // Names from the file itself, else from RUN_DIR/[fit/]<backbone>/<concept_type>/.
-void read_names(const json& j, const fs::path& file, const fs::path& run_dir, ReportRow& row) {
+void read_names(const results::FitResults& fit, const fs::path& file, const fs::path& run_dir,
+                ReportRow& row) {
   const std::string name = file.string();
   std::vector<std::string> parts;
   for (const auto& p : fs::relative(file.parent_path(), run_dir))
     if (p != ".") parts.push_back(p.string());
-  row.concept_type = string_field(j, "concept_type");
+  row.concept_type = name_in_file(fit.concept_type, fit.settings.concept_type);
   if (row.concept_type.empty()) row.concept_type = parts.size() >= 2 ? parts.back() : "prototype";
   if (!parts.empty() && parts.back() == row.concept_type) parts.pop_back();
   if (parts.size() > 1 && parts.front() == "fit") parts.erase(parts.begin());
-  row.backbone = string_field(j, "backbone");
+  row.backbone = name_in_file(fit.backbone, fit.settings.backbone);
   if (row.backbone.empty()) {
     for (size_t i = 0; i < parts.size(); ++i) row.backbone += (i ? "/" : "") + parts[i];
     if (row.backbone.empty()) row.backbone = fs::absolute(run_dir).filename().string();
@@ -149,15 +106,13 @@ void read_names(const json& j, const fs::path& file, const fs::path& run_dir, Re
 ReportRow read_row(const fs::path& file, const fs::path& run_dir) {
   const std::string name = file.string();
   for (const auto& p : fs::relative(file, run_dir)) check_name(p.string(), "folder name", name);
-  json j;
-  with_context("reading " + name, [&] { j = json::parse(core::read_text(name)); });
-  IIS_CHECK_HINT(j.is_object(), name << " is not a JSON object", "re-run the fit that made it");
+  const results::FitResults fit = results::read_results(name);
   ReportRow row;
   row.source = fs::relative(file, run_dir).generic_string();
-  read_numbers(j, name, row);
-  row.warnings = read_warnings(j, name);
-  read_names(j, file, run_dir, row);
-  detail::read_settings(j, row);
+  read_numbers(fit, row);
+  row.warnings = one_line_warnings(fit);
+  read_names(fit, file, run_dir, row);
+  detail::read_settings(fit, row);
   return row;
 }
 

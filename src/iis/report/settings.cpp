@@ -6,55 +6,52 @@
 #include <map>
 #include <set>
 
-using nlohmann::json;
-
 namespace iis::report::detail {
 namespace {
 
-// A results.json value as page text: numbers as %g, lists joined by ", ".
-std::string text(const json& v) {
-  if (v.is_string()) {  // one line of text, whatever the file holds
-    std::string s = v.get<std::string>();
-    for (char& c : s)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return s;
-  }
-  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  if (v.is_number()) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%g", v.get<double>());
-    return buf;
-  }
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& e : v) out += (out.empty() ? "" : ", ") + text(e);
-    return out;
-  }
-  return v.dump();
+// Setting values as page text: one line of text, numbers as %g, lists joined by ", ".
+std::string text(const std::string& v) {
+  std::string s = v;
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
 }
-
-// `key` from "settings", else from the top level; null when neither has it.
-json setting(const json& j, const std::string& key) {
-  if (j.contains("settings") && j["settings"].is_object() && j["settings"].contains(key))
-    return j["settings"][key];
-  return j.value(key, json());
+std::string text(int64_t v) { return std::to_string(v); }
+std::string text(uint64_t v) { return std::to_string(v); }
+std::string text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
 }
-
-std::string train_rows(const json& j) {
-  std::string out = text(j["train_rows"]);
-  if (!j.contains("per_seed") || !j["per_seed"].is_array() || j["per_seed"].empty()) return out;
-  const json rows = j["per_seed"][0].value("rows", json::object());
-  if (rows.value("holdout", 0) > 0)
-    out += " (" + text(rows["train"]) + " fit, " + text(rows["holdout"]) + " held out)";
+template <class T>
+std::string text(const std::vector<T>& v) {
+  std::string out;
+  for (const auto& e : v) out += (out.empty() ? "" : ", ") + text(e);
   return out;
 }
 
-std::string epoch_selection(const json& j) {
-  const json on = setting(j, "select_on");
-  if (on == "val") return "best validation epoch";
-  if (on == "holdout")
-    return "best epoch on held-out training rows (" + text(setting(j, "holdout_fraction")) + ")";
-  return text(on);
+std::string train_rows(const results::FitResults& fit) {
+  std::string out = text(*fit.train_rows);
+  if (fit.per_seed.empty()) return out;
+  const auto& rows = fit.per_seed[0].rows;
+  if (rows.holdout > 0)
+    out += " (" + text(rows.train) + " fit, " + text(rows.holdout) + " held out)";
+  return out;
+}
+
+std::string epoch_selection(const results::FitSettings& s) {
+  if (s.select_on == "val") return "best validation epoch";
+  if (s.select_on == "holdout")
+    return "best epoch on held-out training rows" +
+           (s.holdout_fraction ? " (" + text(*s.holdout_fraction) + ")" : std::string());
+  return text(*s.select_on);
+}
+
+// The seeds the figures are over: the settings', else the file's; unset when neither says.
+std::optional<std::vector<uint64_t>> seeds_of(const results::FitResults& fit) {
+  if (fit.settings.seeds) return fit.settings.seeds;
+  if (!fit.seeds.empty()) return fit.seeds;
+  return std::nullopt;
 }
 
 // Names of the settings that identify a group (what makes two IIS comparable).
@@ -62,36 +59,43 @@ const std::set<std::string> kCompared = {
     "classes",        "concepts K", "ratios",          "threshold rule",    "epochs",
     "learning rates", "batch size", "epoch selection", "concept selection", "temperature"};
 
+// What the group of `row` is keyed on: the concept type, every fit setting but the seeds
+// (and names), the ratios and the classes.
+std::string settings_key(const results::FitResults& fit, const ReportRow& row) {
+  nlohmann::json key = results::to_json(fit.settings);
+  for (const char* name : {"seeds", "backbone", "concept_type"}) key.erase(name);
+  nlohmann::json ratios = nlohmann::json::array();
+  for (const auto& r : row.ratios) ratios.push_back(r.ratio);
+  const nlohmann::json classes = fit.num_classes ? nlohmann::json(*fit.num_classes) : nullptr;
+  return row.concept_type + "|" + key.dump() + "|" + ratios.dump() + "|" + classes.dump();
+}
+
 }  // namespace
 
-void read_settings(const json& j, ReportRow& row) {
-  const json seeds = setting(j, "seeds");
-  if (seeds.is_array()) row.seeds = static_cast<int>(seeds.size());
-  json ratios = json::array();
+void read_settings(const results::FitResults& fit, ReportRow& row) {
+  const results::FitSettings& s = fit.settings;
+  const auto seeds = seeds_of(fit);
+  if (seeds) row.seeds = static_cast<int>(seeds->size());
+  std::vector<double> ratios;
   for (const auto& r : row.ratios) ratios.push_back(r.ratio);
-  auto add = [&](const std::string& name, const json& value) {
-    if (!value.is_null()) row.settings.emplace_back(name, text(value));
+  auto add = [&](const std::string& name, const auto& value) {
+    if (value) row.settings.emplace_back(name, text(*value));
   };
-  if (j.contains("train_rows")) row.settings.emplace_back("train rows", train_rows(j));
-  add("validation rows", j.value("val_rows", json()));
-  add("classes", j.value("num_classes", json()));
-  add("feature dimension", j.value("feature_dim", json()));
-  add("concepts K", setting(j, "num_concepts"));
-  add("ratios", ratios);
-  add("threshold rule", setting(j, "threshold"));
-  add("epochs", setting(j, "epochs"));
-  add("learning rates", setting(j, "lrs"));
-  add("batch size", setting(j, "batch_size"));
+  if (fit.train_rows) row.settings.emplace_back("train rows", train_rows(fit));
+  add("validation rows", fit.val_rows);
+  add("classes", fit.num_classes);
+  add("feature dimension", fit.feature_dim);
+  add("concepts K", s.num_concepts ? s.num_concepts : fit.num_concepts);
+  add("ratios", std::optional<std::vector<double>>(ratios));
+  add("threshold rule", s.threshold);
+  add("epochs", s.epochs);
+  add("learning rates", s.lrs);
+  add("batch size", s.batch_size);
   add("seeds", seeds);
-  if (!setting(j, "select_on").is_null()) add("epoch selection", epoch_selection(j));
-  add("concept selection", setting(j, "concept_select"));
-  add("temperature", setting(j, "temperature"));
-
-  json key = j.value("settings", json::object());
-  if (!key.is_object()) key = json::object();
-  for (const char* name : {"seeds", "backbone", "concept_type"}) key.erase(name);
-  row.settings_key = row.concept_type + "|" + key.dump() + "|" + ratios.dump() + "|" +
-                     j.value("num_classes", json()).dump();
+  if (s.select_on) row.settings.emplace_back("epoch selection", epoch_selection(s));
+  add("concept selection", s.concept_select);
+  add("temperature", s.temperature);
+  row.settings_key = settings_key(fit, row);
 }
 
 void name_groups(std::vector<ReportRow>& rows) {

@@ -1,5 +1,5 @@
-// Internal: the files of `iis report` (summary.csv, summary.json, index.html) and the number
-// formats they share.
+// Internal: the files of `iis report` (summary.csv, summary.json, index.html), the columns
+// they share and their number formats.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "iis/report/report.hpp"
+#include "iis/results/table.hpp"
 
 namespace iis::report::detail {
 
@@ -21,6 +22,13 @@ std::vector<double> all_ratios(const std::vector<ReportRow>& rows);
 
 // The accuracy of `row` at `ratio`, or nullptr where the row has none.
 const RatioAccuracy* at_ratio(const ReportRow& row, double ratio);
+
+// The columns of the scores table, with an accuracy column per ratio in `ratios`: what
+// summary.csv, summary.json, the page's tables and the terminal table show of a row.
+std::vector<results::Column<ReportRow>> report_columns(const std::vector<double>& ratios);
+
+// `s` with the characters HTML gives a meaning (< > & ") escaped.
+std::string html_escape(const std::string& s);
 
 // summary.csv: one line per row, one top1 column per ratio of any row.
 std::string summary_csv(const std::vector<ReportRow>& rows);
