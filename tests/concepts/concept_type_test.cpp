@@ -61,8 +61,13 @@ TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
     EXPECT_EQ(s.size(-2), 5);
     scores.end_epoch();            // learned types store the assignment of epoch 1
     seed->keep({{0, 1}, {1, 1}});  // the heads reported at the two ratios, at epoch 1
-    const auto record = seed->save(dir.str());
-    EXPECT_EQ(record.at("concept_type"), type->name());
+    results::SeedResults record;
+    seed->save(dir.str(), record);
+    EXPECT_EQ(record.concept_type, type->name());
+    // Exactly its own details are set.
+    EXPECT_EQ(record.concept_select.has_value(), type->name() == "prototype");
+    EXPECT_EQ(record.kmeans.has_value(), type->name() == "cluster");
+    EXPECT_EQ(record.end2end.has_value(), type->name() == "end2end");
     auto concepts = io::load_npy(dir / "concepts.npy");
     EXPECT_EQ(concepts.size(-1), 16);
     EXPECT_EQ(concepts.size(-2), 8);
@@ -80,18 +85,19 @@ TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
 // A type's settings name what changes its numbers; prototype records the rule in force.
 TEST(ConceptTypes, SettingsNameTheTypesOwnOptions) {
   ConceptTypeOptions o;
-  nlohmann::json p, c, e;
+  results::FitSettings p, c, e;
   find_concept_type("prototype").add_settings(p, o, /*has_element_labels=*/true);
-  EXPECT_EQ(p, (nlohmann::json{{"concept_select", "stratified"}}));
+  EXPECT_EQ(results::to_json(p), (nlohmann::json{{"concept_select", "stratified"}}));
   find_concept_type("prototype").add_settings(p, o, false);
-  EXPECT_EQ(p["concept_select"], "random");
+  EXPECT_EQ(p.concept_select, "random");
   o.kmeans.max_iter = 7;
   find_concept_type("cluster").add_settings(c, o, true);
-  EXPECT_EQ(c["kmeans"]["max_iter"], 7);
-  EXPECT_EQ(c["concept_type"], "cluster");
+  ASSERT_TRUE(c.kmeans.has_value());
+  EXPECT_EQ(c.kmeans->max_iter, 7);
+  EXPECT_EQ(c.concept_type, "cluster");
   o.end2end.temperature = 0.5;
   find_concept_type("end2end").add_settings(e, o, true);
-  EXPECT_EQ(e["temperature"], 0.5);
+  EXPECT_EQ(e.temperature, 0.5);
 }
 
 TEST(ConceptTypes, OptionsAreCheckedWhicheverTypeIsFit) {

@@ -36,7 +36,7 @@ class FitTest : public test_fixture::GeneratedFitTest {
 TEST_F(FitTest, WritesResultsCurvesConceptsAndHeads) {
   auto summary = run_fit(options);
   auto r = results();
-  EXPECT_EQ(r, summary.results);
+  EXPECT_EQ(r, results::to_json(summary.results));
   EXPECT_EQ(r["concept_type"], "prototype");
   EXPECT_EQ(r["num_classes"], 4);
   EXPECT_GT(r["standard_accuracy"].get<double>(), 0.8);

@@ -17,6 +17,7 @@
 #include "iis/concepts/registry.hpp"
 #include "iis/core/options.hpp"
 #include "iis/heads/train.hpp"
+#include "iis/results/results.hpp"
 
 namespace iis::concepts {
 
@@ -50,9 +51,9 @@ class SeedConcepts {
   virtual heads::ConceptScores& scores() = 0;
   // After training: the head reported at each ratio (learned types keep its concepts).
   virtual void keep(const std::vector<PickedHead>& /*picked*/) {}
-  // Writes concepts.npy and the type's own files into `seed_dir`; returns the type's part of
-  // seed.json ("concept_type" and its details).
-  virtual nlohmann::json save(const std::string& seed_dir) const = 0;
+  // Writes concepts.npy and the type's own files into `seed_dir`, and its part of seed.json into
+  // `record`: concept_type and its details (concept_select, kmeans, end2end, ...).
+  virtual void save(const std::string& seed_dir, results::SeedResults& record) const = 0;
 };
 
 // One concept type. Implementations are stateless singletons.
@@ -69,15 +70,14 @@ class ConceptType {
   virtual void validate(const ConceptTypeOptions& /*options*/, int64_t /*num_concepts*/,
                         bool /*has_element_labels*/) const {}
   // Adds to a seed's settings those of this type that change its numbers.
-  virtual void add_settings(nlohmann::json& settings, const ConceptTypeOptions& options,
+  virtual void add_settings(results::FitSettings& settings, const ConceptTypeOptions& options,
                             bool has_element_labels) const = 0;
   // What a seed folder holds beside concepts.npy, heads/ and seed.json, for results.json's
   // "files".
   virtual std::string files() const = 0;
-  // Fields results.json gains from the seeds' records (default: none).
-  virtual nlohmann::json summary(const std::vector<nlohmann::json>& /*seeds*/) const {
-    return nlohmann::json::object();
-  }
+  // Sets what results.json gains from the seeds' records (default: nothing).
+  virtual void summarize(const std::vector<results::SeedResults>& /*seeds*/,
+                         results::FitResults& /*results*/) const {}
   virtual std::unique_ptr<SeedConcepts> start(const SeedInputs& in,
                                               const ConceptTypeOptions& options) const = 0;
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -36,9 +37,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// JSON number, or null for NaN.
-json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
 // "prototype (K of the elements) | cluster (...) | ...", from the registry.
 std::string concept_type_help() {
   std::string help;
@@ -49,20 +47,21 @@ std::string concept_type_help() {
 
 // The settings that change the numbers of one seed; a finished seed is reused only when its
 // settings match. The concept type adds its own.
-json seed_settings(const FitOptions& o) {
-  json j{{"num_concepts", o.num_concepts},
-         {"ratios", o.ratios},
-         {"lrs", o.lrs},
-         {"epochs", o.epochs},
-         {"batch_size", o.batch_size},
-         {"lr_decay", 0.99},
-         {"threshold", o.threshold},
-         {"select_on", o.select_on},
-         {"holdout_fraction", o.holdout_fraction},
-         {"num_classes", o.num_classes}};
+results::FitSettings seed_settings(const FitOptions& o) {
+  results::FitSettings s;
+  s.num_concepts = o.num_concepts;
+  s.ratios = o.ratios;
+  s.lrs = o.lrs;
+  s.epochs = o.epochs;
+  s.batch_size = o.batch_size;
+  s.lr_decay = 0.99;
+  s.threshold = o.threshold;
+  s.select_on = o.select_on;
+  s.holdout_fraction = o.holdout_fraction;
+  s.num_classes = o.num_classes;
   concepts::find_concept_type(o.concept_type)
-      .add_settings(j, o.concept_options, !o.concept_labels.empty());
-  return j;
+      .add_settings(s, o.concept_options, !o.concept_labels.empty());
+  return s;
 }
 
 // Warnings about the settings, for stderr and results.json: ratios at which the rule keeps no
@@ -94,160 +93,173 @@ std::string fmt(double v) {
   return s.str();
 }
 
+// The finished seed in `seed_file` when it was trained with `settings`; none when it is missing,
+// unreadable or of other settings.
+std::optional<results::SeedResults> finished_seed(const std::string& seed_file,
+                                                  const results::FitSettings& settings) {
+  if (!fs::exists(seed_file)) return std::nullopt;
+  try {
+    const json old = json::parse(core::read_text(seed_file));
+    if (!old.is_object() || old.value("settings", json()) != results::to_json(settings))
+      return std::nullopt;
+    return results::seed_results_from_json(old, seed_file);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 // Every seed, each reused from OUT/seeds/<seed>/seed.json when it was finished with the same
 // settings, else trained.
-std::vector<json> run_seeds(const FitOptions& o, const Inputs& in, const json& settings) {
+std::vector<results::SeedResults> run_seeds(const FitOptions& o, const Inputs& in,
+                                            const results::FitSettings& settings) {
   const torch::Device device = core::check_device(o.device);
-  std::vector<json> per_seed;
+  std::vector<results::SeedResults> per_seed;
   for (uint64_t seed : o.seeds) {
     const auto seed_file =
         (fs::path(o.out) / "seeds" / std::to_string(seed) / "seed.json").string();
-    if (fs::exists(seed_file)) {
-      json old;
-      try {
-        old = json::parse(core::read_text(seed_file));
-      } catch (const std::exception&) {
-        old = json();
-      }
-      if (old.is_object() && old.value("settings", json()) == settings) {
-        core::log_info("seed " + std::to_string(seed) + ": reusing " + seed_file);
-        per_seed.push_back(old);
-        continue;
-      }
+    if (auto old = finished_seed(seed_file, settings)) {
+      core::log_info("seed " + std::to_string(seed) + ": reusing " + seed_file);
+      per_seed.push_back(std::move(*old));
+      continue;
     }
     per_seed.push_back(detail::run_seed(o, in, seed, device, settings));
   }
   return per_seed;
 }
 
-// Mean ± std over seeds of one figure of seed.json.
-score::MeanStd over_seeds(const std::vector<json>& per_seed,
-                          const std::function<json(const json&)>& get) {
+// Mean ± std over seeds of one figure of a seed's record.
+score::MeanStd over_seeds(const std::vector<results::SeedResults>& per_seed,
+                          const std::function<double(const results::SeedResults&)>& get) {
   std::vector<double> v;
-  for (const auto& s : per_seed) {
-    const json x = get(s);
-    v.push_back(x.is_number() ? x.get<double>() : NAN);
-  }
+  for (const auto& s : per_seed) v.push_back(get(s));
   return score::mean_std(v);
 }
 
 // results.json's "ratios": per ratio, every figure as mean ± std over seeds.
-json ratios_over_seeds(const FitOptions& o, const std::vector<json>& per_seed) {
-  json ratios = json::array();
+std::vector<results::RatioResults> ratios_over_seeds(
+    const FitOptions& o, const std::vector<results::SeedResults>& per_seed) {
+  std::vector<results::RatioResults> ratios;
   for (size_t i = 0; i < o.ratios.size(); ++i) {
-    auto field = [&](const char* key) {
-      return over_seeds(per_seed, [&](const json& s) { return s["ratios"][i][key]; });
+    auto field = [&](double results::RatioPick::*key) {
+      return over_seeds(per_seed, [&](const results::SeedResults& s) { return s.ratios[i].*key; });
     };
-    auto top1 = field("top1"), top5 = field("top5"), arr = field("arr"),
-         arr_cc = field("arr_chance_corrected");
-    const json& first = per_seed[0]["ratios"][i];
-    json e{{"ratio", o.ratios[i]},    {"kept", first["kept"]},
-           {"top1", top1.mean},       {"top1_std", top1.std},
-           {"top5", top5.mean},       {"top5_std", top5.std},
-           {"epoch", first["epoch"]}, {"top5_epoch", first["top5_epoch"]},
-           {"lr", first["lr"]},       {"arr", arr.mean},
-           {"arr_std", arr.std}};
-    e["arr_chance_corrected"] = number_or_null(arr_cc.mean);
-    e["arr_chance_corrected_std"] = number_or_null(arr_cc.std);
+    const auto top1 = field(&results::RatioPick::top1), top5 = field(&results::RatioPick::top5),
+               arr = field(&results::RatioPick::arr),
+               arr_cc = field(&results::RatioPick::arr_chance_corrected);
+    const auto& first = per_seed[0].ratios[i];
+    results::RatioResults e;
+    e.ratio = o.ratios[i];
+    e.kept = first.kept;
+    e.top1 = top1.mean;
+    e.top1_std = top1.std;
+    e.top5 = top5.mean;
+    e.top5_std = top5.std;
+    e.epoch = first.epoch;
+    e.top5_epoch = first.top5_epoch;
+    e.lr = first.lr;
+    e.arr = arr.mean;
+    e.arr_std = arr.std;
+    e.arr_chance_corrected = arr_cc.mean;
+    e.arr_chance_corrected_std = arr_cc.std;
     ratios.push_back(e);
   }
   return ratios;
 }
 
 // The headline figures over seeds: standard accuracy, top-5, IIS (plain and chance-corrected).
-void headline_over_seeds(const std::vector<json>& per_seed, json& r) {
-  auto std_acc = over_seeds(per_seed, [](const json& s) { return s["standard"]["top1"]; });
-  auto std_top5 = over_seeds(per_seed, [](const json& s) { return s["standard"]["top5"]; });
-  auto iis = over_seeds(per_seed, [](const json& s) { return s["iis"]; });
-  auto iis_cc = over_seeds(per_seed, [](const json& s) { return s["iis_chance_corrected"]; });
-  r["standard_accuracy"] = std_acc.mean;
-  r["standard_accuracy_std"] = std_acc.std;
-  r["standard_top5"] = std_top5.mean;
-  r["standard_top5_std"] = std_top5.std;
-  r["standard_epoch"] = per_seed[0]["standard"]["epoch"];
-  r["iis"] = iis.mean;
-  r["iis_std"] = iis.std;
-  r["iis_chance_corrected"] = number_or_null(iis_cc.mean);
-  r["iis_chance_corrected_std"] = number_or_null(iis_cc.std);
+void headline_over_seeds(const std::vector<results::SeedResults>& per_seed,
+                         results::FitResults& r) {
+  using S = results::SeedResults;
+  const auto std_acc = over_seeds(per_seed, [](const S& s) { return s.standard.top1; });
+  const auto std_top5 = over_seeds(per_seed, [](const S& s) { return s.standard.top5; });
+  const auto iis = over_seeds(per_seed, [](const S& s) { return s.iis; });
+  const auto iis_cc = over_seeds(per_seed, [](const S& s) { return s.iis_chance_corrected; });
+  r.standard_accuracy = std_acc.mean;
+  r.standard_accuracy_std = std_acc.std;
+  r.standard_top5 = std_top5.mean;
+  r.standard_top5_std = std_top5.std;
+  r.standard_epoch = per_seed[0].standard.epoch;
+  r.iis = iis.mean;
+  r.iis_std = iis.std;
+  r.iis_chance_corrected = iis_cc.mean;
+  r.iis_chance_corrected_std = iis_cc.std;
 }
 
 // results.json without its timings: what was fit, on what, and the figures over seeds.
-json results_json(const FitOptions& o, const Inputs& in, const json& settings,
-                  const std::vector<json>& per_seed, const std::vector<std::string>& warnings) {
+results::FitResults fit_results(const FitOptions& o, const Inputs& in,
+                                const results::FitSettings& settings,
+                                std::vector<results::SeedResults> per_seed,
+                                const std::vector<std::string>& warnings) {
   const auto& type = concepts::find_concept_type(o.concept_type);
-  json r = type.summary(per_seed);
-  r["tool"] = "iis fit";
-  r["version"] = IIS_VERSION;
-  r["libtorch"] = TORCH_VERSION;
-  r["device"] = o.device;
-  r["threads"] = core::threads();
-  r["concept_type"] = o.concept_type;
-  r["settings"] = settings;
-  r["settings"]["seeds"] = o.seeds;
-  r["inputs"] = in.description;
-  r["inputs_key"] = in.key;
-  r["num_classes"] = in.num_classes;
-  r["num_concepts"] = o.num_concepts;
-  r["feature_dim"] = in.train_x.size(1);
-  r["train_rows"] = in.train_x.size(0);
-  r["val_rows"] = in.val_x.size(0);
-  r["seeds"] = o.seeds;
-  r["warnings"] = warnings;
+  results::FitResults r;
+  type.summarize(per_seed, r);
+  r.tool = "iis fit";
+  r.version = IIS_VERSION;
+  r.libtorch = TORCH_VERSION;
+  r.device = o.device;
+  r.threads = core::threads();
+  r.concept_type = o.concept_type;
+  r.settings = settings;
+  r.settings.seeds = o.seeds;
+  r.inputs = in.files;
+  r.inputs_key = in.key;
+  r.num_classes = in.num_classes;
+  r.num_concepts = o.num_concepts;
+  r.feature_dim = in.train_x.size(1);
+  r.train_rows = in.train_x.size(0);
+  r.val_rows = in.val_x.size(0);
+  r.seeds = o.seeds;
+  r.warnings = warnings;
   headline_over_seeds(per_seed, r);
-  r["ratios"] = ratios_over_seeds(o, per_seed);
-  r["per_seed"] = per_seed;
-  r["files"] =
-      json{{"curve", "curve.csv"},
-           {"epochs", "epochs.csv"},
-           {"concepts", "concepts.npy"},
-           {"seeds", "seeds/<seed>/ (concepts.npy, " + type.files() + ", heads/*.npy, seed.json)"}};
+  r.ratios = ratios_over_seeds(o, per_seed);
+  r.per_seed = std::move(per_seed);
+  r.files = {"curve.csv", "epochs.csv", "concepts.npy",
+             "seeds/<seed>/ (concepts.npy, " + type.files() + ", heads/*.npy, seed.json)"};
   return r;
 }
 
 // curve.csv: the retention curve, one row per ratio (results.json's "ratios").
-std::string curve_csv(const json& ratios) {
-  auto num = [](const json& j) { return j.is_number() ? j.get<double>() : NAN; };
+std::string curve_csv(const std::vector<results::RatioResults>& ratios) {
   std::ostringstream curve;
   curve << "ratio,kept,top1,top1_std,top5,top5_std,arr,arr_std,arr_chance_corrected,"
            "arr_chance_corrected_std\n";
   for (const auto& e : ratios) {
-    curve << fmt(num(e["ratio"])) << "," << e["kept"].get<int64_t>();
-    for (const char* key : {"top1", "top1_std", "top5", "top5_std", "arr", "arr_std",
-                            "arr_chance_corrected", "arr_chance_corrected_std"})
-      curve << "," << fmt(num(e[key]));
+    curve << fmt(e.ratio) << "," << e.kept;
+    for (double v : {e.top1, e.top1_std, e.top5, e.top5_std, e.arr, e.arr_std,
+                     e.arr_chance_corrected, e.arr_chance_corrected_std})
+      curve << "," << fmt(v);
     curve << "\n";
   }
   return curve.str();
 }
 
+// The rows of epochs.csv of one head's curve.
+void curve_rows(std::ostringstream& epochs, uint64_t seed, const char* head,
+                const results::HeadCurve& c) {
+  for (size_t e = 0; e < c.train_loss.size(); ++e) {
+    epochs << seed << "," << head << "," << (c.ratio ? fmt(*c.ratio) : "") << "," << fmt(c.lr)
+           << "," << e + 1 << "," << fmt(c.train_loss[e]) << "," << fmt(c.val_top1[e]) << ","
+           << fmt(c.val_top5[e]) << "," << (c.holdout_top1 ? fmt((*c.holdout_top1)[e]) : "")
+           << "\n";
+  }
+}
+
 // epochs.csv: every head's per-epoch curve, for every seed.
-std::string epochs_csv(const std::vector<json>& per_seed) {
-  auto num = [](const json& j) { return j.is_number() ? j.get<double>() : NAN; };
+std::string epochs_csv(const std::vector<results::SeedResults>& per_seed) {
   std::ostringstream epochs;
   epochs << "seed,head,ratio,lr,epoch,train_loss,val_top1,val_top5,holdout_top1\n";
   for (const auto& s : per_seed) {
-    for (const char* group : {"standard", "ratios"}) {
-      for (const auto& c : s["curves"][group]) {
-        const auto& loss = c["train_loss"];
-        for (size_t e = 0; e < loss.size(); ++e) {
-          epochs << s["seed"].get<uint64_t>() << ","
-                 << (std::string(group) == "standard" ? "standard" : "interpretable") << ","
-                 << (c.contains("ratio") ? fmt(c["ratio"].get<double>()) : "") << ","
-                 << fmt(c["lr"].get<double>()) << "," << e + 1 << "," << fmt(num(loss[e])) << ","
-                 << fmt(num(c["val_top1"][e])) << "," << fmt(num(c["val_top5"][e])) << ","
-                 << (c.contains("holdout_top1") ? fmt(num(c["holdout_top1"][e])) : "") << "\n";
-        }
-      }
-    }
+    for (const auto& c : s.curves.standard) curve_rows(epochs, s.seed, "standard", c);
+    for (const auto& c : s.curves.ratios) curve_rows(epochs, s.seed, "interpretable", c);
   }
   return epochs.str();
 }
 
 // Per seed, how long its concepts, scores and heads took.
-json timings_json(double load_s, const std::vector<json>& per_seed) {
-  json timings{{"load_s", load_s}, {"seeds", json::array()}};
-  for (const auto& s : per_seed)
-    timings["seeds"].push_back(json{{"seed", s["seed"]}, {"timings", s["timings"]}});
+results::FitTimings fit_timings(double load_s, const std::vector<results::SeedResults>& per_seed) {
+  results::FitTimings timings;
+  timings.load_s = load_s;
+  for (const auto& s : per_seed) timings.seeds.push_back({s.seed, s.timings});
   return timings;
 }
 
@@ -290,9 +302,9 @@ core::Options fit_options(FitOptions& o) {
 }
 
 json fit_settings(const FitOptions& o) {
-  json settings = seed_settings(o);
-  settings["concept_type"] = o.concept_type;
-  return settings;
+  results::FitSettings settings = seed_settings(o);
+  settings.concept_type = o.concept_type;
+  return results::to_json(settings);
 }
 
 void validate_fit_options(const FitOptions& o) {
@@ -358,7 +370,7 @@ FitSummary run_fit(const FitOptions& o) {
   validate_fit_options(o);
   core::log_info("reading inputs");
   const Inputs in = detail::load_inputs(o);
-  const json settings = seed_settings(o);
+  const results::FitSettings settings = seed_settings(o);
   const json folder_settings = fit_settings(o);  // what a later run must match to resume here
   const bool replace = detail::check_out_folder(o, in.key, folder_settings);
   const double load_s = seconds_since(start);
@@ -367,25 +379,24 @@ FitSummary run_fit(const FitOptions& o) {
   detail::clear_out_folder(o, replace);
   core::make_dirs(o.out);
   const auto out = fs::path(o.out);
-  const json marker{
-      {"inputs_key", in.key}, {"inputs", in.description}, {"settings", folder_settings}};
+  const json marker{{"inputs_key", in.key},
+                    {"inputs", results::to_json(in.files)},
+                    {"settings", folder_settings}};
   core::write_text_atomic((out / "fit_inputs.json").string(), marker.dump(1));
   const std::vector<std::string> warnings = settings_warnings(o);
   for (const auto& w : warnings) core::log_info("warning: " + w);
-  const std::vector<json> per_seed = run_seeds(o, in, settings);
-
-  json r = results_json(o, in, settings, per_seed, warnings);
+  results::FitResults r = fit_results(o, in, settings, run_seeds(o, in, settings), warnings);
   // The first seed's concepts at the top level.
   const auto first_concepts =
       (out / "seeds" / std::to_string(o.seeds[0]) / "concepts.npy").string();
   io::save_npy((out / "concepts.npy").string(), io::load_npy(first_concepts));
-  core::write_text_atomic((out / "curve.csv").string(), curve_csv(r["ratios"]));
-  core::write_text_atomic((out / "epochs.csv").string(), epochs_csv(per_seed));
-  r["timings"] = timings_json(load_s, per_seed);
-  r["timings"]["total_s"] = seconds_since(start);
+  core::write_text_atomic((out / "curve.csv").string(), curve_csv(r.ratios));
+  core::write_text_atomic((out / "epochs.csv").string(), epochs_csv(r.per_seed));
+  r.timings = fit_timings(load_s, r.per_seed);
+  r.timings.total_s = seconds_since(start);
   FitSummary summary;
   summary.results_path = (out / "results.json").string();
-  core::write_text_atomic(summary.results_path, r.dump(1));
+  core::write_text_atomic(summary.results_path, results::to_json(r).dump(1));
   summary.results = std::move(r);
   return summary;
 }

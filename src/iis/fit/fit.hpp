@@ -10,6 +10,7 @@
 
 #include "iis/concepts/options.hpp"
 #include "iis/core/options.hpp"
+#include "iis/results/results.hpp"
 
 namespace iis::fit {
 
@@ -71,7 +72,7 @@ nlohmann::json fit_settings(const FitOptions& options);
 // What run_fit wrote, for the tool to print.
 struct FitSummary {
   std::string results_path;  // OUT/results.json
-  nlohmann::json results;    // its content
+  results::FitResults results;  // its content
 };
 
 // Validates the options and every input (NaN/Inf, label ranges, shapes, an OUT folder that

@@ -320,6 +320,10 @@ json to_json(const SeedResults& seed) { return Codec<SeedResults>::write(seed); 
 
 json to_json(const FitSettings& settings) { return Codec<FitSettings>::write(settings); }
 
+json to_json(const std::map<std::string, InputFile>& inputs) {
+  return Codec<std::map<std::string, InputFile>>::write(inputs);
+}
+
 FitResults results_from_json(const json& j, const std::string& source) {
   IIS_CHECK_HINT(j.is_object(), source << " is not a JSON object", detail::kRefitHint);
   FitResults results;

@@ -226,6 +226,7 @@ struct FitResults {
 nlohmann::json to_json(const FitResults& results);
 nlohmann::json to_json(const SeedResults& seed);
 nlohmann::json to_json(const FitSettings& settings);
+nlohmann::json to_json(const std::map<std::string, InputFile>& inputs);  // "inputs"
 
 // Reads a results.json's JSON. Throws iis::Error naming `source` and the key (e.g.
 // "per_seed[1].ratios[0].top1") for a value of the wrong type, a missing required key, a

@@ -33,16 +33,13 @@ class ClusterConcepts : public SeedConcepts {
     return *scores_;
   }
 
-  nlohmann::json save(const std::string& seed_dir) const override {
+  void save(const std::string& seed_dir, results::SeedResults& record) const override {
     save_tensor(seed_dir, "concepts.npy", vectors_);
     // Each element's concept (its nearest centre): the elements behind a cluster concept.
     save_tensor(seed_dir, "element_concept.npy", result_.labels);
-    nlohmann::json kmeans{{"inertia", result_.inertia},
-                          {"iterations", result_.iterations},
-                          {"converged", result_.converged},
-                          {"clustered_elements", result_.sample.size(0)},
-                          {"seconds", result_.seconds}};
-    return {{"concept_type", "cluster"}, {"kmeans", kmeans}};
+    record.concept_type = "cluster";
+    record.kmeans = results::KMeansDetails{result_.inertia, result_.iterations, result_.converged,
+                                           result_.sample.size(0), result_.seconds};
   }
 
  private:
@@ -68,20 +65,19 @@ class Cluster : public ConceptType {
             {"kmeans_max_iter", "cluster: at most this many iterations", &o.kmeans.max_iter}};
   }
 
-  void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o, bool) const override {
-    settings["concept_type"] = "cluster";
-    settings["kmeans"] = {{"max_elements", o.kmeans.max_elements},
-                          {"tol", o.kmeans.tol},
-                          {"max_iter", o.kmeans.max_iter}};
+  void add_settings(results::FitSettings& settings, const ConceptTypeOptions& o,
+                    bool) const override {
+    settings.concept_type = "cluster";
+    settings.kmeans = results::KMeansSettings{o.kmeans.max_elements, o.kmeans.tol, o.kmeans.max_iter};
   }
 
   std::string files() const override { return "element_concept.npy: each element's cluster"; }
 
   // Per seed: inertia, iterations, converged, ...
-  nlohmann::json summary(const std::vector<nlohmann::json>& seeds) const override {
-    nlohmann::json all = nlohmann::json::array();
-    for (const auto& s : seeds) all.push_back(s.value("kmeans", nlohmann::json()));
-    return {{"kmeans", all}};
+  void summarize(const std::vector<results::SeedResults>& seeds,
+                 results::FitResults& results) const override {
+    results.kmeans.emplace();
+    for (const auto& s : seeds) results.kmeans->push_back(s.kmeans.value_or(results::KMeansDetails{}));
   }
 
   std::unique_ptr<SeedConcepts> start(const SeedInputs& in,

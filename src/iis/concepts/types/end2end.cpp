@@ -41,16 +41,16 @@ class End2EndConcepts : public SeedConcepts {
     }
   }
 
-  nlohmann::json save(const std::string& seed_dir) const override {
+  void save(const std::string& seed_dir, results::SeedResults& record) const override {
     save_tensor(seed_dir, "concepts.npy", vectors_);
     save_tensor(seed_dir, "element_concept.npy", assignment_);
-    nlohmann::json details{{"temperature", options_.end2end.temperature},
-                           {"assignment", in_.seed_folder + "/element_concept.npy"},
-                           {"assignment_layout", "R×M int64: each element's concept, per ratio"},
-                           {"concepts_layout", "R×K×D: the learned concepts, per ratio"},
-                           {"concepts_used", used_},
-                           {"largest_concept", largest_}};
-    return {{"concept_type", "end2end"}, {"end2end", details}};
+    record.concept_type = "end2end";
+    record.end2end = results::End2EndDetails{options_.end2end.temperature,
+                                             in_.seed_folder + "/element_concept.npy",
+                                             "R×M int64: each element's concept, per ratio",
+                                             "R×K×D: the learned concepts, per ratio",
+                                             used_,
+                                             largest_};
   }
 
  private:
@@ -70,9 +70,10 @@ class End2End : public ConceptType {
     return {{"temperature", "end2end: Gumbel-softmax temperature (> 0)", &o.end2end.temperature}};
   }
 
-  void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o, bool) const override {
-    settings["concept_type"] = "end2end";
-    settings["temperature"] = o.end2end.temperature;
+  void add_settings(results::FitSettings& settings, const ConceptTypeOptions& o,
+                    bool) const override {
+    settings.concept_type = "end2end";
+    settings.temperature = o.end2end.temperature;
   }
 
   std::string files() const override {

@@ -36,10 +36,11 @@ class PrototypeConcepts : public SeedConcepts {
     return *scores_;
   }
 
-  nlohmann::json save(const std::string& seed_dir) const override {
+  void save(const std::string& seed_dir, results::SeedResults& record) const override {
     save_tensor(seed_dir, "concepts.npy", chosen_.vectors);
     save_tensor(seed_dir, "concept_index.npy", chosen_.element_index);
-    return {{"concept_type", "prototype"}, {"concept_select", to_string(chosen_.select)}};
+    record.concept_type = "prototype";
+    record.concept_select = to_string(chosen_.select);
   }
 
  private:
@@ -67,9 +68,9 @@ class Prototype : public ConceptType {
                    "pass --concept-labels, or use --concept-select random");
   }
 
-  void add_settings(nlohmann::json& settings, const ConceptTypeOptions& o,
+  void add_settings(results::FitSettings& settings, const ConceptTypeOptions& o,
                     bool has_element_labels) const override {
-    settings["concept_select"] = resolved_select(o, has_element_labels);
+    settings.concept_select = resolved_select(o, has_element_labels);
   }
 
   std::string files() const override { return "concept_index.npy"; }

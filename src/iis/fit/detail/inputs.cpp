@@ -115,23 +115,19 @@ void check_classes_and_sizes(const FitOptions& o, Inputs& in) {
 // Each input's absolute path, fingerprint and shape, and one key over all fingerprints.
 void describe_inputs(const FitOptions& o, Inputs& in) {
   auto describe = [](const std::string& path, const torch::Tensor& t) {
-    json j{{"path", fs::absolute(path).string()}, {"fingerprint", core::fingerprint_file(path)}};
-    j["shape"] = t.sizes().vec();
-    return j;
+    return results::InputFile{fs::absolute(path).string(), core::fingerprint_file(path),
+                              t.sizes().vec()};
   };
-  in.description = json::object();
-  in.description["train_features"] = describe(o.train_features, in.train_x);
-  in.description["train_labels"] = describe(o.train_labels, in.train_y);
-  in.description["val_features"] = describe(o.val_features, in.val_x);
-  in.description["val_labels"] = describe(o.val_labels, in.val_y);
-  in.description["concepts"] = describe(o.concepts, in.elements);
+  in.files["train_features"] = describe(o.train_features, in.train_x);
+  in.files["train_labels"] = describe(o.train_labels, in.train_y);
+  in.files["val_features"] = describe(o.val_features, in.val_x);
+  in.files["val_labels"] = describe(o.val_labels, in.val_y);
+  in.files["concepts"] = describe(o.concepts, in.elements);
   if (!o.concept_labels.empty()) {
-    in.description["concept_labels"] = describe(o.concept_labels, in.element_labels);
+    in.files["concept_labels"] = describe(o.concept_labels, in.element_labels);
   }
-  std::string all;
-  for (const auto& [name, item] : in.description.items()) {
-    all += name + "=" + item["fingerprint"].get<std::string>() + ";";
-  }
+  std::string all;  // in name order, as the JSON object listed them
+  for (const auto& [name, file] : in.files) all += name + "=" + file.fingerprint + ";";
   in.key = core::fingerprint_text(all);
 }
 

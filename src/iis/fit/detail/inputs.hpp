@@ -6,17 +6,19 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "iis/fit/fit.hpp"
+#include "iis/results/results.hpp"
 
 namespace iis::fit::detail {
 
 struct Inputs {
   torch::Tensor train_x, train_y, val_x, val_y, elements, element_labels;
   int64_t num_classes = 0;
-  nlohmann::json description;  // paths, fingerprints and shapes
-  std::string key;             // one fingerprint over every input file
+  std::map<std::string, results::InputFile> files;  // by input name: path, fingerprint, shape
+  std::string key;  // one fingerprint over every input file
 };
 
 // Reads every input and checks shapes, label ranges and the class count (throws iis::Error

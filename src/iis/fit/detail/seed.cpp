@@ -19,16 +19,12 @@
 namespace iis::fit::detail {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
-
-// JSON number, or null for NaN.
-json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // The trained heads of one seed and what is reported of them.
 struct SeedOutcome {
@@ -125,87 +121,74 @@ void save_heads(const std::string& heads_dir, const SeedOutcome& s) {
   save("standard_bias.npy", s.standard->params.bias);
 }
 
-json head_json(const heads::HeadOutcome& h) {
-  json j{{"top1", h.top1},
-         {"top5", h.top5},
-         {"epoch", h.epoch},
-         {"top5_epoch", h.top5_epoch},
-         {"lr", h.lr}};
-  j["select_top1"] = h.select_top1;
-  if (!h.standard) {
-    j["ratio"] = h.ratio;
-    j["kept"] = h.kept;
-  }
-  return j;
+// The reported head as seed.json records it.
+results::HeadPick head_pick(const heads::HeadOutcome& h) {
+  return results::HeadPick{h.top1, h.top5, h.epoch, h.top5_epoch, h.lr, h.select_top1};
 }
 
-json curve_json(const heads::HeadOutcome& h) {
-  json j{{"lr", h.lr}};
-  if (!h.standard) j["ratio"] = h.ratio;
-  std::vector<double> loss, top1, top5, hold;
+results::HeadCurve head_curve(const heads::HeadOutcome& h) {
+  results::HeadCurve c;
+  c.lr = h.lr;
+  if (!h.standard) c.ratio = h.ratio;
+  std::vector<double> hold;
   for (const auto& e : h.epochs) {
-    loss.push_back(e.train_loss);
-    top1.push_back(e.val_top1);
-    top5.push_back(e.val_top5);
+    c.train_loss.push_back(e.train_loss);
+    c.val_top1.push_back(e.val_top1);
+    c.val_top5.push_back(e.val_top5);
     hold.push_back(e.holdout_top1);
   }
-  j["train_loss"] = loss;
-  j["val_top1"] = top1;
-  j["val_top5"] = top5;
-  if (!h.epochs.empty() && std::isfinite(h.epochs[0].holdout_top1)) j["holdout_top1"] = hold;
-  return j;
+  if (!h.epochs.empty() && std::isfinite(h.epochs[0].holdout_top1)) c.holdout_top1 = hold;
+  return c;
 }
 
 // The reported heads per ratio, with their retention.
-json ratios_json(const SeedOutcome& s, int64_t num_classes) {
-  json ratios = json::array();
+std::vector<results::RatioPick> ratio_picks(const SeedOutcome& s, int64_t num_classes) {
+  std::vector<results::RatioPick> ratios;
   const double standard = s.standard->top1;
   for (const auto* b : s.best) {
-    auto r = head_json(*b);
-    r["arr"] = b->top1 / standard;
-    r["arr_chance_corrected"] =
+    results::RatioPick r;
+    static_cast<results::HeadPick&>(r) = head_pick(*b);
+    r.ratio = b->ratio;
+    r.kept = b->kept;
+    r.arr = b->top1 / standard;
+    r.arr_chance_corrected =
         std::isfinite(s.iis_chance_corrected)
-            ? json(score::chance_corrected_retention(b->top1, standard, num_classes))
-            : json(nullptr);
+            ? score::chance_corrected_retention(b->top1, standard, num_classes)
+            : NAN;
     ratios.push_back(r);
   }
   return ratios;
 }
 
-// seed.json: the settings, the type's record, the reported heads, the curves, the files.
-json seed_record(const Inputs& in, uint64_t seed, const json& settings, const json& concepts,
-                 const SeedOutcome& s) {
+// seed.json but for the concept type's part: the settings, the reported heads, the curves, the
+// files.
+results::SeedResults seed_record(const Inputs& in, uint64_t seed,
+                                 const results::FitSettings& settings, const SeedOutcome& s) {
   const std::string folder = "seeds/" + std::to_string(seed);
-  json j = concepts;
-  j["seed"] = seed;
-  j["settings"] = settings;
-  j["standard"] = head_json(*s.standard);
-  j["iis"] = s.iis;
-  j["iis_chance_corrected"] = number_or_null(s.iis_chance_corrected);
-  j["ratios"] = ratios_json(s, in.num_classes);
-  j["curves"] = json{{"standard", json::array()}, {"ratios", json::array()}};
-  for (const auto& h : s.outcome.standard) j["curves"]["standard"].push_back(curve_json(h));
-  for (const auto& h : s.outcome.interpretable) j["curves"]["ratios"].push_back(curve_json(h));
-  j["heads"] = json{{"folder", folder + "/heads"},
-                    {"files",
-                     {"gamma.npy", "beta.npy", "weight.npy", "bias.npy", "standard_weight.npy",
-                      "standard_bias.npy"}},
-                    {"layout",
-                     "gamma, beta: R×K; weight: R×C×K; bias: R×C (one row per ratio, "
-                     "in the order of 'ratios'); standard_weight: C×D"},
-                    {"concepts", folder + "/concepts.npy"}};
-  j["rows"] = json{{"train", s.outcome.fit_rows},
-                   {"holdout", s.outcome.holdout_rows},
-                   {"val", in.val_x.size(0)}};
-  j["timings"] =
-      json{{"concepts_s", s.concepts_s}, {"scores_s", s.scores_s}, {"train_s", s.outcome.seconds}};
-  return j;
+  results::SeedResults r;
+  r.seed = seed;
+  r.settings = settings;
+  r.standard = head_pick(*s.standard);
+  r.iis = s.iis;
+  r.iis_chance_corrected = s.iis_chance_corrected;
+  r.ratios = ratio_picks(s, in.num_classes);
+  for (const auto& h : s.outcome.standard) r.curves.standard.push_back(head_curve(h));
+  for (const auto& h : s.outcome.interpretable) r.curves.ratios.push_back(head_curve(h));
+  r.heads = {folder + "/heads",
+             {"gamma.npy", "beta.npy", "weight.npy", "bias.npy", "standard_weight.npy",
+              "standard_bias.npy"},
+             "gamma, beta: R×K; weight: R×C×K; bias: R×C (one row per ratio, in the order of "
+             "'ratios'); standard_weight: C×D",
+             folder + "/concepts.npy"};
+  r.rows = {s.outcome.fit_rows, s.outcome.holdout_rows, in.val_x.size(0)};
+  r.timings = {s.concepts_s, s.scores_s, s.outcome.seconds};
+  return r;
 }
 
 }  // namespace
 
-json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Device device,
-              const json& settings) {
+results::SeedResults run_seed(const FitOptions& o, const Inputs& in, uint64_t seed,
+                              torch::Device device, const results::FitSettings& settings) {
   const auto seed_dir = (fs::path(o.out) / "seeds" / std::to_string(seed)).string();
   // Whatever an interrupted or other run left there is not this seed's: start it afresh, so no
   // file of another concept type stays beside this one's.
@@ -226,11 +209,12 @@ json run_seed(const FitOptions& o, const Inputs& in, uint64_t seed, torch::Devic
 
   const auto heads_dir = (fs::path(seed_dir) / "heads").string();
   core::make_dirs(heads_dir);
-  const json concepts_record = concepts->save(seed_dir);
+  results::SeedResults record = seed_record(in, seed, settings, s);
+  concepts->save(seed_dir, record);
   save_heads(heads_dir, s);
-  const json j = seed_record(in, seed, settings, concepts_record, s);
-  core::write_text_atomic((fs::path(seed_dir) / "seed.json").string(), j.dump(1));
-  return j;
+  core::write_text_atomic((fs::path(seed_dir) / "seed.json").string(),
+                          results::to_json(record).dump(1));
+  return record;
 }
 
 }  // namespace iis::fit::detail
