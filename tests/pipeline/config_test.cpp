@@ -38,7 +38,7 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.fit.seeds, (std::vector<uint64_t>{0}));
   EXPECT_EQ(c.fit.ratios, (std::vector<double>{0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.98}));
   EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype"}));
-  EXPECT_EQ(c.concepts.kind, "segments");
+  EXPECT_EQ(c.concepts.kind, elements::ElementKind::Segments);
   EXPECT_EQ(c.concepts.images_per_class, 10);
   EXPECT_EQ(c.fit.num_concepts, 200);
   EXPECT_EQ(c.fit.epochs, 30);
@@ -215,6 +215,60 @@ TEST(Config, FitSectionTakesExactlyWhatFitTakes) {
     EXPECT_EQ(config.empty(), library.empty()) << "config: " << config << "; fit: " << library;
     if (!library.empty()) EXPECT_NE(config.find(library), std::string::npos) << config;
   }
+}
+
+// The concepts: section is the options of `iis elements`, checked by its own validation: at
+// the ends of each of the library's ranges, the config accepts exactly what the library does
+// (they had drifted: grid 10000 and patch_size 100000 passed the config, not the library).
+TEST(Config, ConceptsSectionTakesExactlyWhatElementsTakes) {
+  const std::string base = kMinimal;
+  RunConfig c = parse_run_config(
+      base + "concepts: {kind: patches, grid: 7, patch_size: 64, image_select: random, seed: 3}\n",
+      "t.yaml");
+  EXPECT_EQ(c.concepts.kind, elements::ElementKind::Patches);
+  EXPECT_EQ(c.concepts.grid, 7);
+  EXPECT_EQ(c.concepts.patch_size, 64);
+  EXPECT_EQ(c.concepts.select, elements::ImageSelect::Random);
+  EXPECT_EQ(c.concepts.seed, 3u);
+  struct Case {
+    const char* yaml;  // one concepts: key at one value
+    void (*set)(elements::ElementsOptions&);
+  };
+  const Case cases[] = {
+      {"grid: 1024", [](elements::ElementsOptions& o) { o.grid = 1024; }},
+      {"grid: 1025", [](elements::ElementsOptions& o) { o.grid = 1025; }},
+      {"grid: 0", [](elements::ElementsOptions& o) { o.grid = 0; }},
+      {"patch_size: 8192", [](elements::ElementsOptions& o) { o.patch_size = 8192; }},
+      {"patch_size: 8193", [](elements::ElementsOptions& o) { o.patch_size = 8193; }},
+      {"images_per_class: 0", [](elements::ElementsOptions& o) { o.images_per_class = 0; }},
+      {"images_per_class: -1", [](elements::ElementsOptions& o) { o.images_per_class = -1; }},
+      {"scales: [1]", [](elements::ElementsOptions& o) { o.scales = {1}; }},
+      {"scales: [0]", [](elements::ElementsOptions& o) { o.scales = {0}; }},
+      {"scales: []", [](elements::ElementsOptions& o) { o.scales = {}; }},
+      {"compactness: 0", [](elements::ElementsOptions& o) { o.compactness = 0; }},
+      {"sigma: 0", [](elements::ElementsOptions& o) { o.sigma = 0; }},
+      {"sigma: -0.5", [](elements::ElementsOptions& o) { o.sigma = -0.5; }},
+      {"masks_per_scale: 0", [](elements::ElementsOptions& o) { o.masks_per_scale = 0; }},
+      {"min_area: 0", [](elements::ElementsOptions& o) { o.min_area = 0; }},
+      {"min_area: 1", [](elements::ElementsOptions& o) { o.min_area = 1; }},
+      {"jaccard: 1", [](elements::ElementsOptions& o) { o.jaccard = 1; }},
+      {"jaccard: 1.5", [](elements::ElementsOptions& o) { o.jaccard = 1.5; }},
+      {"fill: 255", [](elements::ElementsOptions& o) { o.fill = 255; }},
+      {"fill: 256", [](elements::ElementsOptions& o) { o.fill = 256; }},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.yaml);
+    elements::ElementsOptions o;
+    k.set(o);
+    const std::string library = test::error_of([&] { o.validate_settings(); });
+    const std::string config = test::error_of(
+        [&] { parse_run_config(base + "concepts: {" + k.yaml + "}\n", "t.yaml"); });
+    EXPECT_EQ(config.empty(), library.empty()) << "config: " << config << "; elements: " << library;
+    if (!library.empty()) EXPECT_NE(config.find(library), std::string::npos) << config;
+  }
+  // A whole number beyond an int is refused by the config before it could wrap around.
+  EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {grid: 4294967300}\n", "t.yaml"),
+                   "outside the range of an int");
 }
 
 // Every option of `iis fit` a config may set is a key of fit:, and setting it to its default

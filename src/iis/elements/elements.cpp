@@ -36,10 +36,6 @@ namespace {
 constexpr const char* kJournal = "elements.journal.jsonl";
 constexpr const char* kSummary = "elements.json";
 
-const char* kind_name(ElementKind kind) {
-  return kind == ElementKind::Segments ? "segments" : "patches";
-}
-
 // A class name usable as one folder name: no separators, no control characters, not "."/"..".
 std::string safe_file_name(const std::string& name) {
   std::string out;
@@ -83,9 +79,9 @@ struct Job {
 
 // The settings that determine the output, as JSON (also the fingerprint's input).
 json settings_json(const ElementsOptions& o) {
-  json j = {{"kind", kind_name(o.kind)},
+  json j = {{"kind", to_string(o.kind)},
             {"images_per_class", o.images_per_class},
-            {"image_select", o.select == ImageSelect::First ? "first" : "random"}};
+            {"image_select", to_string(o.select)}};
   if (o.select == ImageSelect::Random) j["seed"] = o.seed;
   if (o.kind == ElementKind::Segments) {
     j.update({{"scales", o.scales},
@@ -299,7 +295,7 @@ void extract_pending(const data::Dataset& dataset, const std::vector<Job>& jobs,
   IIS_CHECK_HINT(journal.good(), "cannot write " << journal_path, "check that --out is writable");
   const int threads = std::max<int>(1, std::min<int>(o.threads > 0 ? o.threads : core::threads(),
                                                      static_cast<int>(pending.size())));
-  core::Progress progress("elements (" + std::string(kind_name(o.kind)) + ")",
+  core::Progress progress("elements (" + std::string(to_string(o.kind)) + ")",
                           static_cast<int64_t>(pending.size()), "images");
   int64_t element_count = 0;
   {
@@ -357,9 +353,21 @@ std::pair<int64_t, json> write_lists(const fs::path& out, const std::vector<Job>
 
 }  // namespace
 
+const char* to_string(ElementKind kind) {
+  return kind == ElementKind::Segments ? "segments" : "patches";
+}
+
+const char* to_string(ImageSelect select) {
+  return select == ImageSelect::First ? "first" : "random";
+}
+
 void ElementsOptions::validate() const {
   IIS_CHECK_HINT(!data.empty(), "--data is required", "give an ImageFolder root or IDX file");
   IIS_CHECK_HINT(!out.empty(), "--out is required", "give the folder to write elements to");
+  validate_settings();
+}
+
+void ElementsOptions::validate_settings() const {
   IIS_CHECK_HINT(images_per_class >= 0,
                  "--images-per-class must be >= 0 (0 = all), got " << images_per_class, "");
   IIS_CHECK_HINT(!scales.empty(), "--scales needs at least one n_segments value", "e.g. 10,20,30");

@@ -11,6 +11,10 @@ namespace iis::elements {
 enum class ElementKind { Segments, Patches };
 enum class ImageSelect { First, Random };
 
+// "segments" | "patches", "first" | "random": the names of the flags and config keys.
+const char* to_string(ElementKind kind);
+const char* to_string(ImageSelect select);
+
 // Options of run_elements(); defaults are the reference's (docs/design.md §3).
 struct ElementsOptions {
   std::string data;                          // --data: ImageFolder root or IDX images file
@@ -38,8 +42,10 @@ struct ElementsOptions {
   bool force = false;  // --force: write into a non-empty folder made from other inputs
   int threads = 0;     // worker threads, 0 = core::threads()
 
-  // Throws iis::Error naming the flag and its valid range.
+  // Throws iis::Error naming the flag and its valid range (validate_settings: all but the
+  // paths, what `iis run`'s concepts: section sets).
   void validate() const;
+  void validate_settings() const;
 };
 
 // What a run did.

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -13,6 +14,7 @@
 #include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/elements/elements.hpp"
 
 namespace iis::pipeline {
 namespace {
@@ -240,6 +242,49 @@ void read_option(const Section& section, const core::Option& option) {
       option.value);
 }
 
+// An int option of a library struct read from `key`: any whole number the YAML holds that
+// fits an int (the library's own validation checks its range).
+void read_int(const Section& s, const std::string& key, int& field) {
+  const int64_t v = s.get<int64_t>(key, field);
+  check_range(s, key, static_cast<double>(v), std::numeric_limits<int>::min(),
+              std::numeric_limits<int>::max(), "the range of an int");
+  field = static_cast<int>(v);
+}
+
+// `concepts:`: the options of `iis elements` (their keys without '--', '_' for '-'), with its
+// defaults, checked by its own validation.
+void parse_concepts_section(const Section& top, elements::ElementsOptions& o) {
+  Section k = top.child("concepts");
+  k.only_keys({"kind", "images_per_class", "image_select", "seed", "scales", "compactness", "sigma",
+               "masks_per_scale", "min_area", "jaccard", "fill", "grid", "patch_size"});
+  const std::string kind = k.get<std::string>("kind", elements::to_string(o.kind));
+  check_one_of(k, "kind", kind, {"segments", "patches"});
+  o.kind = kind == "segments" ? elements::ElementKind::Segments : elements::ElementKind::Patches;
+  read_int(k, "images_per_class", o.images_per_class);
+  const std::string select = k.get<std::string>("image_select", elements::to_string(o.select));
+  check_one_of(k, "image_select", select, {"first", "random"});
+  o.select = select == "random" ? elements::ImageSelect::Random : elements::ImageSelect::First;
+  const int64_t seed = k.get<int64_t>("seed", static_cast<int64_t>(o.seed));
+  check_range(k, "seed", static_cast<double>(seed), 0, 1e18, "≥ 0");
+  o.seed = static_cast<uint64_t>(seed);
+  const std::vector<int64_t> scales =
+      k.get<std::vector<int64_t>>("scales", std::vector<int64_t>(o.scales.begin(), o.scales.end()));
+  for (auto n : scales)
+    check_range(k, "scales", static_cast<double>(n), std::numeric_limits<int>::min(),
+                std::numeric_limits<int>::max(), "the range of an int");
+  o.scales.assign(scales.begin(), scales.end());
+  o.compactness = k.get<double>("compactness", o.compactness);
+  o.sigma = k.get<double>("sigma", o.sigma);
+  read_int(k, "masks_per_scale", o.masks_per_scale);
+  o.min_area = k.get<double>("min_area", o.min_area);
+  o.jaccard = k.get<double>("jaccard", o.jaccard);
+  read_int(k, "fill", o.fill);
+  read_int(k, "grid", o.grid);
+  read_int(k, "patch_size", o.patch_size);
+  with_context(top.source() + ": 'concepts:' (the options of `iis elements`)",
+               [&] { o.validate_settings(); });
+}
+
 // `fit:`: the options of `iis fit` under their flag names ('_' for '-'), with fit's defaults,
 // checked by fit's own validation (with the top-level seeds and ratios).
 void parse_fit_section(const Section& top, RunConfig& c) {
@@ -305,37 +350,7 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   check_range(d, "train_limit", static_cast<double>(c.dataset.train_limit), 0, 1e15, "≥ 0");
   check_range(d, "val_limit", static_cast<double>(c.dataset.val_limit), 0, 1e15, "≥ 0");
 
-  Section k = top.child("concepts");
-  k.only_keys({"kind", "images_per_class", "image_select", "seed", "scales", "compactness", "sigma",
-               "masks_per_scale", "min_area", "jaccard", "fill", "grid", "patch_size"});
-  auto& l = c.concepts;
-  l.kind = k.get<std::string>("kind", l.kind);
-  check_one_of(k, "kind", l.kind, {"segments", "patches"});
-  l.images_per_class = k.get<int64_t>("images_per_class", l.images_per_class);
-  check_range(k, "images_per_class", static_cast<double>(l.images_per_class), 1, 1e9, "≥ 1");
-  l.image_select = k.get<std::string>("image_select", l.image_select);
-  check_one_of(k, "image_select", l.image_select, {"first", "random"});
-  l.seed = k.get<int64_t>("seed", l.seed);
-  check_range(k, "seed", static_cast<double>(l.seed), 0, 1e18, "≥ 0");
-  l.scales = k.get<std::vector<int64_t>>("scales", l.scales);
-  IIS_CHECK_HINT(!l.scales.empty(), source << ": 'concepts.scales' is empty", kHint);
-  for (auto n : l.scales) check_range(k, "scales", static_cast<double>(n), 1, 1e6, "each ≥ 1");
-  l.compactness = k.get<double>("compactness", l.compactness);
-  check_range(k, "compactness", l.compactness, 1e-9, 1e9, "> 0");
-  l.sigma = k.get<double>("sigma", l.sigma);
-  check_range(k, "sigma", l.sigma, 0, 1e3, "≥ 0");
-  l.masks_per_scale = k.get<int64_t>("masks_per_scale", l.masks_per_scale);
-  check_range(k, "masks_per_scale", static_cast<double>(l.masks_per_scale), 1, 1e6, "≥ 1");
-  l.min_area = k.get<double>("min_area", l.min_area);
-  check_range(k, "min_area", l.min_area, 0, 0.999999, "[0, 1)");
-  l.jaccard = k.get<double>("jaccard", l.jaccard);
-  check_range(k, "jaccard", l.jaccard, 0, 1, "[0, 1]");
-  l.fill = k.get<int64_t>("fill", l.fill);
-  check_range(k, "fill", static_cast<double>(l.fill), 0, 255, "0…255");
-  l.grid = k.get<int64_t>("grid", l.grid);
-  check_range(k, "grid", static_cast<double>(l.grid), 1, 1e4, "≥ 1");
-  l.patch_size = k.get<int64_t>("patch_size", l.patch_size);
-  check_range(k, "patch_size", static_cast<double>(l.patch_size), 1, 1e5, "≥ 1");
+  parse_concepts_section(top, c.concepts);
 
   IIS_CHECK_HINT(top.has("backbones"), source << ": missing required key 'backbones'",
                  "backbones: a list of {name, spec} or {name, pretrain: {arch, epochs, seed}}");

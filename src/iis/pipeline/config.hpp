@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "iis/core/text.hpp"
+#include "iis/elements/elements.hpp"
 #include "iis/fit/fit.hpp"
 
 namespace iis::pipeline {
@@ -18,24 +19,6 @@ struct DatasetConfig {
   std::string elements_from = "train";  // elements_from: train | val, the split concepts come from
   int64_t train_limit = 0;              // train_limit: only the first N training images; 0 = all
   int64_t val_limit = 0;                // val_limit: only the first N validation images; 0 = all
-};
-
-// `concepts:` — the library of visual elements concepts are built from (docs/design.md §3; the
-// keys are those of `iis elements`, with its defaults).
-struct ConceptLibraryConfig {
-  std::string kind = "segments";            // kind: segments | patches
-  int64_t images_per_class = 10;            // images_per_class: source images per class, ≥ 1
-  std::string image_select = "first";       // image_select: first | random (seeded)
-  int64_t seed = 0;                         // seed: for image_select random
-  std::vector<int64_t> scales{10, 20, 30};  // scales: SLIC n_segments per scale (segments)
-  double compactness = 10;                  // compactness: SLIC compactness (segments)
-  double sigma = 1;                         // sigma: SLIC pre-smoothing (segments)
-  int64_t masks_per_scale = 5;              // masks_per_scale (segments)
-  double min_area = 0.001;                  // min_area: smaller masks are skipped (segments)
-  double jaccard = 0.5;                     // jaccard: overlap above which masks are skipped
-  int64_t fill = 117;                       // fill: grey value outside the mask (segments)
-  int64_t grid = 4;                         // grid: grid×grid cells (patches)
-  int64_t patch_size = 224;                 // patch_size: side of each resized cell (patches)
 };
 
 // One entry of `backbones:`. Exactly one of `spec` and `pretrain` is given.
@@ -64,7 +47,9 @@ struct RunConfig {
   std::vector<std::string> concept_types{"prototype"};  // concept_types
   int64_t embed_batch_size = 256;                       // embed: {batch_size}
   DatasetConfig dataset;
-  ConceptLibraryConfig concepts;
+  // `concepts:` — the library of visual elements concepts are built from (docs/design.md §3):
+  // the options of `iis elements`, checked by its own validation; data and out are set by the run.
+  elements::ElementsOptions concepts;
   std::vector<BackboneConfig> backbones;  // backbones: at least one
   PretrainConfig pretrain;
   // fit: — `iis fit`'s options under their flag names; also the top-level seeds and ratios.

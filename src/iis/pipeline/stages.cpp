@@ -97,39 +97,27 @@ std::string elements_stage(StageContext& ctx) {
   s.kind = "elements";
   s.output_dir = join(ctx.run_dir, "elements");
   s.key = StageKey("elements");
+  // The key's values keep the types and names they had, so that earlier runs resume.
   s.key.add("data", from_train ? ctx.train_key : ctx.val_key)
-      .add("kind", l.kind)
-      .add("images_per_class", l.images_per_class)
-      .add("image_select", l.image_select)
-      .add("seed", l.seed);
-  if (l.kind == "segments") {
-    s.key.add("scales", l.scales)
+      .add("kind", std::string(elements::to_string(l.kind)))
+      .add("images_per_class", static_cast<int64_t>(l.images_per_class))
+      .add("image_select", std::string(elements::to_string(l.select)))
+      .add("seed", static_cast<int64_t>(l.seed));
+  if (l.kind == elements::ElementKind::Segments) {
+    s.key.add("scales", std::vector<int64_t>(l.scales.begin(), l.scales.end()))
         .add("compactness", l.compactness)
         .add("sigma", l.sigma)
-        .add("masks_per_scale", l.masks_per_scale)
+        .add("masks_per_scale", static_cast<int64_t>(l.masks_per_scale))
         .add("min_area", l.min_area)
         .add("jaccard", l.jaccard)
-        .add("fill", l.fill);
+        .add("fill", static_cast<int64_t>(l.fill));
   } else {
-    s.key.add("grid", l.grid).add("patch_size", l.patch_size);
+    s.key.add("grid", static_cast<int64_t>(l.grid))
+        .add("patch_size", static_cast<int64_t>(l.patch_size));
   }
-  elements::ElementsOptions o;
+  elements::ElementsOptions o = l;
   o.data = from_train ? c.dataset.train : c.dataset.val;
   o.out = s.output_dir;
-  o.kind = l.kind == "segments" ? elements::ElementKind::Segments : elements::ElementKind::Patches;
-  o.images_per_class = static_cast<int>(l.images_per_class);
-  o.select =
-      l.image_select == "random" ? elements::ImageSelect::Random : elements::ImageSelect::First;
-  o.seed = static_cast<uint64_t>(l.seed);
-  o.scales.assign(l.scales.begin(), l.scales.end());
-  o.compactness = l.compactness;
-  o.sigma = l.sigma;
-  o.masks_per_scale = static_cast<int>(l.masks_per_scale);
-  o.min_area = l.min_area;
-  o.jaccard = l.jaccard;
-  o.fill = static_cast<int>(l.fill);
-  o.grid = static_cast<int>(l.grid);
-  o.patch_size = static_cast<int>(l.patch_size);
   s.run = [o](bool) { elements::run_elements(o); };
   return ctx.runner.run(s);
 }
