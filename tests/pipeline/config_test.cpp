@@ -261,8 +261,8 @@ TEST(Config, ConceptsSectionTakesExactlyWhatElementsTakes) {
     elements::ElementsOptions o;
     k.set(o);
     const std::string library = test::error_of([&] { o.validate_settings(); });
-    const std::string config = test::error_of(
-        [&] { parse_run_config(base + "concepts: {" + k.yaml + "}\n", "t.yaml"); });
+    const std::string config =
+        test::error_of([&] { parse_run_config(base + "concepts: {" + k.yaml + "}\n", "t.yaml"); });
     EXPECT_EQ(config.empty(), library.empty()) << "config: " << config << "; elements: " << library;
     if (!library.empty()) EXPECT_NE(config.find(library), std::string::npos) << config;
   }

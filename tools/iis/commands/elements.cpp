@@ -25,31 +25,36 @@ void add_elements_command(CLI::App& root, Commands& commands) {
           CLI::ignore_case))
       ->required();
   app->add_option("--out", o->out, "output folder DIR")->required();
-  app->add_option("--images-per-class", o->images_per_class,
-                  "images used per class (default 10; 0 = all)");
+  app->add_option("--images-per-class", o->images_per_class, "images used per class (0 = all)")
+      ->capture_default_str();
   app->add_option("--image-select", o->select,
                   "first (in sorted order, default) or random (seeded)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, elements::ImageSelect>{{"first", elements::ImageSelect::First},
                                                        {"random", elements::ImageSelect::Random}},
           CLI::ignore_case));
-  app->add_option("--seed", o->seed, "seed of --image-select random (default 0)");
-  app->add_option("--scales", o->scales, "segments: SLIC n_segments per scale (default 10,20,30)")
-      ->delimiter(',');
-  app->add_option("--compactness", o->compactness, "segments: SLIC compactness (default 10)");
-  app->add_option("--sigma", o->sigma, "segments: SLIC Gaussian pre-smoothing (default 1)");
+  app->add_option("--seed", o->seed, "seed of --image-select random")->capture_default_str();
+  app->add_option("--scales", o->scales, "segments: SLIC n_segments per scale")
+      ->delimiter(',')
+      ->capture_default_str();
+  app->add_option("--compactness", o->compactness, "segments: SLIC compactness")
+      ->capture_default_str();
+  app->add_option("--sigma", o->sigma, "segments: SLIC Gaussian pre-smoothing")
+      ->capture_default_str();
   app->add_option("--masks-per-scale", o->masks_per_scale,
-                  "segments: at most this many masks per scale (default 5)");
-  app->add_option(
-      "--min-area", o->min_area,
-      "segments: masks covering <= this fraction of the image are skipped (default 0.001)");
+                  "segments: at most this many masks per scale")
+      ->capture_default_str();
+  app->add_option("--min-area", o->min_area,
+                  "segments: masks covering <= this fraction of the image are skipped")
+      ->capture_default_str();
   app->add_option("--jaccard", o->jaccard,
-                  "segments: masks overlapping an accepted one by Jaccard > this are skipped "
-                  "(default 0.5)");
-  app->add_option("--fill", o->fill, "segments: grey value outside the mask (default 117)");
-  app->add_option("--grid", o->grid, "patches: grid×grid cells (default 4)");
-  app->add_option("--patch-size", o->patch_size,
-                  "patches: side of each resized cell (default 224)");
+                  "segments: masks overlapping an accepted one by Jaccard > this are skipped")
+      ->capture_default_str();
+  app->add_option("--fill", o->fill, "segments: grey value outside the mask")
+      ->capture_default_str();
+  app->add_option("--grid", o->grid, "patches: grid×grid cells")->capture_default_str();
+  app->add_option("--patch-size", o->patch_size, "patches: side of each resized cell")
+      ->capture_default_str();
   app->add_flag("--force", o->force,
                 "write into a non-empty DIR made from other inputs (its old elements are removed)");
   commands.push_back({app, [o] {

@@ -22,15 +22,17 @@ void add_embed_command(CLI::App& root, Commands& commands) {
   app->add_option("--data", options->data, "ImageFolder folder or IDX images file")->required();
   app->add_option("--out", options->out, "output prefix, e.g. feats/train")->required();
   add_preprocess_flags(app, options->preprocess);
-  app->add_option("--batch-size", options->batch_size, "images per forward pass (default 64)");
-  app->add_option("--device", options->device, "cpu, cuda or cuda:N (default cpu)");
+  app->add_option("--batch-size", options->batch_size, "images per forward pass")
+      ->capture_default_str();
+  app->add_option("--device", options->device, "cpu, cuda or cuda:N")->capture_default_str();
   app->add_flag("--half", options->half, "float16 autocast (CUDA)");
   app->add_flag("--bf16", options->bf16, "bfloat16 autocast (CUDA)");
   app->add_flag("--half-storage", options->half_storage, "store the features as float16");
   app->add_option("--shard", *shard,
                   "i/n: embed only the i-th (0-based) of n contiguous parts; join with iis merge");
   app->add_option("--workers", options->workers,
-                  "decoding/preprocessing threads (default 0 = one per core)");
+                  "decoding/preprocessing threads (0 = one per core)")
+      ->capture_default_str();
   app->add_option("--limit", options->limit, "only the first N images (quick checks)");
   commands.push_back({app, [options, shard] {
                         if (!shard->empty()) {

@@ -15,8 +15,10 @@ void add_superpixels_command(CLI::App& root, Commands& commands) {
   app->add_option("image", o->image, "input image (jpg, png, bmp, webp, tif, ...)")->required();
   app->add_option("--n-segments", o->n_segments, "approximate number of superpixels")->required();
   app->add_option("--compactness", o->compactness,
-                  "weight of the spatial term against CIELAB colour (default 10)");
-  app->add_option("--sigma", o->sigma, "Gaussian pre-smoothing in pixels, 0 = none (default 1)");
+                  "weight of the spatial term against CIELAB colour")
+      ->capture_default_str();
+  app->add_option("--sigma", o->sigma, "Gaussian pre-smoothing in pixels, 0 = none")
+      ->capture_default_str();
   app->add_option("--out", o->out, "output file: .npy (label map) or .png (overlay)")->required();
   commands.push_back({app, [o] {
                         const auto r = elements::run_superpixels(*o);

@@ -68,7 +68,8 @@ class Cluster : public ConceptType {
   void add_settings(results::FitSettings& settings, const ConceptTypeOptions& o,
                     bool) const override {
     settings.concept_type = "cluster";
-    settings.kmeans = results::KMeansSettings{o.kmeans.max_elements, o.kmeans.tol, o.kmeans.max_iter};
+    settings.kmeans =
+        results::KMeansSettings{o.kmeans.max_elements, o.kmeans.tol, o.kmeans.max_iter};
   }
 
   std::string files() const override { return "element_concept.npy: each element's cluster"; }
@@ -77,7 +78,8 @@ class Cluster : public ConceptType {
   void summarize(const std::vector<results::SeedResults>& seeds,
                  results::FitResults& results) const override {
     results.kmeans.emplace();
-    for (const auto& s : seeds) results.kmeans->push_back(s.kmeans.value_or(results::KMeansDetails{}));
+    for (const auto& s : seeds)
+      results.kmeans->push_back(s.kmeans.value_or(results::KMeansDetails{}));
   }
 
   std::unique_ptr<SeedConcepts> start(const SeedInputs& in,

@@ -151,10 +151,9 @@ std::vector<results::RatioPick> ratio_picks(const SeedOutcome& s, int64_t num_cl
     r.ratio = b->ratio;
     r.kept = b->kept;
     r.arr = b->top1 / standard;
-    r.arr_chance_corrected =
-        std::isfinite(s.iis_chance_corrected)
-            ? score::chance_corrected_retention(b->top1, standard, num_classes)
-            : NAN;
+    r.arr_chance_corrected = std::isfinite(s.iis_chance_corrected)
+                                 ? score::chance_corrected_retention(b->top1, standard, num_classes)
+                                 : NAN;
     ratios.push_back(r);
   }
   return ratios;
