@@ -305,7 +305,8 @@ void parse_fit_section(const Section& top, RunConfig& c) {
                [&] { fit::validate_fit_settings(checked); });
 }
 
-RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
+// The YAML document, a mapping.
+YAML::Node load_yaml(const std::string& yaml, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml);
@@ -314,18 +315,18 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
              "check the indentation and the ':' after each key");
   }
   IIS_CHECK_HINT(root.IsMap(), source << ": the config must be a mapping of keys", kHint);
-  RunConfig c;
-  c.source = source;
-  Section top(root, "", source);
-  top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
-                 "backbones", "pretrain", "embed", "fit"});
+  return root;
+}
+
+// The top-level scalars and lists: out, device, seeds, ratios, concept_types.
+void parse_top_keys(const Section& top, RunConfig& c) {
   c.out = top.get<std::string>("out", "");
   c.device = top.get<std::string>("device", c.device);
   // The parser every command uses; whether the GPU exists is checked where the run starts.
   IIS_CHECK_HINT(core::parse_device(c.device).has_value(),
                  top.where(top.node("device")) << "'device' is '" << c.device << "'",
                  "valid values: cpu | cuda | cuda:N");
-  // seeds and ratios are top-level keys but options of `iis fit`, checked with the others below.
+  // seeds and ratios are top-level keys but options of `iis fit`, checked with fit:.
   std::vector<int64_t> seeds(c.fit.seeds.begin(), c.fit.seeds.end());
   seeds = top.get<std::vector<int64_t>>("seeds", seeds);
   for (auto seed : seeds)
@@ -333,25 +334,30 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   c.fit.seeds.assign(seeds.begin(), seeds.end());
   c.fit.ratios = top.get<std::vector<double>>("ratios", c.fit.ratios);
   c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
-  IIS_CHECK_HINT(!c.concept_types.empty(), source << ": 'concept_types' is empty", kHint);
+  IIS_CHECK_HINT(!c.concept_types.empty(), top.source() << ": 'concept_types' is empty", kHint);
   for (const auto& t : c.concept_types)
     check_one_of(top, "concept_types", t, concepts::concept_type_names());
+}
 
-  IIS_CHECK_HINT(top.has("dataset"), source << ": missing required key 'dataset'",
+// `dataset:`: the two splits, where elements come from, and the embedding limits.
+void parse_dataset_section(const Section& top, DatasetConfig& dataset) {
+  IIS_CHECK_HINT(top.has("dataset"), top.source() << ": missing required key 'dataset'",
                  "dataset: {train: TRAIN_IMAGES, val: VAL_IMAGES}; " << kHint);
   Section d = top.child("dataset");
   d.only_keys({"train", "val", "elements_from", "train_limit", "val_limit"});
-  c.dataset.train = d.require<std::string>("train");
-  c.dataset.val = d.require<std::string>("val");
-  c.dataset.elements_from = d.get<std::string>("elements_from", c.dataset.elements_from);
-  check_one_of(d, "elements_from", c.dataset.elements_from, {"train", "val"});
-  c.dataset.train_limit = d.get<int64_t>("train_limit", 0);
-  c.dataset.val_limit = d.get<int64_t>("val_limit", 0);
-  check_range(d, "train_limit", static_cast<double>(c.dataset.train_limit), 0, 1e15, "≥ 0");
-  check_range(d, "val_limit", static_cast<double>(c.dataset.val_limit), 0, 1e15, "≥ 0");
+  dataset.train = d.require<std::string>("train");
+  dataset.val = d.require<std::string>("val");
+  dataset.elements_from = d.get<std::string>("elements_from", dataset.elements_from);
+  check_one_of(d, "elements_from", dataset.elements_from, {"train", "val"});
+  dataset.train_limit = d.get<int64_t>("train_limit", 0);
+  dataset.val_limit = d.get<int64_t>("val_limit", 0);
+  check_range(d, "train_limit", static_cast<double>(dataset.train_limit), 0, 1e15, "≥ 0");
+  check_range(d, "val_limit", static_cast<double>(dataset.val_limit), 0, 1e15, "≥ 0");
+}
 
-  parse_concepts_section(top, c.concepts);
-
+// `backbones:`: a non-empty list of entries with distinct names.
+void parse_backbones(const Section& top, std::vector<BackboneConfig>& out) {
+  const std::string& source = top.source();
   IIS_CHECK_HINT(top.has("backbones"), source << ": missing required key 'backbones'",
                  "backbones: a list of {name, spec} or {name, pretrain: {arch, epochs, seed}}");
   YAML::Node backbones = top.node("backbones");
@@ -359,12 +365,15 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
                  top.where(backbones) << "'backbones' must be a non-empty list", kHint);
   std::set<std::string> names;
   for (size_t i = 0; i < backbones.size(); ++i) {
-    c.backbones.push_back(parse_backbone(backbones[i], i, source));
-    IIS_CHECK_HINT(names.insert(c.backbones.back().name).second,
-                   source << ": two backbones are named '" << c.backbones.back().name << "'",
+    out.push_back(parse_backbone(backbones[i], i, source));
+    IIS_CHECK_HINT(names.insert(out.back().name).second,
+                   source << ": two backbones are named '" << out.back().name << "'",
                    "give each entry its own name: key");
   }
+}
 
+// `pretrain:` and `embed:`: the settings shared by the pretrain entries and the embeddings.
+void parse_pretrain_and_embed(const Section& top, RunConfig& c) {
   Section p = top.child("pretrain");
   p.only_keys({"batch_size", "lr", "train_limit"});
   c.pretrain.batch_size = p.get<int64_t>("batch_size", c.pretrain.batch_size);
@@ -378,7 +387,20 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   e.only_keys({"batch_size"});
   c.embed_batch_size = e.get<int64_t>("batch_size", c.embed_batch_size);
   check_range(e, "batch_size", static_cast<double>(c.embed_batch_size), 1, 65536, "1…65536");
+}
 
+RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
+  YAML::Node root = load_yaml(yaml, source);
+  RunConfig c;
+  c.source = source;
+  Section top(root, "", source);
+  top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
+                 "backbones", "pretrain", "embed", "fit"});
+  parse_top_keys(top, c);
+  parse_dataset_section(top, c.dataset);
+  parse_concepts_section(top, c.concepts);
+  parse_backbones(top, c.backbones);
+  parse_pretrain_and_embed(top, c);
   parse_fit_section(top, c);
   return c;
 }
