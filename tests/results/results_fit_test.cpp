@@ -66,7 +66,7 @@ TEST_F(ResultsOfFit, Cluster) {
   const auto r = read_results(dir / "out/results.json");
   ASSERT_TRUE(r.kmeans.has_value());
   EXPECT_EQ(r.kmeans->size(), 2u);
-  EXPECT_EQ(r.settings.kmeans->max_iter, options.kmeans_max_iter);
+  EXPECT_EQ(r.settings.kmeans->max_iter, options.concept_options.kmeans.max_iter);
 }
 
 TEST_F(ResultsOfFit, End2End) {
@@ -75,7 +75,7 @@ TEST_F(ResultsOfFit, End2End) {
   const auto r = read_results(dir / "out/results.json");
   ASSERT_TRUE(r.per_seed[0].end2end.has_value());
   EXPECT_EQ(r.per_seed[0].end2end->concepts_used.size(), options.ratios.size());
-  EXPECT_EQ(r.settings.temperature, options.temperature);
+  EXPECT_EQ(r.settings.temperature, options.concept_options.end2end.temperature);
 }
 
 }  // namespace

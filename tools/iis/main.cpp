@@ -51,7 +51,7 @@ int command_line_error(const CLI::App& root, const CLI::ParseError& e) {
   // The error may concern an option given before the subcommand (--threads, ...).
   if (command != "iis") std::cerr << ", and `iis --help` for the options every command takes";
   std::cerr << "\n";
-  return tool::kExitUsageError;
+  return iis::tool::kExitUsageError;
 }
 
 }  // namespace
