@@ -71,7 +71,7 @@ nlohmann::json fit_settings(const FitOptions& options);
 
 // What run_fit wrote, for the tool to print.
 struct FitSummary {
-  std::string results_path;  // OUT/results.json
+  std::string results_path;     // OUT/results.json
   results::FitResults results;  // its content
 };
 

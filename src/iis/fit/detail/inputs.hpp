@@ -18,7 +18,7 @@ struct Inputs {
   torch::Tensor train_x, train_y, val_x, val_y, elements, element_labels;
   int64_t num_classes = 0;
   std::map<std::string, results::InputFile> files;  // by input name: path, fingerprint, shape
-  std::string key;  // one fingerprint over every input file
+  std::string key;                                  // one fingerprint over every input file
 };
 
 // Reads every input and checks shapes, label ranges and the class count (throws iis::Error
