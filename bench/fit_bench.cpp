@@ -281,13 +281,11 @@ int main(int argc, char** argv) {
         "[sweep] N=%lld Nv=%lld D=%lld K=200 C=%lld, standard + 8 ratios, %lld epochs: "
         "%.2f s end to end (IIS %.4f, accuracy %.4f)\n",
         (long long)sweep_n, (long long)sweep_nv, (long long)sweep_d, (long long)sweep_c,
-        (long long)sweep_epochs, wall, summary.results["iis"].get<double>(),
-        summary.results["standard_accuracy"].get<double>());
-    const auto& t = summary.results["timings"];
-    std::printf("  load %.2f s, concepts %.2f s, scores %.2f s, training %.2f s\n",
-                t["load_s"].get<double>(), t["seeds"][0]["timings"]["concepts_s"].get<double>(),
-                t["seeds"][0]["timings"]["scores_s"].get<double>(),
-                t["seeds"][0]["timings"]["train_s"].get<double>());
+        (long long)sweep_epochs, wall, summary.results.iis, summary.results.standard_accuracy);
+    const auto& t = summary.results.timings;
+    std::printf("  load %.2f s, concepts %.2f s, scores %.2f s, training %.2f s\n", t.load_s,
+                t.seeds[0].timings.concepts_s, t.seeds[0].timings.scores_s,
+                t.seeds[0].timings.train_s);
     iis::core::remove_tree(dir.string());
   }
   return 0;
