@@ -15,6 +15,7 @@ packages=(
   libtorch-dev libopenblas0-pthread            # LibTorch; OpenBLAS makes its matrix products fast
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev  # decoding, resizing, colour
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libpcre2-dev                                 # Unicode classes of the CLIP tokenizer
   libjpeg-dev libpng-dev                       # JPEG and PNG decoded directly (silent, strict)
   gnuplot-nox                                  # figures of `iis report`
   dataset-fashion-mnist                        # the embedded default dataset

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
 #include <sstream>
@@ -270,6 +272,12 @@ const std::vector<Subcommand>& subcommands() {
        "@/missing.json",
        "cannot read @/missing.json",
        ""},
+      {"tokenize",
+       {"--file", "--context-length", "--truncate", "--vocab"},
+       {"--file"},
+       "--file @/missing.txt",
+       "cannot read @/missing.txt",
+       ""},
   };
   return all;
 }
@@ -442,6 +450,60 @@ TEST(Tool, MaxImagePixelsReachesTheDecoder) {
       << refused.output;
   const ToolRun accepted = run_tool("", "--max-image-pixels 16 " + args);
   EXPECT_EQ(accepted.status, 0) << accepted.output;
+}
+
+// The reference tokenizer's ids of the texts named (tests/text/data/tokens.jsonl).
+std::map<std::string, std::vector<int>> reference_ids(const std::set<std::string>& texts) {
+  std::map<std::string, std::vector<int>> ids;
+  std::istringstream in(read_file(test::source_dir() + "/tests/text/data/tokens.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (texts.count(row.at("text"))) ids[row.at("text")] = row.at("ids").get<std::vector<int>>();
+  }
+  return ids;
+}
+
+// `iis tokenize`: one JSON line per non-blank line, text first, the reference's ids.
+TEST(Tool, TokenizePrintsTheReferenceIdsAsJsonLines) {
+  test::TempDir dir;
+  std::ofstream(dir / "concepts.txt", std::ios::binary) << "A collar\r\n\r\n4x4\rAfrica";
+  const auto ids = reference_ids({"A collar", "4x4", "Africa"});
+  ASSERT_EQ(ids.size(), 3u);
+  const ToolRun run = run_split(dir.str(), "tokenize --file concepts.txt");
+  EXPECT_EQ(run.status, 0) << run.errors;
+  std::istringstream out(run.output);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u) << run.output;
+  EXPECT_EQ(lines[0].rfind("{\"text\":\"A collar\",\"ids\":[", 0), 0u) << lines[0];
+  const std::vector<std::string> texts = {"A collar", "4x4", "Africa"};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto row = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(row.at("text"), texts[i]);
+    EXPECT_EQ(row.at("ids").get<std::vector<int>>(), ids.at(texts[i])) << texts[i];
+  }
+}
+
+TEST(Tool, TokenizeRefusesATextTooLongUnlessTruncating) {
+  test::TempDir dir;
+  std::ofstream(dir / "long.txt") << "A collar\nthe end of a very long text\n";
+  const ToolRun refused = run_split(dir.str(), "tokenize --file long.txt --context-length 5");
+  EXPECT_EQ(refused.status, kInputError) << refused.errors;
+  expect_error_and_hint(refused,
+                        "long.txt, line 2: text \"the end of a very long text\" is too long for "
+                        "context length 5",
+                        "--truncate");
+  const ToolRun cut =
+      run_split(dir.str(), "tokenize --file long.txt --context-length 5 --truncate");
+  EXPECT_EQ(cut.status, 0) << cut.errors;
+  std::istringstream out(cut.output);
+  std::string first, second;
+  std::getline(out, first);
+  std::getline(out, second);
+  EXPECT_EQ(nlohmann::json::parse(second).at("ids").size(), 5u) << second;
+  EXPECT_EQ(nlohmann::json::parse(second).at("ids").back(), 49407) << second;
+  const ToolRun too_short = run_split(dir.str(), "tokenize --file long.txt --context-length 1");
+  EXPECT_EQ(too_short.status, kUsageError) << too_short.errors;
 }
 
 }  // namespace

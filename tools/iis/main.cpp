@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   tool::add_kmeans_command(root, commands);
   tool::add_fit_command(root, commands);
   tool::add_score_command(root, commands);
+  tool::add_tokenize_command(root, commands);
 
   try {
     root.parse(argc, argv);
