@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "iis/io/npy.hpp"
 #include "test_support.hpp"
@@ -15,16 +16,18 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ConceptTypes, RegistryListsEachTypeOnceInThePapersOrder) {
-  EXPECT_EQ(concept_type_names(), (std::vector<std::string>{"prototype", "cluster", "end2end"}));
+  EXPECT_EQ(concept_type_names(),
+            (std::vector<std::string>{"prototype", "cluster", "end2end", "text"}));
   for (const auto& name : concept_type_names()) EXPECT_EQ(find_concept_type(name).name(), name);
   EXPECT_EQ(concept_type_order("prototype"), 0u);
   EXPECT_EQ(concept_type_order("end2end"), 2u);
-  EXPECT_EQ(concept_type_order("text"), 3u);  // unknown names sort last
+  EXPECT_EQ(concept_type_order("text"), 3u);
+  EXPECT_EQ(concept_type_order("words"), 4u);  // unknown names sort last
   EXPECT_IIS_ERROR(find_concept_type("kmeans"), "--concept-type: unknown concept type 'kmeans'");
   try {
     find_concept_type("kmeans");
   } catch (const Error& e) {
-    EXPECT_EQ(e.hint(), "valid: prototype, cluster, end2end");
+    EXPECT_EQ(e.hint(), "valid: prototype, cluster, end2end, text");
   }
 }
 
@@ -44,6 +47,23 @@ SeedInputs seed_inputs() {
   return in;
 }
 
+// CLIP's files for the text type: 8 concepts, every one kept (cut-offs at their floor).
+TextOptions text_inputs(const test::TempDir& dir, const SeedInputs& in) {
+  TextOptions t;
+  t.clip_train_features = dir / "clip_train.npy";
+  t.clip_val_features = dir / "clip_val.npy";
+  t.text_features = dir / "text.npy";
+  t.concept_names = dir / "names.txt";
+  io::save_npy(t.clip_train_features, torch::randn({in.train_features.size(0), 6}));
+  io::save_npy(t.clip_val_features, torch::randn({in.val_features.size(0), 6}));
+  io::save_npy(t.text_features, torch::randn({8, 6}));
+  std::ofstream(t.concept_names) << "a\nb\nc\nd\ne\nf\ng\nh\n";
+  t.clip_cutoff = -1;
+  t.interpretability_cutoff = -1;
+  t.proj_steps = 20;
+  return t;
+}
+
 // Every type gives K scores per row, and saves concepts.npy and its own files, named in its
 // files() note, and a record naming itself.
 TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
@@ -52,6 +72,7 @@ TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
     test::TempDir dir;
     const SeedInputs in = seed_inputs();
     ConceptTypeOptions options;
+    if (type->name() == "text") options.text = text_inputs(dir, in);
     auto seed = type->start(in, options);
     seed->choose();
     auto& scores = seed->scores();
@@ -68,6 +89,7 @@ TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
     EXPECT_EQ(record.concept_select.has_value(), type->name() == "prototype");
     EXPECT_EQ(record.kmeans.has_value(), type->name() == "cluster");
     EXPECT_EQ(record.end2end.has_value(), type->name() == "end2end");
+    EXPECT_EQ(record.text.has_value(), type->name() == "text");
     auto concepts = io::load_npy(dir / "concepts.npy");
     EXPECT_EQ(concepts.size(-1), 16);
     EXPECT_EQ(concepts.size(-2), 8);
@@ -75,6 +97,9 @@ TEST(ConceptTypes, EveryTypeScoresSavesAndNamesItself) {
     for (const auto& entry : fs::directory_iterator(dir.str())) {
       const auto name = entry.path().filename().string();
       if (name == "concepts.npy") continue;
+      if (name == "clip_train.npy" || name == "clip_val.npy" || name == "text.npy" ||
+          name == "names.txt")
+        continue;  // the text type's inputs
       EXPECT_NE(type->files().find(name), std::string::npos) << name << " not in files()";
       ++files;
     }

@@ -37,6 +37,7 @@ inline FitSettings every_setting(Distinct& d, bool with_seeds) {
   s.num_classes = d.whole();
   s.kmeans = KMeansSettings{d.whole(), d.real(), d.whole()};
   s.temperature = d.real();
+  s.text = TextSettings{d.real(), d.real(), d.whole(), d.whole(), d.text("layer")};
   if (with_seeds) s.seeds = std::vector<uint64_t>{d.seed(), d.seed()};
   s.backbone = d.text("backbone");
   return s;
@@ -44,6 +45,17 @@ inline FitSettings every_setting(Distinct& d, bool with_seeds) {
 
 inline KMeansDetails every_kmeans(Distinct& d) {
   return KMeansDetails{d.real(), d.whole(), true, d.whole(), d.real()};
+}
+
+inline TextDetails every_text(Distinct& d) {
+  TextDetails t;
+  t.kept = {d.text("concept"), d.text("concept")};
+  t.dropped_by_clip_cutoff = {NamedValue{d.text("concept"), d.real()}};
+  t.dropped_by_interpretability_cutoff = {NamedValue{d.text("concept"), d.real()}};
+  t.projection_steps = d.whole();
+  t.best_val_similarity = d.real();
+  t.top_concepts = {{{NamedValue{d.text("concept"), d.real()}}}};
+  return t;
 }
 
 inline void every_head(Distinct& d, HeadPick& h) {
@@ -75,6 +87,7 @@ inline SeedResults every_seed(Distinct& d) {
   s.kmeans = every_kmeans(d);
   s.end2end = End2EndDetails{d.real(),         d.text("assignment"), d.text("layout"),
                              d.text("layout"), {d.whole()},          {d.whole()}};
+  s.text = every_text(d);
   every_head(d, s.standard);
   s.iis = d.real();
   s.iis_chance_corrected = d.real();
@@ -132,6 +145,7 @@ inline void every_description(Distinct& d, FitResults& r) {
   r.seeds = {d.seed(), d.seed()};
   r.warnings = {d.text("warning")};
   r.kmeans = std::vector<KMeansDetails>{every_kmeans(d)};
+  r.text_concepts = every_text(d);
 }
 
 inline FitResults every_field() {

@@ -260,8 +260,7 @@ const std::vector<Subcommand>& subcommands() {
         "--holdout-fraction",
         "--num-classes",
         "--force"},
-       {"--train-features", "--train-labels", "--val-features", "--val-labels", "--concepts",
-        "--out"},
+       {"--train-features", "--train-labels", "--val-features", "--val-labels", "--out"},
        "--train-features @/missing.npy --train-labels @/labels.npy --val-features @/val.npy "
        "--val-labels @/val_labels.npy --concepts @/concepts.npy --out @/fit",
        "cannot open @/missing.npy",

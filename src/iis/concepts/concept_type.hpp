@@ -38,6 +38,14 @@ struct SeedInputs {
 struct PickedHead {
   int64_t head = 0;
   int64_t epoch = 0;
+  torch::Tensor weight;  // C×K: its linear layer's weights
+};
+
+// An input file of a type's own (name: its key in results.json "inputs"), read by the type and
+// fingerprinted with the fit's inputs, so that a finished fit is reused only on the same files.
+struct TypeInput {
+  std::string name;
+  std::string path;
 };
 
 // One seed's concepts, from their choice to their files. Called in this order: choose(),
@@ -63,6 +71,16 @@ class ConceptType {
   virtual std::string name() const = 0;
   // How it makes concepts, for `--help`: "K of the elements".
   virtual std::string help() const = 0;
+  // Whether it makes concepts from the element vectors (--concepts); text concepts do not.
+  virtual bool uses_elements() const { return true; }
+  // Its own input files (see TypeInput).
+  virtual std::vector<TypeInput> input_files(const ConceptTypeOptions& /*options*/) const {
+    return {};
+  }
+  // Checks its own input files against the fit's rows before anything is written (shapes from
+  // the files' headers); throws iis::Error naming the flag.
+  virtual void check_inputs(const ConceptTypeOptions& /*options*/, int64_t /*train_rows*/,
+                            int64_t /*val_rows*/) const {}
   // Its own options (flags of `iis fit`, keys of `iis run`'s fit: section), bound to `options`.
   virtual core::Options options(ConceptTypeOptions& /*options*/) const { return {}; }
   // Throws iis::Error naming the flag for a combination of options this type cannot run with

@@ -43,6 +43,25 @@ struct End2EndOptions {
 // Throws iis::Error naming the flag and its valid range.
 void validate(const End2EndOptions& options);
 
+// Options of the text concepts (text.hpp); the defaults are the label-free concept
+// bottleneck's. The four files are CLIP's features of the fit's rows and of the concept names.
+struct TextOptions {
+  std::string clip_train_features;        // --clip-train-features: N×E CLIP image features
+  std::string clip_val_features;          // --clip-val-features: Nv×E
+  std::string text_features;              // --text-features: T×E CLIP text features
+  std::string concept_names;              // --concept-names: T lines (`iis embed-text`'s names.txt)
+  double clip_cutoff = 0.25;              // --clip-cutoff: keep a concept whose top-5 mean is above
+  double interpretability_cutoff = 0.45;  // --interpretability-cutoff: keep cos³ above this
+  int64_t proj_steps = 1000;              // --proj-steps: at most this many Adam steps
+  int64_t proj_batch_size = 50000;        // --proj-batch-size: rows per step (≤ N)
+  double proj_lr = 1e-3;                  // Adam's learning rate of the projection
+  int64_t check_every = 50;               // steps between validation checks
+  std::string final_layer = "adam";       // --final-layer: adam (the joint heads)
+};
+
+// Throws iis::Error naming the flag and its valid range.
+void validate(const TextOptions& options);
+
 // The options of the concept types, as `iis fit` and `iis run`'s `fit:` take them. K and the
 // seed are not here: they are the fit's, given per seed (concept_type.hpp, SeedInputs).
 struct ConceptTypeOptions {
@@ -53,6 +72,8 @@ struct ConceptTypeOptions {
   KMeansOptions kmeans;
   // end2end, --temperature (num_concepts and seed: per seed).
   End2EndOptions end2end;
+  // text: CLIP's features and the cut-offs.
+  TextOptions text;
 };
 
 // Throws iis::Error naming the flag for an option outside its range, whichever type is fit.

@@ -16,10 +16,11 @@ namespace iis::concepts {
 const ConceptType& prototype_type();
 const ConceptType& cluster_type();
 const ConceptType& end2end_type();
+const ConceptType& text_type();
 
 const std::vector<const ConceptType*>& concept_types() {
   static const std::vector<const ConceptType*> all{&prototype_type(), &cluster_type(),
-                                                   &end2end_type()};
+                                                   &end2end_type(), &text_type()};
   return all;
 }
 
@@ -50,6 +51,7 @@ void validate(const ConceptTypeOptions& o, int64_t num_concepts) {
   End2EndOptions end2end = o.end2end;
   end2end.num_concepts = num_concepts;
   validate(end2end);
+  validate(o.text);
 }
 
 void save_tensor(const std::string& folder, const std::string& name, const torch::Tensor& t) {

@@ -192,7 +192,6 @@ results::FitResults fit_results(const FitOptions& o, const Inputs& in,
                                 const std::vector<std::string>& warnings) {
   const auto& type = concepts::find_concept_type(o.concept_type);
   results::FitResults r;
-  type.summarize(per_seed, r);
   r.tool = "iis fit";
   r.version = IIS_VERSION;
   r.libtorch = TORCH_VERSION;
@@ -213,6 +212,7 @@ results::FitResults fit_results(const FitOptions& o, const Inputs& in,
   headline_over_seeds(per_seed, r);
   r.ratios = ratios_over_seeds(o, per_seed);
   r.per_seed = std::move(per_seed);
+  type.summarize(r.per_seed, r);
   r.files = {"curve.csv", "epochs.csv", "concepts.npy",
              "seeds/<seed>/ (concepts.npy, " + type.files() + ", heads/*.npy, seed.json)"};
   return r;
@@ -271,7 +271,8 @@ core::Options fit_options(FitOptions& o) {
       {"train_labels", "N integer .npy", &o.train_labels, true, false},
       {"val_features", "Nv×D float .npy", &o.val_features, true, false},
       {"val_labels", "Nv integer .npy", &o.val_labels, true, false},
-      {"concepts", "M×D float .npy of element vectors", &o.concepts, true, false},
+      {"concepts", "M×D float .npy of element vectors (required by every type but text)",
+       &o.concepts, false, false},
       {"concept_labels", "M integer .npy: the class of each element (enables stratified selection)",
        &o.concept_labels, false, false},
       {"out", "Output folder", &o.out, true, false},
@@ -315,11 +316,11 @@ void validate_fit_options(const FitOptions& o) {
   need(o.train_labels, "--train-labels");
   need(o.val_features, "--val-features");
   need(o.val_labels, "--val-labels");
-  need(o.concepts, "--concepts");
   need(o.out, "--out");
   validate_fit_settings(o);
-  concepts::find_concept_type(o.concept_type)
-      .validate(o.concept_options, o.num_concepts, !o.concept_labels.empty());
+  const auto& type = concepts::find_concept_type(o.concept_type);
+  if (type.uses_elements()) need(o.concepts, "--concepts");
+  type.validate(o.concept_options, o.num_concepts, !o.concept_labels.empty());
 }
 
 void validate_fit_settings(const FitOptions& o) {

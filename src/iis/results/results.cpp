@@ -70,8 +70,43 @@ struct Schema<FitSettings> {
     IIS_KEY(num_classes, kWritten);
     IIS_KEY(kmeans, kWhereApplies);
     IIS_KEY(temperature, kWhereApplies);
+    IIS_KEY(text, kWhereApplies);
     IIS_KEY(seeds, kWhereApplies);
     IIS_KEY(backbone, kWhereApplies);
+  }
+};
+
+template <>
+struct Schema<TextSettings> {
+  template <class S, class V>
+  static void fields(S& s, V& visit) {
+    IIS_KEY(clip_cutoff, kWritten);
+    IIS_KEY(interpretability_cutoff, kWritten);
+    IIS_KEY(proj_steps, kWritten);
+    IIS_KEY(proj_batch_size, kWritten);
+    IIS_KEY(final_layer, kWritten);
+  }
+};
+
+template <>
+struct Schema<NamedValue> {
+  template <class S, class V>
+  static void fields(S& s, V& visit) {
+    IIS_KEY(name, kWritten);
+    IIS_KEY(value, kWritten);
+  }
+};
+
+template <>
+struct Schema<TextDetails> {
+  template <class S, class V>
+  static void fields(S& s, V& visit) {
+    IIS_KEY(kept, kWritten);
+    IIS_KEY(dropped_by_clip_cutoff, kWritten);
+    IIS_KEY(dropped_by_interpretability_cutoff, kWritten);
+    IIS_KEY(projection_steps, kWritten);
+    IIS_KEY(best_val_similarity, kWritten);
+    IIS_KEY(top_concepts, kWritten);
   }
 };
 
@@ -188,6 +223,7 @@ struct Schema<SeedResults> {
     IIS_KEY(concept_select, kWhereApplies);
     IIS_KEY(kmeans, kWhereApplies);
     IIS_KEY(end2end, kWhereApplies);
+    IIS_KEY(text, kWhereApplies);
     IIS_KEY(standard, kWritten);
     IIS_KEY(iis, kWritten);
     IIS_KEY(iis_chance_corrected, kWritten);
@@ -272,6 +308,7 @@ struct Schema<FitResults> {
     IIS_KEY(seeds, kWritten);
     IIS_KEY(warnings, kWritten);
     IIS_KEY(kmeans, kWhereApplies);
+    IIS_KEY(text_concepts, kWhereApplies);
     IIS_KEY(standard_accuracy, kAlways);
     IIS_KEY(standard_accuracy_std, kWritten);
     IIS_KEY(standard_top5, kWritten);

@@ -42,6 +42,15 @@ struct KMeansSettings {
   int64_t max_iter = 0;
 };
 
+// --concept-type text: the cut-offs and the projection's settings.
+struct TextSettings {
+  double clip_cutoff = 0;
+  double interpretability_cutoff = 0;
+  int64_t proj_steps = 0;
+  int64_t proj_batch_size = 0;
+  std::string final_layer;
+};
+
 // "settings": what changes the numbers of a seed. seed.json's lack `seeds`; results.json's
 // have them. concept_select is written for prototype concepts only; concept_type, kmeans and
 // temperature for cluster (concept_type, kmeans) and end2end (concept_type, temperature).
@@ -60,6 +69,7 @@ struct FitSettings {
   std::optional<int64_t> num_classes;  // --num-classes: 0 = inferred from the labels
   std::optional<KMeansSettings> kmeans;
   std::optional<double> temperature;
+  std::optional<TextSettings> text;
   std::optional<std::vector<uint64_t>> seeds;  // results.json only
   std::optional<std::string> backbone;         // not written by `iis fit`; a name some files carry
 };
@@ -81,6 +91,24 @@ struct End2EndDetails {
   std::string concepts_layout;
   std::vector<int64_t> concepts_used;    // per ratio: concepts holding an element
   std::vector<int64_t> largest_concept;  // per ratio: elements of the largest concept
+};
+
+// A concept's name and a value: what a cut-off compared, or a head's weight.
+struct NamedValue {
+  std::string name;
+  double value = 0;
+};
+
+// A text seed's concepts (seed.json "text"; results.json "text_concepts": the first seed's).
+struct TextDetails {
+  std::vector<std::string> kept;  // names, in the order of concepts.npy and the heads' K axis
+  std::vector<NamedValue> dropped_by_clip_cutoff;              // value: the top-5 mean
+  std::vector<NamedValue> dropped_by_interpretability_cutoff;  // value: validation cos³
+  int64_t projection_steps = 0;
+  double best_val_similarity = 0;  // mean validation cos³ of the kept projection
+  // Per ratio and class: the concepts of the largest weights of the reported head (value: the
+  // weight), largest first.
+  std::vector<std::vector<std::vector<NamedValue>>> top_concepts;
 };
 
 // A head at its picked epoch and learning rate (seed.json "standard").
@@ -129,8 +157,8 @@ struct SeedTimings {
 };
 
 // OUT/seeds/<seed>/seed.json, and each entry of results.json "per_seed". Exactly one of
-// concept_select (prototype), kmeans (cluster) and end2end (end2end) is set. How run_seed
-// fills it: settings = seed_settings (without seeds); concept_type = concepts::to_string;
+// concept_select (prototype), kmeans (cluster), end2end (end2end) and text (text) is set. How
+// run_seed fills it: settings = seed_settings (without seeds); concept_type = concepts::to_string;
 // concept_select = the rule used; kmeans = {inertia, iterations, converged, sample rows,
 // seconds} of concepts::KMeansResult; end2end = the learned assignment's figures; standard =
 // the picked standard head; ratios[i] = the picked head at ratio i (HeadPick, ratio, kept) with
@@ -144,6 +172,7 @@ struct SeedResults {
   std::optional<std::string> concept_select;
   std::optional<KMeansDetails> kmeans;
   std::optional<End2EndDetails> end2end;
+  std::optional<TextDetails> text;
   HeadPick standard;
   double iis = 0;
   double iis_chance_corrected = 0;  // NaN (null) at or below chance
@@ -211,6 +240,7 @@ struct FitResults {
   std::vector<uint64_t> seeds;
   std::vector<std::string> warnings;
   std::optional<std::vector<KMeansDetails>> kmeans;  // cluster only: one per seed
+  std::optional<TextDetails> text_concepts;          // text only: the first seed's
   double standard_accuracy = 0, standard_accuracy_std = 0;
   double standard_top5 = 0, standard_top5_std = 0;
   int64_t standard_epoch = 0;

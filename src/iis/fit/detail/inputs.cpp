@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <sstream>
 
+#include "iis/concepts/concept_type.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/heads/train.hpp"
 #include "iis/io/npy.hpp"
+#include "iis/text/lines.hpp"
 
 namespace iis::fit::detail {
 
@@ -74,6 +76,7 @@ void check_shapes(const Inputs& in) {
       in.val_x.size(1) == d,
       "--val-features has dimension " << in.val_x.size(1) << " but --train-features has " << d,
       "both splits must come from the same backbone layer");
+  if (!in.elements.defined()) return;  // a concept type without elements (text)
   IIS_CHECK_HINT(
       in.elements.size(1) == d,
       "--concepts has dimension " << in.elements.size(1) << " but the features have " << d,
@@ -100,6 +103,7 @@ void check_classes_and_sizes(const FitOptions& o, Inputs& in) {
                  "--train-labels holds a single class (" << in.num_classes << ")",
                  "a classifier needs at least 2 classes");
   if (o.select_on == "holdout") heads::holdout_count(in.train_x.size(0), o.holdout_fraction);
+  if (!in.elements.defined()) return;
   const int64_t m = in.elements.size(0);
   IIS_CHECK_HINT(o.num_concepts <= m,
                  "--num-concepts " << o.num_concepts << " is more than the " << m
@@ -112,6 +116,17 @@ void check_classes_and_sizes(const FitOptions& o, Inputs& in) {
   }
 }
 
+// A concept type's own input: a .npy file's shape from its header, a text file's line count.
+results::InputFile describe_type_input(const std::string& path) {
+  results::InputFile f{fs::absolute(path).string(), core::fingerprint_file(path), {}};
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0) {
+    f.shape = io::read_npy_header(path).shape;
+  } else {
+    f.shape = {static_cast<int64_t>(text::read_lines(path).size())};
+  }
+  return f;
+}
+
 // Each input's absolute path, fingerprint and shape, and one key over all fingerprints.
 void describe_inputs(const FitOptions& o, Inputs& in) {
   auto describe = [](const std::string& path, const torch::Tensor& t) {
@@ -122,8 +137,11 @@ void describe_inputs(const FitOptions& o, Inputs& in) {
   in.files["train_labels"] = describe(o.train_labels, in.train_y);
   in.files["val_features"] = describe(o.val_features, in.val_x);
   in.files["val_labels"] = describe(o.val_labels, in.val_y);
-  in.files["concepts"] = describe(o.concepts, in.elements);
-  if (!o.concept_labels.empty()) {
+  if (in.elements.defined()) in.files["concepts"] = describe(o.concepts, in.elements);
+  for (const auto& file :
+       concepts::find_concept_type(o.concept_type).input_files(o.concept_options))
+    in.files[file.name] = describe_type_input(file.path);
+  if (in.element_labels.defined()) {
     in.files["concept_labels"] = describe(o.concept_labels, in.element_labels);
   }
   std::string all;  // in name order, as the JSON object listed them
@@ -139,11 +157,13 @@ Inputs load_inputs(const FitOptions& o) {
   in.train_y = io::load_labels(o.train_labels, "--train-labels");
   in.val_x = io::load_features(o.val_features, "--val-features");
   in.val_y = io::load_labels(o.val_labels, "--val-labels");
-  in.elements = io::load_features(o.concepts, "--concepts");
-  if (!o.concept_labels.empty()) {
+  if (!o.concepts.empty()) in.elements = io::load_features(o.concepts, "--concepts");
+  if (!o.concept_labels.empty() && in.elements.defined()) {
     in.element_labels = io::load_labels(o.concept_labels, "--concept-labels");
   }
   check_shapes(in);
+  concepts::find_concept_type(o.concept_type)
+      .check_inputs(o.concept_options, in.train_x.size(0), in.val_x.size(0));
   check_classes_and_sizes(o, in);
   describe_inputs(o, in);
   return in;

@@ -95,7 +95,8 @@ SeedOutcome train_seed(const FitOptions& o, const Inputs& in, concepts::SeedInpu
   s.standard = &heads::best_over_lrs(s.outcome.standard);
   s.best = best_per_ratio(s.outcome, o.ratios.size(), o.lrs.size());
   std::vector<concepts::PickedHead> picked;
-  for (const auto* b : s.best) picked.push_back({b - s.outcome.interpretable.data(), b->epoch});
+  for (const auto* b : s.best)
+    picked.push_back({b - s.outcome.interpretable.data(), b->epoch, b->params.weight});
   concepts.keep(picked);
   score_seed(o, in.num_classes, s);
   return s;
