@@ -138,6 +138,8 @@ TEST(Config, BadTypesAndRanges) {
   EXPECT_IIS_ERROR(parse_run_config(base + "device: cuda:x\n", "t.yaml"), "'device' is 'cuda:x'");
   EXPECT_IIS_ERROR(parse_run_config(base + "device: cpu:0\n", "t.yaml"), "'device' is 'cpu:0'");
   EXPECT_EQ(parse_run_config(base + "device: cuda:1\n", "t.yaml").device, "cuda:1");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, text]\n", "t.yaml"),
+                   "'concept_types': 'text' concepts are not run by `iis run` yet");
   EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {kind: patchs}\n", "t.yaml"),
                    "did you mean 'patches'?");
   EXPECT_IIS_ERROR(parse_run_config(base + "fit: 3\n", "t.yaml"), "'fit' must be a mapping");

@@ -59,19 +59,23 @@ TEST(Results, EveryFieldRoundTripsThroughTheFile) {
     const SeedTimings& seed_timings, const End2EndDetails& end2_end_details,
     const KMeansDetails& k_means_details, const KMeansSettings& k_means_settings,
     const InputFile& input_file, const SeedTiming& seed_timing, const FitTimings& fit_timings,
-    const FitFiles& fit_files) {
+    const FitFiles& fit_files, const TextSettings& text_settings, const NamedValue& named_value,
+    const TextDetails& text_details) {
+  { [[maybe_unused]] const auto& [t0, t1, t2, t3, t4] = text_settings; }
+  { [[maybe_unused]] const auto& [n0, n1] = named_value; }
+  { [[maybe_unused]] const auto& [t0, t1, t2, t3, t4, t5] = text_details; }
   {
     [[maybe_unused]] const auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14,
                                   f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27,
-                                  f28, f29, f30, f31] = fit_results;
+                                  f28, f29, f30, f31, f32] = fit_results;
   }
   {
-    [[maybe_unused]] const auto& [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13] =
+    [[maybe_unused]] const auto& [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14] =
         seed_results;
   }
   {
     [[maybe_unused]] const auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14,
-                                  f15] = fit_settings;
+                                  f15, f16] = fit_settings;
   }
   {
     [[maybe_unused]] const auto& [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12] =
@@ -95,9 +99,11 @@ TEST(Results, EveryFieldRoundTripsThroughTheFile) {
 TEST(Results, EveryKeyIsWritten) {
   // One key per field, schema_version included.
   const FitResults x = test_data::every_field();
-  EXPECT_EQ(to_json(x).size(), 32u);
-  EXPECT_EQ(to_json(x.per_seed[0]).size(), 14u);
-  EXPECT_EQ(to_json(x.settings).size(), 16u);
+  EXPECT_EQ(to_json(x).size(), 33u);
+  EXPECT_EQ(to_json(x.per_seed[0]).size(), 15u);
+  EXPECT_EQ(to_json(x.settings).size(), 17u);
+  EXPECT_EQ(to_json(x).at("text_concepts").size(), 6u);
+  EXPECT_EQ(to_json(x).at("settings").at("text").size(), 5u);
   EXPECT_EQ(to_json(x).at("ratios")[0].size(), 13u);
   EXPECT_EQ(to_json(x).at("per_seed")[0].at("ratios")[0].size(), 6u + 4u);
 }

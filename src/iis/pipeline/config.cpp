@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "iis/concepts/concept_type.hpp"
 #include "iis/concepts/registry.hpp"
 #include "iis/core/device.hpp"
 #include "iis/core/error.hpp"
@@ -335,8 +336,16 @@ void parse_top_keys(const Section& top, RunConfig& c) {
   c.fit.ratios = top.get<std::vector<double>>("ratios", c.fit.ratios);
   c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
   IIS_CHECK_HINT(!c.concept_types.empty(), top.source() << ": 'concept_types' is empty", kHint);
-  for (const auto& t : c.concept_types)
+  for (const auto& t : c.concept_types) {
     check_one_of(top, "concept_types", t, concepts::concept_type_names());
+    // The run embeds the elements, not CLIP's features: types without elements run by hand.
+    IIS_CHECK_HINT(concepts::find_concept_type(t).uses_elements(),
+                   top.where(top.node("concept_types"))
+                       << "'concept_types': '" << t << "' concepts are not run by `iis run` yet",
+                   "run `iis fit --concept-type " << t
+                                                  << "` on the run's features (see the "
+                                                     "README, concept types)");
+  }
 }
 
 // `dataset:`: the two splits, where elements come from, and the embedding limits.
