@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -115,22 +116,19 @@ constexpr double kHalfMax = 65504.0;
 
 }  // namespace
 
-void parse_shard(const std::string& text, int64_t& index, int64_t& count) {
-  const size_t slash = text.find('/');
-  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size();
-  if (ok) {
-    try {
-      size_t used_i = 0, used_n = 0;
-      index = std::stoll(text.substr(0, slash), &used_i);
-      count = std::stoll(text.substr(slash + 1), &used_n);
-      ok = used_i == slash && used_n == text.size() - slash - 1;
-    } catch (const std::exception&) {
-      ok = false;
-    }
-  }
-  IIS_CHECK_HINT(ok && count >= 1 && index >= 0 && index < count,
-                 "--shard must be i/n with 0 <= i < n, got '" << text << "'",
-                 "e.g. --shard 0/4 … --shard 3/4 for four parts, then `iis merge`");
+void apply_shard(EmbedOptions& options, const std::string& text, const core::Environment& env) {
+  const core::ShardSpec shard = core::parse_shard(text, env);
+  options.shard_index = shard.index;
+  options.shard_count = shard.count;
+  if (!shard.automatic) return;
+  options.out = core::shard_name(options.out, shard.index, shard.count);
+  core::log_info("--shard auto: shard " + std::to_string(shard.index) + "/" +
+                 std::to_string(shard.count) + " into " + options.out + ", from " + shard.source);
+}
+
+bool embed_complete(const std::string& prefix) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(detail::EmbedFiles(prefix).meta, ec);
 }
 
 void EmbedOptions::validate() const {
@@ -198,6 +196,7 @@ EmbedResult run_embed(const EmbedOptions& options) {
                  "--shard " << options.shard_index << "/" << options.shard_count << ": only " << n
                             << " images to split",
                  "use at most " << n << " shards");
+  const detail::EmbedFiles files(options.out);
   EmbedResult result;
   result.range_begin = n * options.shard_index / options.shard_count;
   result.range_end = n * (options.shard_index + 1) / options.shard_count;
@@ -206,6 +205,12 @@ EmbedResult run_embed(const EmbedOptions& options) {
   }
   const int64_t begin = result.range_begin, end = result.range_end;
 
+  // Until the new PREFIX.embed.json is written last, the prefix must not look complete to
+  // `iis merge --wait`: an earlier run's metadata beside new features would be merged.
+  std::error_code ec;
+  std::filesystem::remove(files.meta, ec);
+  IIS_CHECK_HINT(!ec, "cannot remove the earlier " << files.meta << ": " << ec.message(),
+                 "check that the folder is writable");
   auto backbone = backbone::open_backbone(options.backbone, device);
   const image::Preprocess prep =
       resolve_preprocess(options.preprocess, backbone->preprocess_config(), backbone->name());
@@ -214,7 +219,6 @@ EmbedResult run_embed(const EmbedOptions& options) {
                  std::to_string(n) + " with " + backbone->name() + " on " + device.str() + "; " +
                  result.preprocessing);
 
-  const detail::EmbedFiles files(options.out);
   const int threads = static_cast<int>(options.workers > 0 ? options.workers : core::threads());
   // Look-ahead: two batches plus one image per thread keeps inference fed while bounding memory.
   const int64_t capacity = 2 * options.batch_size + threads;
