@@ -114,8 +114,9 @@ TEST(Embed, ShardsMergedEqualOneRun) {
     s.batch_size = 2;
     s.out = dir / ("shards/part" + std::to_string(i));
     const auto r = run_embed(s);
-    EXPECT_EQ(r.range_begin, 11 * i / 3);
-    EXPECT_EQ(r.range_end, 11 * (i + 1) / 3);
+    // 11 images are 6 batches of 2 (the last one short): 2 batches a shard.
+    EXPECT_EQ(r.range_begin, 4 * i);
+    EXPECT_EQ(r.range_end, std::min<int64_t>(4 * (i + 1), 11));
     prefixes.push_back(s.out);
   }
   MergeOptions m;
@@ -150,11 +151,16 @@ TEST(Embed, ShardsMergedEqualOneRun) {
 }
 
 // Under a launcher each process finds its shard and its prefix OUT.part<i>of<n> itself; the
-// shards, found beside OUT, merge into the very bytes one process writes.
+// shards, found beside OUT, merge into the very bytes one process writes (a shard is a run of
+// whole batches: every row computed in the batch one process computes it in).
 TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
   test::TempDir dir;
   make_folder(dir / "data");
-  const auto o = base_options(dir, save_module(dir, "mean", "x.mean([2, 3]) * 3.7 - 0.01"));
+  // A matrix product, whose BLAS kernel depends on the number of rows in the batch.
+  auto o = base_options(
+      dir,
+      save_module(dir, "mm", "x.flatten(1).mm(torch.sin(torch.arange(1620.0)).reshape([324, 5]))"));
+  o.batch_size = 4;
   run_embed(o);
   const std::string out = dir / "auto/feats";
   for (const int rank : {2, 0, 1}) {
@@ -176,6 +182,7 @@ TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
   ASSERT_EQ(m.shards.size(), 3u);
   m.out = out;
   EXPECT_EQ(run_merge(m).rows, 10);
+  EXPECT_EQ(io::load_npy(out + ".features.npy").size(1), 5);
   for (const char* file : {".features.npy", ".labels.npy", ".paths.txt", ".skipped.txt"}) {
     EXPECT_EQ(core::read_text(out + file), core::read_text(o.out + file)) << file;
   }
@@ -184,6 +191,10 @@ TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
   apply_shard(explicit_shard, "1/3", {});
   EXPECT_EQ(explicit_shard.out, o.out);
   EXPECT_EQ(explicit_shard.shard_index, 1);
+  // 11 images in batches of 4 are 3 batches: at most 3 shards.
+  apply_shard(explicit_shard, "3/4", {});
+  EXPECT_IIS_ERROR(run_embed(explicit_shard),
+                   "--shard 3/4: only 3 batches of 4 images (11 images) to split");
   // A shard being rewritten does not look complete, even when the new run fails.
   auto failed = o;
   failed.out = m.shards[1];

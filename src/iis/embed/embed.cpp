@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "iis/backbone/backbone.hpp"
 #include "iis/core/device.hpp"
@@ -114,6 +116,23 @@ std::string one_line(std::string text) {
 
 constexpr double kHalfMax = 65504.0;
 
+// The dataset indices [begin, end) of the shard: the i-th of n contiguous runs of whole batch
+// windows [kB, (k+1)B). A batch is the decodable images of one window (run_embed), so a shard
+// computes every row in the batch one process computes it in: BLAS and oneDNN pick their
+// kernels by the batch's size, and rows computed in batches of other sizes differ in their
+// last bits.
+std::pair<int64_t, int64_t> shard_range(int64_t images, const EmbedOptions& o) {
+  const int64_t windows = (images + o.batch_size - 1) / o.batch_size;
+  IIS_CHECK_HINT(o.shard_count <= windows,
+                 "--shard " << o.shard_index << "/" << o.shard_count << ": only " << windows
+                            << (windows == 1 ? " batch" : " batches") << " of " << o.batch_size
+                            << " images (" << images << " images) to split",
+                 "use at most " << windows << " shards, or a smaller --batch-size");
+  const int64_t begin = o.batch_size * (windows * o.shard_index / o.shard_count);
+  const int64_t end = o.batch_size * (windows * (o.shard_index + 1) / o.shard_count);
+  return {begin, std::min(end, images)};
+}
+
 }  // namespace
 
 void apply_shard(EmbedOptions& options, const std::string& text, const core::Environment& env) {
@@ -192,14 +211,9 @@ EmbedResult run_embed(const EmbedOptions& options) {
   const int64_t n = dataset->size();
   IIS_CHECK_HINT(n > 0, "dataset " << options.data << " holds no images",
                  "check the path: a folder with one sub-folder of images per class");
-  IIS_CHECK_HINT(options.shard_count <= n,
-                 "--shard " << options.shard_index << "/" << options.shard_count << ": only " << n
-                            << " images to split",
-                 "use at most " << n << " shards");
   const detail::EmbedFiles files(options.out);
   EmbedResult result;
-  result.range_begin = n * options.shard_index / options.shard_count;
-  result.range_end = n * (options.shard_index + 1) / options.shard_count;
+  std::tie(result.range_begin, result.range_end) = shard_range(n, options);
   if (options.limit > 0) {
     result.range_end = std::min(result.range_end, result.range_begin + options.limit);
   }
@@ -306,14 +320,14 @@ EmbedResult run_embed(const EmbedOptions& options) {
   for (int64_t i = begin; i < end; ++i) {
     Prepared p = loader.next();
     ++unreported;
-    if (!p.skip_reason.empty()) {
+    if (p.skip_reason.empty()) {
+      pending.push_back(std::move(p.image));
+      pending_index.push_back(i);
+    } else {
       skipped << dataset->source(i) << "\t" << p.skip_reason << "\n";
       ++result.skipped;
-      continue;
     }
-    pending.push_back(std::move(p.image));
-    pending_index.push_back(i);
-    if (static_cast<int64_t>(pending.size()) == options.batch_size) {
+    if ((i + 1) % options.batch_size == 0) {  // the end of a batch window (shard_range)
       run_batch();
       progress.advance(unreported);
       unreported = 0;

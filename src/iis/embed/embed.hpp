@@ -43,8 +43,8 @@ struct EmbedOptions {
   bool half = false;           // --half: float16 autocast (CUDA only)
   bool bf16 = false;           // --bf16: bfloat16 autocast (CUDA only)
   bool half_storage = false;   // --half-storage: features stored as float16
-  int64_t shard_index = 0;     // --shard i/n|auto: the i-th (0-based) of n contiguous parts
-  int64_t shard_count = 1;     //   (apply_shard sets them)
+  int64_t shard_index = 0;     // --shard i/n|auto: the i-th (0-based) of n contiguous parts,
+  int64_t shard_count = 1;     //   whole batches each (apply_shard sets them)
   int64_t workers = 0;         // --workers: decode/preprocess threads; 0 = one per core
   int64_t limit = 0;           // --limit: only the first N images of the shard; 0 = all
 
@@ -76,6 +76,9 @@ struct EmbedResult {
 
 // Embeds the shard's images in dataset order: decoding and preprocessing on `workers` threads
 // (bounded queue, results consumed in order) overlapping with the backbone in inference mode.
+// A batch is the decodable images among the dataset indices [kB, (k+1)B), and a shard is a run
+// of whole batches: a row is computed in the same batch, so with the same batch size and
+// thread count, by the same kernels, whether the dataset is sharded or not.
 // Writes features (N×D float32, or float16 with half_storage), labels (N int64), the source
 // paths (one a line) and the skipped sources with their reasons, each atomically; then
 // PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range) that merge
