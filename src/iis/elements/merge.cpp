@@ -130,11 +130,13 @@ std::vector<Element> read_manifests(const std::vector<Shard>& shards) {
   return elements;
 }
 
-// Puts the file `from` at `to`, through a temporary name: a hard link where the file system
-// allows (no copy; rewriting a shard later replaces its files, never edits them in place), a
-// copy otherwise.
+// Puts the file `from` at `to`: a hard link where the file system allows (no copy; rewriting
+// a shard later replaces its files, never edits them in place), a copy otherwise. A new link
+// appears whole; replacing a file, or copying, goes through a temporary name.
 void place_file(const fs::path& from, const fs::path& to) {
   std::error_code ec;
+  fs::create_hard_link(from, to, ec);
+  if (!ec) return;
   IIS_CHECK_HINT(fs::is_regular_file(from, ec), from.string() << " is missing",
                  "run this shard again (it resumes and rewrites missing elements)");
   const fs::path tmp = to.string() + ".tmp." + std::to_string(::getpid());
