@@ -89,42 +89,55 @@ TEST(Mpi, ElementsShardAutoThenMergeGivesTheBytesOfOneProcess) {
   }
 }
 
-// The job scripts of scripts/cluster/ as shipped. The batch script runs under a stand-in srun
-// (tests/tool/bin/srun: SLURM_NTASKS processes with SLURM_PROCID and SLURM_LOCALID), as srun
-// runs it in a one-node job; the mpirun script under mpirun itself.
-TEST(Mpi, ClusterScriptsShardAndMerge) {
-  test::TempDir dir;
-  test::make_grey_images(dir / "data", 21);
-  const std::string args = "--backbone native:cnn2 --data '" + dir / "data" + "' --batch-size 4";
-  ASSERT_EQ(run_iis("--quiet --threads 1 embed " + args + " --out '" + dir / "one" + "'").status,
-            0);
-  const std::string tool = "IIS='" + test::tool_path() + "' ";
-  const auto slurm = test::run_command(
-      test::without_launcher() + " SLURM_NTASKS=3 SLURM_CPUS_PER_TASK=1 PATH='" +
-      test::source_dir() + "/tests/tool/bin':\"$PATH\" " + tool + "bash '" + test::source_dir() +
-      "/scripts/cluster/shards.sbatch' embed " + args + " --out '" + dir / "slurm" + "' 2>&1");
-  ASSERT_EQ(slurm.status, 0) << slurm.output;
-  EXPECT_NE(slurm.output.find("from Slurm (SLURM_PROCID=2, SLURM_NTASKS=3)"), std::string::npos)
-      << slurm.output;
-  EXPECT_NE(slurm.output.find("merged 3 shards: 21 rows"), std::string::npos) << slurm.output;
-  for (const char* file : {".features.npy", ".labels.npy", ".paths.txt"}) {
-    EXPECT_TRUE(core::read_text(dir / "slurm" + file) == core::read_text(dir / "one" + file))
-        << file << " differs";
+// The job scripts of scripts/cluster/ as shipped, embedding with a random-weight cnn2 into the
+// prefix `name` under `dir`, compared with one process (one thread, the same batches).
+class ClusterScript : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::make_grey_images(dir_ / "data", 21);
+    ASSERT_EQ(
+        run_iis("--quiet --threads 1 embed " + args_ + " --out '" + dir_ / "one" + "'").status, 0);
   }
+  // Runs scripts/cluster/SCRIPT with `env` before it; returns what it printed.
+  test::CommandRun run_script(const std::string& env, const std::string& script,
+                              const std::string& name) {
+    return test::run_command(test::without_launcher() + " " + env + " IIS='" + test::tool_path() +
+                             "' bash '" + test::source_dir() + "/scripts/cluster/" + script +
+                             "' embed " + args_ + " --out '" + dir_ / name + "' 2>&1");
+  }
+  void expect_bytes_of_one_process(const std::string& name) {
+    for (const char* file : {".features.npy", ".labels.npy", ".paths.txt"}) {
+      EXPECT_TRUE(core::read_text(dir_ / name + file) == core::read_text(dir_ / "one" + file))
+          << name << file << " differs";
+    }
+  }
+  test::TempDir dir_;
+  const std::string args_ = "--backbone native:cnn2 --data '" + dir_ / "data" + "' --batch-size 4";
+};
+
+// The batch script under a stand-in srun (tests/tool/bin/srun: SLURM_NTASKS processes with
+// SLURM_PROCID and SLURM_LOCALID), as srun runs it in a one-node job.
+TEST_F(ClusterScript, SlurmBatchScriptUnderSrun) {
+  const auto run = run_script("SLURM_NTASKS=3 SLURM_CPUS_PER_TASK=1 PATH='" + test::source_dir() +
+                                  "/tests/tool/bin':\"$PATH\"",
+                              "shards.sbatch", "slurm");
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("from Slurm (SLURM_PROCID=2, SLURM_NTASKS=3)"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("merged 3 shards: 21 rows"), std::string::npos) << run.output;
+  expect_bytes_of_one_process("slurm");
   const auto usage = test::run_command("bash '" + test::source_dir() +
                                        "/scripts/cluster/shards.sbatch' embed --data x 2>&1");
   EXPECT_EQ(usage.status, 2) << usage.output;
+}
 
+TEST_F(ClusterScript, MpirunScript) {
   IIS_NEEDS_MPIRUN();
-  const auto mpi = test::run_command(
-      test::without_launcher() + " NP=3 MPIRUN_ARGS='--oversubscribe --allow-run-as-root' " + tool +
-      "bash '" + test::source_dir() + "/scripts/cluster/mpirun.sh' embed " + args + " --out '" +
-      dir / "mpi" + "' 2>&1");
-  ASSERT_EQ(mpi.status, 0) << mpi.output;
-  for (const char* file : {".features.npy", ".labels.npy", ".paths.txt"}) {
-    EXPECT_TRUE(core::read_text(dir / "mpi" + file) == core::read_text(dir / "one" + file))
-        << file << " differs";
-  }
+  const auto run =
+      run_script("NP=3 MPIRUN_ARGS='--oversubscribe --allow-run-as-root'", "mpirun.sh", "mpi");
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("merged 3 shards: 21 rows"), std::string::npos) << run.output;
+  expect_bytes_of_one_process("mpi");
 }
 
 }  // namespace
