@@ -9,6 +9,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/elements/segments.hpp"
@@ -177,6 +179,127 @@ TEST_F(RunElements, DeterministicAcrossThreadsAndResumable) {
   EXPECT_EQ(without_journal(snapshot(out)), without_journal(reference));
   // A complete folder resumes with nothing to do.
   EXPECT_EQ(run_elements(patches(data, out, 2)).images_resumed, 6);
+}
+
+// Every file under `dir` with its bytes, and every folder (as "<name>/"), but elements.json
+// (timings, and the shards a merge came from).
+std::map<std::string, std::string> contents(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const std::string name = fs::relative(e.path(), dir).string();
+    if (e.is_directory()) {
+      files[name + "/"] = "";
+    } else if (e.path().filename() != "elements.json") {
+      files[name] = core::read_text(e.path().string());
+    }
+  }
+  return files;
+}
+
+// The same names with the same bytes (a difference named, not printed: PNGs are binary).
+void expect_same_files(const std::map<std::string, std::string>& found,
+                       const std::map<std::string, std::string>& expected) {
+  EXPECT_EQ(found.size(), expected.size());
+  for (const auto& [name, bytes] : expected) {
+    EXPECT_TRUE(found.count(name) == 1 && found.at(name) == bytes) << name << " differs";
+  }
+}
+
+// Shards of segments and of patches, found by --shard auto under a simulated launcher, merge
+// into the bytes one process writes: PNGs, manifest, labels, skip list, journal, folders.
+TEST_F(RunElements, ShardsMergeIntoTheBytesOfOneRun) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  for (const ElementKind kind : {ElementKind::Patches, ElementKind::Segments}) {
+    const std::string name = to_string(kind);
+    ElementsOptions o = patches(data, dir / (name + "_one"), 2);
+    o.kind = kind;
+    o.scales = {4, 8};
+    const ElementsSummary one = run_elements(o);
+    std::vector<std::string> shards;
+    for (const int rank : {1, 2, 0}) {
+      ElementsOptions s = o;
+      s.out = dir / name;
+      apply_shard(s, "auto", {{"SLURM_PROCID", std::to_string(rank)}, {"SLURM_NTASKS", "3"}});
+      EXPECT_EQ(s.out, dir / (name + ".part" + std::to_string(rank) + "of3"));
+      EXPECT_FALSE(elements_complete(s.out));
+      const ElementsSummary r = run_elements(s);
+      EXPECT_EQ(r.images, 10 * (rank + 1) / 3 - 10 * rank / 3) << "contiguous thirds of 10";
+      EXPECT_TRUE(elements_complete(s.out));
+      shards.push_back(s.out);
+    }
+    const MergeElementsResult m = run_merge_elements({shards, dir / name});
+    EXPECT_EQ(m.shards, 3);
+    EXPECT_EQ(m.images, 10);
+    EXPECT_EQ(m.images_skipped, one.images_skipped);
+    EXPECT_EQ(m.elements, one.elements);
+    const auto reference = contents(o.out);
+    EXPECT_GT(reference.size(), 10u);
+    expect_same_files(contents(dir / name), reference);
+    EXPECT_TRUE(elements_complete(dir / name));
+    // The merged folder is a finished run of the whole selection: nothing to redo but the
+    // unreadable images, which a run always tries again.
+    ElementsOptions again = o;
+    again.out = dir / name;
+    EXPECT_EQ(run_elements(again).images_resumed, 10 - one.images_skipped);
+    expect_same_files(contents(dir / name), reference);
+    // Merging again into it is allowed (the same selection).
+    EXPECT_EQ(run_merge_elements({shards, dir / name}).elements, m.elements);
+  }
+}
+
+TEST_F(RunElements, MergeRefusesMissingRepeatedUnfinishedAndForeignShards) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  std::vector<std::string> shards;
+  for (int i = 0; i < 3; ++i) {
+    ElementsOptions s = patches(data, dir / "els", 2);
+    apply_shard(s, std::to_string(i) + "/3", {});
+    run_elements(s);
+    shards.push_back(s.out);
+  }
+  EXPECT_EQ(shards[1], dir / "els.part1of3");  // an explicit i/n names the folder alike
+  const std::string out = dir / "merged";
+  EXPECT_IIS_ERROR(run_merge_elements({{shards[0], shards[2]}, out}),
+                   "got 2 of 3 shards: shard 1/3 is missing");
+  EXPECT_IIS_ERROR(run_merge_elements({{shards[0], shards[1], shards[2], shards[1]}, out}),
+                   "shards " + shards[1] + " and " + shards[1] + " are both shard 1/3");
+  ElementsOptions other = patches(data, dir / "other", 2);
+  other.grid = 3;
+  apply_shard(other, "1/3", {});
+  run_elements(other);
+  EXPECT_IIS_ERROR(run_merge_elements({{shards[0], other.out, shards[2]}, out}),
+                   "differ in selection_fingerprint");
+  ElementsOptions two = patches(data, dir / "two", 2);
+  apply_shard(two, "1/2", {});
+  run_elements(two);
+  EXPECT_IIS_ERROR(run_merge_elements({{shards[0], two.out, shards[2]}, out}),
+                   "is part of 2 shards");
+  // A shard still running (its elements.json says so) is not merged.
+  const std::string summary = shards[2] + "/elements.json";
+  const std::string finished = core::read_text(summary);
+  auto running = nlohmann::json::parse(finished);
+  running["status"] = "running";
+  core::write_text_atomic(summary, running.dump());
+  EXPECT_FALSE(elements_complete(shards[2]));
+  EXPECT_IIS_ERROR(run_merge_elements({shards, out}), "shard " + shards[2] + ": not complete");
+  core::write_text_atomic(summary, finished);
+  EXPECT_IIS_ERROR(run_merge_elements({{shards[0], dir / "none", shards[2]}, out}),
+                   "shard " + dir / "none" + ": " + dir / "none/elements.json is missing");
+  // A lost element file names itself; an --out of other things is refused.
+  const std::string lost =
+      nlohmann::json::parse(lines_of(shards[1] + "/manifest.jsonl").at(0))["path"];
+  fs::remove(shards[1] + "/" + lost);
+  EXPECT_IIS_ERROR(run_merge_elements({shards, out}), shards[1] + "/" + lost + " is missing");
+  fs::create_directories(dir / "taken");
+  std::ofstream(dir / "taken/notes.txt") << "mine";
+  EXPECT_IIS_ERROR(run_merge_elements({shards, dir / "taken"}),
+                   "holds no elements of this selection");
+  EXPECT_IIS_ERROR(run_merge_elements({shards, shards[0] + "/merged"}), "--out");
+  // More shards than selected images.
+  ElementsOptions many = patches(data, dir / "many", 2);
+  apply_shard(many, "3/11", {});
+  EXPECT_IIS_ERROR(run_elements(many), "--shard 3/11: only 10 images selected to split");
 }
 
 TEST_F(RunElements, RefusesForeignFoldersWithoutForce) {

@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "iis/core/files.hpp"
+#include "iis/core/shards.hpp"
 #include "iis/io/npy.hpp"
 #include "test_support.hpp"
 
@@ -113,8 +114,9 @@ TEST(Embed, ShardsMergedEqualOneRun) {
     s.batch_size = 2;
     s.out = dir / ("shards/part" + std::to_string(i));
     const auto r = run_embed(s);
-    EXPECT_EQ(r.range_begin, 11 * i / 3);
-    EXPECT_EQ(r.range_end, 11 * (i + 1) / 3);
+    // 11 images are 6 batches of 2 (the last one short): 2 batches a shard.
+    EXPECT_EQ(r.range_begin, 4 * i);
+    EXPECT_EQ(r.range_end, std::min<int64_t>(4 * (i + 1), 11));
     prefixes.push_back(s.out);
   }
   MergeOptions m;
@@ -146,6 +148,61 @@ TEST(Embed, ShardsMergedEqualOneRun) {
   EXPECT_IIS_ERROR(run_merge(m), "differ in backbone_fingerprint");
   m.shards = {dir / "shards/nothing"};
   EXPECT_IIS_ERROR(run_merge(m), "nothing.embed.json is missing");
+}
+
+// Under a launcher each process finds its shard and its prefix OUT.part<i>of<n> itself; the
+// shards, found beside OUT, merge into the very bytes one process writes (a shard is a run of
+// whole batches: every row computed in the batch one process computes it in).
+TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  // A matrix product, whose BLAS kernel depends on the number of rows in the batch.
+  auto o = base_options(
+      dir,
+      save_module(dir, "mm", "x.flatten(1).mm(torch.sin(torch.arange(1620.0)).reshape([324, 5]))"));
+  o.batch_size = 4;
+  run_embed(o);
+  const std::string out = dir / "auto/feats";
+  for (const int rank : {2, 0, 1}) {
+    auto s = o;
+    s.out = out;
+    apply_shard(s, "auto",
+                {{"OMPI_COMM_WORLD_RANK", std::to_string(rank)}, {"OMPI_COMM_WORLD_SIZE", "3"}});
+    EXPECT_EQ(s.out, out + ".part" + std::to_string(rank) + "of3");
+    EXPECT_EQ(s.shard_index, rank);
+    EXPECT_EQ(s.shard_count, 3);
+    EXPECT_FALSE(embed_complete(s.out));
+    run_embed(s);
+    EXPECT_TRUE(embed_complete(s.out));
+  }
+  core::ShardWait wait;
+  wait.complete = [](const core::FoundShard& s) { return embed_complete(s.path); };
+  MergeOptions m;
+  for (const auto& s : core::wait_for_shards(out, wait)) m.shards.push_back(s.path);
+  ASSERT_EQ(m.shards.size(), 3u);
+  m.out = out;
+  EXPECT_EQ(run_merge(m).rows, 10);
+  EXPECT_EQ(io::load_npy(out + ".features.npy").size(1), 5);
+  for (const char* file : {".features.npy", ".labels.npy", ".paths.txt", ".skipped.txt"}) {
+    EXPECT_EQ(core::read_text(out + file), core::read_text(o.out + file)) << file;
+  }
+  // An explicit i/n writes the prefix given, as it always did.
+  auto explicit_shard = o;
+  apply_shard(explicit_shard, "1/3", {});
+  EXPECT_EQ(explicit_shard.out, o.out);
+  EXPECT_EQ(explicit_shard.shard_index, 1);
+  // 11 images in batches of 4 are 3 batches: at most 3 shards.
+  apply_shard(explicit_shard, "3/4", {});
+  EXPECT_IIS_ERROR(run_embed(explicit_shard),
+                   "--shard 3/4: only 3 batches of 4 images (11 images) to split");
+  // A shard being rewritten does not look complete, even when the new run fails.
+  auto failed = o;
+  failed.out = m.shards[1];
+  failed.backbone = save_module(dir, "nan", "x.mean([2, 3]) * 0.0 / 0.0");
+  apply_shard(failed, "1/3", {});
+  EXPECT_IIS_ERROR(run_embed(failed), "NaN");
+  EXPECT_FALSE(embed_complete(m.shards[1]));
+  EXPECT_IIS_ERROR(run_merge(m), m.shards[1] + ".embed.json is missing");
 }
 
 TEST(Embed, HalfStorageWritesFloat16) {
@@ -250,13 +307,6 @@ TEST(Embed, NegativeSizesAndUnknownYamlKeysAreRefused) {
 }
 
 TEST(Embed, OptionsAreValidated) {
-  int64_t i = 0, n = 0;
-  parse_shard("2/5", i, n);
-  EXPECT_EQ(i, 2);
-  EXPECT_EQ(n, 5);
-  EXPECT_IIS_ERROR(parse_shard("5/5", i, n), "--shard must be i/n with 0 <= i < n, got '5/5'");
-  EXPECT_IIS_ERROR(parse_shard("1/x", i, n), "--shard must be i/n");
-  EXPECT_IIS_ERROR(parse_shard("/3", i, n), "--shard must be i/n");
   EmbedOptions o;
   o.backbone = "m.ts";
   o.data = "d";

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "shard_support.hpp"
 #include "test_support.hpp"
 
 namespace iis {
@@ -54,6 +55,16 @@ ToolRun run_split(const std::string& cwd, const std::string& args,
   const std::string stderr_file = streams / "stderr";
   ToolRun run =
       run_shell("cd '" + cwd + "' && '" + tool + "' " + args + " 2>'" + stderr_file + "'");
+  run.errors = read_file(stderr_file);
+  return run;
+}
+
+// run_split with `env` (variables, or test::without_launcher()) before the tool.
+ToolRun run_split_env(const std::string& cwd, const std::string& env, const std::string& args) {
+  test::TempDir streams;
+  const std::string stderr_file = streams / "stderr";
+  ToolRun run = run_shell("cd '" + cwd + "' && " + env + " '" + test::tool_path() + "' " + args +
+                          " 2>'" + stderr_file + "'");
   run.errors = read_file(stderr_file);
   return run;
 }
@@ -176,7 +187,7 @@ const std::vector<Subcommand>& subcommands() {
       {"elements",
        {"--data", "--kind", "--out", "--images-per-class", "--image-select", "--seed", "--scales",
         "--compactness", "--sigma", "--masks-per-scale", "--min-area", "--jaccard", "--fill",
-        "--grid", "--patch-size", "--force"},
+        "--grid", "--patch-size", "--force", "--shard"},
        {"--data", "--kind", "--out"},
        "--data @/missing --kind segments --out @/elements",
        "dataset @/missing does not exist",
@@ -216,8 +227,8 @@ const std::vector<Subcommand>& subcommands() {
        "dataset @/missing does not exist",
        ""},
       {"merge",
+       {"--out", "--wait", "--timeout"},
        {"--out"},
-       {"--out", "shards"},
        "@/missing --out @/merged",
        "shard @/missing: @/missing.embed.json is missing",
        ""},
@@ -503,6 +514,89 @@ TEST(Tool, TokenizeRefusesATextTooLongUnlessTruncating) {
   EXPECT_EQ(nlohmann::json::parse(second).at("ids").back(), 49407) << second;
   const ToolRun too_short = run_split(dir.str(), "tokenize --file long.txt --context-length 1");
   EXPECT_EQ(too_short.status, kUsageError) << too_short.errors;
+}
+
+// Shards: --shard auto reads the launcher's variables (set here by the shell, as mpirun, srun
+// or torchrun would), `iis merge --wait` finds the shards; and their errors.
+TEST(Tool, ShardAutoUnderASimulatedLauncherThenMergeWait) {
+  test::TempDir dir;
+  test::make_grey_images(dir / "data", 12);
+  const std::string embed = "embed --backbone native:mlp --data '" + dir / "data" +
+                            "' --batch-size 4 --out '" + dir / "feats" + "' --shard auto";
+  for (const std::string rank : {"1", "0"}) {
+    const ToolRun run = run_tool(test::without_launcher() + " RANK=" + rank + " WORLD_SIZE=2",
+                                 "--plain-progress " + embed);
+    ASSERT_EQ(run.status, 0) << run.output;
+    EXPECT_NE(
+        run.output.find("[iis] --shard auto: shard " + rank + "/2 into " + dir / "feats" + ".part" +
+                        rank + "of2, from torchrun (RANK=" + rank + ", WORLD_SIZE=2)"),
+        std::string::npos)
+        << run.output;
+  }
+  const ToolRun merge = run_split(dir.str(), "--quiet merge --out feats --wait --timeout 10");
+  EXPECT_EQ(merge.status, 0) << merge.errors;
+  EXPECT_EQ(merge.output,
+            "merged 2 shards: 12 rows of 64 features, 0 skipped images, into feats.*\n");
+  EXPECT_TRUE(fs::is_regular_file(dir / "feats.features.npy"));
+
+  const std::string elements = "--quiet elements --data '" + dir / "data" +
+                               "' --kind patches --grid 2 --patch-size 8 --out '" + dir / "els" +
+                               "' --shard auto";
+  for (const std::string task : {"0", "1", "2"}) {
+    const ToolRun run =
+        run_tool(test::without_launcher() + " SLURM_PROCID=" + task + " SLURM_NTASKS=3", elements);
+    ASSERT_EQ(run.status, 0) << run.output;
+    EXPECT_TRUE(fs::is_directory(dir / ("els.part" + task + "of3"))) << run.output;
+  }
+  const ToolRun merged = run_split(dir.str(), "--quiet merge --out els --wait");
+  EXPECT_EQ(merged.status, 0) << merged.errors;
+  EXPECT_EQ(merged.output, "merged 3 shards: 48 elements from 12 of 12 images, into els\n");
+}
+
+TEST(Tool, ShardAndMergeErrors) {
+  test::TempDir dir;
+  // No launcher: an input error listing what was read.
+  const ToolRun none = run_split_env(
+      dir.str(), test::without_launcher(),
+      "--quiet embed --backbone native:mlp --data '" + dir / "data" + "' --out feats --shard auto");
+  EXPECT_EQ(none.status, kInputError) << none.errors;
+  expect_error_and_hint(none, "--shard auto: no launcher's variables are set",
+                        "mpirun, srun, torchrun");
+  for (const char* name :
+       {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "WORLD_SIZE", "SLURM_NTASKS", "SLURM_ARRAY_TASK_ID"}) {
+    EXPECT_NE(none.errors.find(name), std::string::npos) << name << " in " << none.errors;
+  }
+  const ToolRun bad = run_tool(test::without_launcher() + " PMI_RANK=3 PMI_SIZE=3",
+                               "elements --data x --kind patches --out y --shard auto");
+  EXPECT_EQ(bad.status, kInputError) << bad.output;
+  EXPECT_NE(bad.output.find("rank 3 of 3 from PMI_RANK=3, PMI_SIZE=3"), std::string::npos)
+      << bad.output;
+  // Neither shards nor --wait, both, or --timeout without --wait: command-line errors.
+  for (const std::string args :
+       {"merge --out m", "merge --out m --wait a", "merge --out m --timeout 3 a"}) {
+    const ToolRun run = run_split(dir.str(), args);
+    EXPECT_EQ(run.status, kUsageError) << args << ": " << run.errors;
+    expect_error_and_hint(run, "", "iis merge --help");
+  }
+  EXPECT_NE(run_split(dir.str(), "merge --out m").errors.find("shards (or --wait) is required"),
+            std::string::npos);
+  // --wait gives up at the timeout, naming what it waited for.
+  std::ofstream(dir / "m.part1of2.embed.json") << "{}";
+  const ToolRun timeout = run_split(dir.str(), "merge --out m --wait --timeout 0.5");
+  EXPECT_EQ(timeout.status, kInputError) << timeout.errors;
+  expect_error_and_hint(timeout,
+                        "--timeout 0.5 s passed waiting for the shards of m: 1 of 2 shards to "
+                        "come: m.part0of2 (missing)",
+                        "--timeout");
+  // cuda:auto is a GPU: on a machine without one, the error cuda gives.
+  if (run_tool("", "version").output.find("CUDA available: no") != std::string::npos) {
+    const ToolRun cuda =
+        run_tool("LOCAL_RANK=0", "embed --backbone native:mlp --data '" + dir / "data" +
+                                     "' --out '" + dir / "f" + "' --device cuda:auto");
+    EXPECT_EQ(cuda.status, kInputError) << cuda.output;
+    EXPECT_NE(cuda.output.find("--device cuda:auto: CUDA is not available here"), std::string::npos)
+        << cuda.output;
+  }
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "iis/core/random.hpp"
 #include "iis/core/threads.hpp"
 #include "iis/data/dataset.hpp"
+#include "iis/elements/detail/element_files.hpp"
 #include "iis/elements/patches.hpp"
 #include "iis/elements/segments.hpp"
 #include "iis/image/slic.hpp"
@@ -31,10 +32,13 @@ using nlohmann::json;
 
 namespace iis::elements {
 
-namespace {
+using detail::kJournal;
+using detail::kLabels;
+using detail::kManifest;
+using detail::kSkipped;
+using detail::kSummary;
 
-constexpr const char* kJournal = "elements.journal.jsonl";
-constexpr const char* kSummary = "elements.json";
+namespace {
 
 // A class name usable as one folder name: no separators, no control characters, not "."/"..".
 std::string safe_file_name(const std::string& name) {
@@ -198,7 +202,7 @@ bool prepare_out(const ElementsOptions& o, const std::string& fingerprint) {
     for (const auto& [source, records] : read_journal((out / kJournal).string(), o.out)) {
       for (const auto& r : records) fs::remove(out / r.at("path").get<std::string>(), ec);
     }
-    std::ifstream manifest(out / "manifest.jsonl");
+    std::ifstream manifest(out / kManifest);
     std::string line;
     while (std::getline(manifest, line)) {
       json r = json::parse(line, nullptr, false);
@@ -210,7 +214,7 @@ bool prepare_out(const ElementsOptions& o, const std::string& fingerprint) {
       std::error_code e2;
       if (entry.is_directory(e2) && fs::is_empty(entry.path(), e2)) fs::remove(entry.path(), e2);
     }
-    for (const char* name : {kJournal, "manifest.jsonl", "labels.npy", "skipped.txt", kSummary}) {
+    for (const char* name : {kJournal, kManifest, kLabels, kSkipped, kSummary}) {
       fs::remove(out / name, ec);
     }
   }
@@ -323,8 +327,8 @@ void extract_pending(const data::Dataset& dataset, const std::vector<Job>& jobs,
 
 // Writes manifest.jsonl and labels.npy in the ImageFolder order of `out` (class folder, then
 // file name, byte order) and skipped.txt; returns the element count and the skip list.
-std::pair<int64_t, json> write_lists(const fs::path& out, const std::vector<Job>& jobs,
-                                     const Extraction& found) {
+std::pair<int64_t, json> write_run_lists(const fs::path& out, const std::vector<Job>& jobs,
+                                         const Extraction& found) {
   std::vector<const json*> manifest;
   for (const json& image_records : found.records) {
     for (const json& r : image_records) manifest.push_back(&r);
@@ -344,14 +348,55 @@ std::pair<int64_t, json> write_lists(const fs::path& out, const std::vector<Job>
     skipped_text += jobs[job].source + "\t" + reason + "\n";
     skipped_json.push_back({{"source", jobs[job].source}, {"reason", reason}});
   }
-  core::write_text_atomic((out / "manifest.jsonl").string(), manifest_text);
-  io::save_npy((out / "labels.npy").string(), torch::tensor(labels, torch::dtype(torch::kInt64))
-                                                  .reshape({static_cast<int64_t>(labels.size())}));
-  core::write_text_atomic((out / "skipped.txt").string(), skipped_text);
+  detail::write_lists(out.string(), manifest_text, labels, skipped_text);
   return {static_cast<int64_t>(manifest.size()), skipped_json};
 }
 
+// The shard's part of the selected images: the i-th of n contiguous ranges of `all`.
+std::vector<Job> shard_jobs(const std::vector<Job>& all, const ElementsOptions& o) {
+  const auto n = static_cast<int64_t>(all.size());
+  IIS_CHECK_HINT(o.shard_count == 1 || o.shard_count <= n,
+                 "--shard " << o.shard_index << "/" << o.shard_count << ": only " << n
+                            << " images selected to split",
+                 "use at most " << n << " shards");
+  const int64_t begin = n * o.shard_index / o.shard_count;
+  const int64_t end = n * (o.shard_index + 1) / o.shard_count;
+  return {all.begin() + begin, all.begin() + end};
+}
+
 }  // namespace
+
+namespace detail {
+
+void write_lists(const std::string& folder, const std::string& manifest,
+                 const std::vector<int64_t>& labels, const std::string& skipped) {
+  const fs::path out(folder);
+  core::write_text_atomic((out / kManifest).string(), manifest);
+  io::save_npy((out / kLabels).string(), torch::tensor(labels, torch::dtype(torch::kInt64))
+                                             .reshape({static_cast<int64_t>(labels.size())}));
+  core::write_text_atomic((out / kSkipped).string(), skipped);
+}
+
+}  // namespace detail
+
+void apply_shard(ElementsOptions& options, const std::string& text, const core::Environment& env) {
+  const core::ShardSpec shard = core::parse_shard(text, env);
+  options.shard_index = shard.index;
+  options.shard_count = shard.count;
+  options.out = core::shard_name(options.out, shard.index, shard.count);
+  if (shard.automatic) {
+    core::log_info("--shard auto: shard " + std::to_string(shard.index) + "/" +
+                   std::to_string(shard.count) + " into " + options.out + ", from " + shard.source);
+  }
+}
+
+bool elements_complete(const std::string& folder) {
+  std::error_code ec;
+  const fs::path summary = fs::path(folder) / kSummary;
+  if (!fs::is_regular_file(summary, ec)) return false;
+  const json j = json::parse(core::read_text(summary.string()), nullptr, false);
+  return j.is_object() && j.value("status", "") == "complete";
+}
 
 const char* to_string(ElementKind kind) {
   return kind == ElementKind::Segments ? "segments" : "patches";
@@ -384,6 +429,9 @@ void ElementsOptions::validate_settings() const {
   IIS_CHECK_HINT(patch_size >= 1 && patch_size <= 8192,
                  "--patch-size must be in [1, 8192], got " << patch_size, "");
   IIS_CHECK_HINT(threads >= 0, "threads must be >= 0, got " << threads, "");
+  IIS_CHECK_HINT(shard_count >= 1 && shard_index >= 0 && shard_index < shard_count,
+                 "--shard must be i/n with 0 <= i < n, got " << shard_index << "/" << shard_count,
+                 "e.g. --shard 0/4");
 }
 
 ElementsSummary run_elements(const ElementsOptions& options) {
@@ -391,16 +439,23 @@ ElementsSummary run_elements(const ElementsOptions& options) {
   core::check_output_apart({"--out", options.out}, {{"--data", options.data}});
   const auto start = std::chrono::steady_clock::now();
   const std::unique_ptr<data::Dataset> dataset = data::open_dataset(options.data);
-  const Plan plan = plan_jobs(*dataset, options);
-  const std::vector<Job>& jobs = plan.jobs;
+  const Plan plan = plan_jobs(*dataset, options);  // the whole selection: names and stems
+  const std::vector<Job> jobs = shard_jobs(plan.jobs, options);
 
   std::error_code ec;
   const std::string data_path = fs::weakly_canonical(options.data, ec).string();
   json sources = json::array();
-  for (const Job& job : jobs) sources.push_back(job.source);
+  for (const Job& job : plan.jobs) sources.push_back(job.source);
   const json settings = settings_json(options);
-  const std::string fingerprint =
+  // The whole selection's fingerprint, which every shard records for the merge; a shard's own
+  // (what resuming compares) adds its part.
+  const std::string selection =
       core::fingerprint_text(data_path + "\n" + settings.dump() + "\n" + sources.dump());
+  const std::string fingerprint =
+      options.shard_count == 1
+          ? selection
+          : core::fingerprint_text(selection + "\nshard " + std::to_string(options.shard_index) +
+                                   "/" + std::to_string(options.shard_count));
 
   const bool resume = prepare_out(options, fingerprint);
   core::make_dirs(options.out);
@@ -411,6 +466,8 @@ ElementsSummary run_elements(const ElementsOptions& options) {
   json summary = {{"data", data_path},
                   {"settings", settings},
                   {"fingerprint", fingerprint},
+                  {"selection_fingerprint", selection},
+                  {"shard", {options.shard_index, options.shard_count}},
                   {"status", "running"}};
   core::write_text_atomic((out / kSummary).string(), summary.dump(2) + "\n");
   rewrite_journal(journal_path, jobs, done);
@@ -433,7 +490,7 @@ ElementsSummary run_elements(const ElementsOptions& options) {
                    std::to_string(jobs.size()) + " images already done");
   }
   extract_pending(*dataset, jobs, pending, options, journal_path, found);
-  const auto [elements, skipped] = write_lists(out, jobs, found);
+  const auto [elements, skipped] = write_run_lists(out, jobs, found);
 
   ElementsSummary result;
   result.images = static_cast<int64_t>(jobs.size());

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "iis/core/launcher.hpp"
+
 namespace iis::elements {
 
 enum class ElementKind { Segments, Patches };
@@ -42,6 +44,11 @@ struct ElementsOptions {
   bool force = false;  // --force: write into a non-empty folder made from other inputs
   int threads = 0;     // worker threads, 0 = core::threads()
 
+  // --shard i/n|auto: only the i-th (0-based) of n contiguous parts of the selected images
+  // (apply_shard sets them and names the folder); 1 part = the whole selection.
+  int64_t shard_index = 0;
+  int64_t shard_count = 1;
+
   // Throws iis::Error naming the flag and its valid range (validate_settings: all but the
   // paths, what `iis run`'s concepts: section sets).
   void validate() const;
@@ -69,6 +76,37 @@ struct ElementsSummary {
 // The manifest is in ImageFolder order of `out` (class folder, then file name), so reading
 // `out` as an ImageFolder gives the same order. Images are processed in parallel; the output
 // is deterministic. An interrupted run resumes: images already done are not redone.
+// A shard (options.shard_count > 1) writes the same files for its part of the selection, with
+// the names the whole run gives them (so that run_merge_elements can join the shards), and
+// records its part in elements.json ("shard": [i, n]).
 ElementsSummary run_elements(const ElementsOptions& options);
+
+// Applies --shard TEXT (core::parse_shard: "i/n", or "auto" from the launcher's environment
+// `env`, logging the variables read) to `options`, and points --out at the shard's folder
+// OUT.part<i>of<n> (core::shard_name), which `iis merge --wait` finds. Throws naming --shard.
+void apply_shard(ElementsOptions& options, const std::string& text, const core::Environment& env);
+
+// True when `folder` holds a finished run_elements (or merge): its elements.json, written
+// last, says "complete".
+bool elements_complete(const std::string& folder);
+
+// Options of `iis merge` given element folders.
+struct MergeElementsOptions {
+  std::vector<std::string> shards;  // shard folders (any order)
+  std::string out;                  // --out folder of the merged elements
+};
+
+struct MergeElementsResult {
+  int64_t shards = 0, images = 0, images_skipped = 0, elements = 0;
+};
+
+// Joins the folders of `iis elements --shard i/n` into the folder one unsharded run writes:
+// the element PNGs hard-linked (copied across file systems), manifest.jsonl and labels.npy in
+// the same order, skipped.txt and the journal joined in shard order, elements.json with the
+// unsharded fingerprint (so `iis elements` with the same options finds --out up to date).
+// Checks that the shards are complete, come from the same data, settings and split, and that
+// all n are present once; throws naming the shard otherwise. --out may be empty, missing, or
+// an earlier merge or run of the same selection; nothing else.
+MergeElementsResult run_merge_elements(const MergeElementsOptions& options);
 
 }  // namespace iis::elements

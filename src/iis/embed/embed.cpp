@@ -6,9 +6,12 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "iis/backbone/backbone.hpp"
 #include "iis/core/device.hpp"
@@ -113,24 +116,38 @@ std::string one_line(std::string text) {
 
 constexpr double kHalfMax = 65504.0;
 
+// The dataset indices [begin, end) of the shard: the i-th of n contiguous runs of whole batch
+// windows [kB, (k+1)B). A batch is the decodable images of one window (run_embed), so a shard
+// computes every row in the batch one process computes it in: BLAS and oneDNN pick their
+// kernels by the batch's size, and rows computed in batches of other sizes differ in their
+// last bits.
+std::pair<int64_t, int64_t> shard_range(int64_t images, const EmbedOptions& o) {
+  const int64_t windows = (images + o.batch_size - 1) / o.batch_size;
+  IIS_CHECK_HINT(o.shard_count <= windows,
+                 "--shard " << o.shard_index << "/" << o.shard_count << ": only " << windows
+                            << (windows == 1 ? " batch" : " batches") << " of " << o.batch_size
+                            << " images (" << images << " images) to split",
+                 "use at most " << windows << " shards, or a smaller --batch-size");
+  const int64_t begin = o.batch_size * (windows * o.shard_index / o.shard_count);
+  const int64_t end = o.batch_size * (windows * (o.shard_index + 1) / o.shard_count);
+  return {begin, std::min(end, images)};
+}
+
 }  // namespace
 
-void parse_shard(const std::string& text, int64_t& index, int64_t& count) {
-  const size_t slash = text.find('/');
-  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size();
-  if (ok) {
-    try {
-      size_t used_i = 0, used_n = 0;
-      index = std::stoll(text.substr(0, slash), &used_i);
-      count = std::stoll(text.substr(slash + 1), &used_n);
-      ok = used_i == slash && used_n == text.size() - slash - 1;
-    } catch (const std::exception&) {
-      ok = false;
-    }
-  }
-  IIS_CHECK_HINT(ok && count >= 1 && index >= 0 && index < count,
-                 "--shard must be i/n with 0 <= i < n, got '" << text << "'",
-                 "e.g. --shard 0/4 … --shard 3/4 for four parts, then `iis merge`");
+void apply_shard(EmbedOptions& options, const std::string& text, const core::Environment& env) {
+  const core::ShardSpec shard = core::parse_shard(text, env);
+  options.shard_index = shard.index;
+  options.shard_count = shard.count;
+  if (!shard.automatic) return;
+  options.out = core::shard_name(options.out, shard.index, shard.count);
+  core::log_info("--shard auto: shard " + std::to_string(shard.index) + "/" +
+                 std::to_string(shard.count) + " into " + options.out + ", from " + shard.source);
+}
+
+bool embed_complete(const std::string& prefix) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(detail::EmbedFiles(prefix).meta, ec);
 }
 
 void EmbedOptions::validate() const {
@@ -194,18 +211,20 @@ EmbedResult run_embed(const EmbedOptions& options) {
   const int64_t n = dataset->size();
   IIS_CHECK_HINT(n > 0, "dataset " << options.data << " holds no images",
                  "check the path: a folder with one sub-folder of images per class");
-  IIS_CHECK_HINT(options.shard_count <= n,
-                 "--shard " << options.shard_index << "/" << options.shard_count << ": only " << n
-                            << " images to split",
-                 "use at most " << n << " shards");
+  const detail::EmbedFiles files(options.out);
   EmbedResult result;
-  result.range_begin = n * options.shard_index / options.shard_count;
-  result.range_end = n * (options.shard_index + 1) / options.shard_count;
+  std::tie(result.range_begin, result.range_end) = shard_range(n, options);
   if (options.limit > 0) {
     result.range_end = std::min(result.range_end, result.range_begin + options.limit);
   }
   const int64_t begin = result.range_begin, end = result.range_end;
 
+  // Until the new PREFIX.embed.json is written last, the prefix must not look complete to
+  // `iis merge --wait`: an earlier run's metadata beside new features would be merged.
+  std::error_code ec;
+  std::filesystem::remove(files.meta, ec);
+  IIS_CHECK_HINT(!ec, "cannot remove the earlier " << files.meta << ": " << ec.message(),
+                 "check that the folder is writable");
   auto backbone = backbone::open_backbone(options.backbone, device);
   const image::Preprocess prep =
       resolve_preprocess(options.preprocess, backbone->preprocess_config(), backbone->name());
@@ -214,7 +233,6 @@ EmbedResult run_embed(const EmbedOptions& options) {
                  std::to_string(n) + " with " + backbone->name() + " on " + device.str() + "; " +
                  result.preprocessing);
 
-  const detail::EmbedFiles files(options.out);
   const int threads = static_cast<int>(options.workers > 0 ? options.workers : core::threads());
   // Look-ahead: two batches plus one image per thread keeps inference fed while bounding memory.
   const int64_t capacity = 2 * options.batch_size + threads;
@@ -302,14 +320,14 @@ EmbedResult run_embed(const EmbedOptions& options) {
   for (int64_t i = begin; i < end; ++i) {
     Prepared p = loader.next();
     ++unreported;
-    if (!p.skip_reason.empty()) {
+    if (p.skip_reason.empty()) {
+      pending.push_back(std::move(p.image));
+      pending_index.push_back(i);
+    } else {
       skipped << dataset->source(i) << "\t" << p.skip_reason << "\n";
       ++result.skipped;
-      continue;
     }
-    pending.push_back(std::move(p.image));
-    pending_index.push_back(i);
-    if (static_cast<int64_t>(pending.size()) == options.batch_size) {
+    if ((i + 1) % options.batch_size == 0) {  // the end of a batch window (shard_range)
       run_batch();
       progress.advance(unreported);
       unreported = 0;

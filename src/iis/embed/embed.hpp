@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "iis/core/launcher.hpp"
 #include "iis/image/preprocess.hpp"
 
 namespace iis::embed {
@@ -42,17 +43,25 @@ struct EmbedOptions {
   bool half = false;           // --half: float16 autocast (CUDA only)
   bool bf16 = false;           // --bf16: bfloat16 autocast (CUDA only)
   bool half_storage = false;   // --half-storage: features stored as float16
-  int64_t shard_index = 0;     // --shard i/n: the i-th (0-based) of n contiguous parts
-  int64_t shard_count = 1;
-  int64_t workers = 0;  // --workers: decode/preprocess threads; 0 = one per core
-  int64_t limit = 0;    // --limit: only the first N images of the shard; 0 = all
+  int64_t shard_index = 0;     // --shard i/n|auto: the i-th (0-based) of n contiguous parts,
+  int64_t shard_count = 1;     //   whole batches each (apply_shard sets them)
+  int64_t workers = 0;         // --workers: decode/preprocess threads; 0 = one per core
+  int64_t limit = 0;           // --limit: only the first N images of the shard; 0 = all
 
   // Throws iis::Error naming the flag and its valid range.
   void validate() const;
 };
 
-// Parses "i/n" (0 <= i < n) into shard_index and shard_count; throws naming --shard.
-void parse_shard(const std::string& text, int64_t& index, int64_t& count);
+// Applies --shard TEXT (core::parse_shard) to `options`: "i/n" embeds that part into the
+// prefix --out names (as before: the user names each shard's prefix); "auto" takes the rank
+// and size from the launcher's environment `env` (core::launch_rank), writes the prefix
+// OUT.part<i>of<n> (core::shard_name) that `iis merge --wait` finds, and logs the variables
+// read. Throws iis::Error naming --shard.
+void apply_shard(EmbedOptions& options, const std::string& text, const core::Environment& env);
+
+// True when the shard (or any output) under `prefix` is complete: its PREFIX.embed.json,
+// which run_embed removes first and writes last, exists.
+bool embed_complete(const std::string& prefix);
 
 struct EmbedResult {
   int64_t embedded = 0;  // rows written
@@ -67,6 +76,9 @@ struct EmbedResult {
 
 // Embeds the shard's images in dataset order: decoding and preprocessing on `workers` threads
 // (bounded queue, results consumed in order) overlapping with the backbone in inference mode.
+// A batch is the decodable images among the dataset indices [kB, (k+1)B), and a shard is a run
+// of whole batches: a row is computed in the same batch, so with the same batch size and
+// thread count, by the same kernels, whether the dataset is sharded or not.
 // Writes features (N×D float32, or float16 with half_storage), labels (N int64), the source
 // paths (one a line) and the skipped sources with their reasons, each atomically; then
 // PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range) that merge
@@ -74,7 +86,7 @@ struct EmbedResult {
 // output rank or a model that fails are errors.
 EmbedResult run_embed(const EmbedOptions& options);
 
-// Options of `iis merge`.
+// Options of `iis merge` for features (see elements::run_merge_elements for element folders).
 struct MergeOptions {
   std::vector<std::string> shards;  // shard prefixes (any order)
   std::string out;                  // --out PREFIX of the merged files

@@ -14,6 +14,7 @@ void add_elements_command(CLI::App& root, Commands& commands) {
       "DIR/<class>/<stem>_<i>.png, "
       "DIR/manifest.jsonl, DIR/labels.npy (int64 class per element), DIR/skipped.txt; resumable");
   auto o = std::make_shared<elements::ElementsOptions>();
+  auto shard = std::make_shared<std::string>();
   app->add_option("--data", o->data,
                   "ImageFolder folder or IDX images file (…-images-idx3-ubyte[.gz])")
       ->required();
@@ -57,7 +58,14 @@ void add_elements_command(CLI::App& root, Commands& commands) {
       ->capture_default_str();
   app->add_flag("--force", o->force,
                 "write into a non-empty DIR made from other inputs (its old elements are removed)");
-  commands.push_back({app, [o] {
+  app->add_option("--shard", *shard,
+                  "i/n: only the i-th (0-based) of n contiguous parts of the selected images, into "
+                  "DIR.part<i>of<n>/; auto: i and n from mpirun, srun or torchrun; join with "
+                  "iis merge");
+  commands.push_back({app, [o, shard] {
+                        if (!shard->empty()) {
+                          elements::apply_shard(*o, *shard, core::process_environment());
+                        }
                         const auto s = elements::run_elements(*o);
                         std::cout << "wrote " << s.elements << " elements from "
                                   << s.images - s.images_skipped << " of " << s.images

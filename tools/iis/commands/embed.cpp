@@ -24,19 +24,24 @@ void add_embed_command(CLI::App& root, Commands& commands) {
   add_preprocess_flags(app, options->preprocess);
   app->add_option("--batch-size", options->batch_size, "images per forward pass")
       ->capture_default_str();
-  app->add_option("--device", options->device, "cpu, cuda or cuda:N")->capture_default_str();
+  app->add_option("--device", options->device,
+                  "cpu, cuda, cuda:N or cuda:auto (the node-local rank under mpirun, srun or "
+                  "torchrun, modulo the visible GPUs)")
+      ->capture_default_str();
   app->add_flag("--half", options->half, "float16 autocast (CUDA)");
   app->add_flag("--bf16", options->bf16, "bfloat16 autocast (CUDA)");
   app->add_flag("--half-storage", options->half_storage, "store the features as float16");
-  app->add_option("--shard", *shard,
-                  "i/n: embed only the i-th (0-based) of n contiguous parts; join with iis merge");
+  app->add_option(
+      "--shard", *shard,
+      "i/n: embed only the i-th (0-based) of n contiguous parts into --out; auto: i and "
+      "n from mpirun, srun or torchrun, into OUT.part<i>of<n>; join with iis merge");
   app->add_option("--workers", options->workers,
                   "decoding/preprocessing threads (0 = one per core)")
       ->capture_default_str();
   app->add_option("--limit", options->limit, "only the first N images (quick checks)");
   commands.push_back({app, [options, shard] {
                         if (!shard->empty()) {
-                          embed::parse_shard(*shard, options->shard_index, options->shard_count);
+                          embed::apply_shard(*options, *shard, core::process_environment());
                         }
                         const auto r = embed::run_embed(*options);
                         std::cout << "embedded " << r.embedded << " images [" << r.range_begin

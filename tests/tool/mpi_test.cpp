@@ -1,0 +1,144 @@
+// `iis embed --shard auto` and `iis elements --shard auto` under a real launcher, Open MPI's
+// mpirun with three processes, then `iis merge --wait`: the merged files are the bytes one
+// process writes; and the job scripts of scripts/cluster/. What needs mpirun is skipped
+// without it (Debian's openmpi-bin), and fails under IIS_REQUIRE_DATA.
+#include <cstdlib>
+#include <filesystem>
+
+#include "shard_support.hpp"
+#include "test_support.hpp"
+
+namespace iis {
+namespace {
+
+namespace fs = std::filesystem;
+
+#define IIS_NEEDS_MPIRUN()                                                               \
+  do {                                                                                   \
+    if (test::run_command("command -v mpirun >/dev/null 2>&1").status != 0) {            \
+      const char* message = "mpirun is missing: install the Debian package openmpi-bin"; \
+      if (test::data_required()) FAIL() << message << " (IIS_REQUIRE_DATA is set)";      \
+      GTEST_SKIP() << message;                                                           \
+    }                                                                                    \
+  } while (0)
+
+// `iis ARGS` in one process, stdout and stderr together.
+test::CommandRun run_iis(const std::string& args) {
+  return test::run_command(test::without_launcher() + " '" + test::tool_path() + "' " + args +
+                           " 2>&1");
+}
+
+// `iis ARGS` in three processes started by mpirun (one thread each: the machine may have two
+// cores).
+test::CommandRun run_iis_mpirun(const std::string& args) {
+  return test::run_command(test::without_launcher() +
+                           " mpirun --allow-run-as-root --oversubscribe -np 3 '" +
+                           test::tool_path() + "' --threads 1 " + args + " 2>&1");
+}
+
+TEST(Mpi, EmbedShardAutoThenMergeGivesTheBytesOfOneProcess) {
+  IIS_NEEDS_MPIRUN();
+  test::TempDir dir;
+  test::make_grey_images(dir / "data", 40);
+  // A random-weight convolutional backbone with batch norm, one thread in every process (the
+  // kernels, and the last bits of the rows, depend on the thread count and the batch size).
+  const std::string embed =
+      "embed --backbone native:resnet8-w8 --data '" + dir / "data" + "' --batch-size 8 --out ";
+  const auto one = run_iis("--quiet --threads 1 " + embed + "'" + dir / "one/feats" + "'");
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto mpi = run_iis_mpirun(embed + "'" + dir / "mpi/feats" + "' --shard auto");
+  ASSERT_EQ(mpi.status, 0) << mpi.output;
+  for (int rank = 0; rank < 3; ++rank) {
+    const std::string part = dir / ("mpi/feats.part" + std::to_string(rank) + "of3");
+    EXPECT_TRUE(fs::exists(part + ".embed.json")) << part;
+    EXPECT_NE(mpi.output.find("--shard auto: shard " + std::to_string(rank) + "/3 into " + part +
+                              ", from Open MPI (OMPI_COMM_WORLD_RANK=" + std::to_string(rank) +
+                              ", OMPI_COMM_WORLD_SIZE=3)"),
+              std::string::npos)
+        << mpi.output;
+  }
+  const auto merge = run_iis("--quiet merge --out '" + dir / "mpi/feats" + "' --wait --timeout 60");
+  ASSERT_EQ(merge.status, 0) << merge.output;
+  EXPECT_NE(merge.output.find("merged 3 shards: 40 rows"), std::string::npos) << merge.output;
+  for (const char* file : {".features.npy", ".labels.npy", ".paths.txt", ".skipped.txt"}) {
+    EXPECT_TRUE(core::read_text(dir / "mpi/feats" + file) ==
+                core::read_text(dir / "one/feats" + file))
+        << file << " differs";
+  }
+}
+
+TEST(Mpi, ElementsShardAutoThenMergeGivesTheBytesOfOneProcess) {
+  IIS_NEEDS_MPIRUN();
+  test::TempDir dir;
+  test::make_grey_images(dir / "data", 30);
+  const std::string elements = "elements --data '" + dir / "data" +
+                               "' --kind segments --scales 4,9 --images-per-class 0 --out ";
+  const auto one = run_iis("--quiet " + elements + "'" + dir / "one" + "'");
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto mpi = run_iis_mpirun("--quiet " + elements + "'" + dir / "mpi" + "' --shard auto");
+  ASSERT_EQ(mpi.status, 0) << mpi.output;
+  const auto merge = run_iis("--quiet merge --out '" + dir / "mpi" + "' --wait --timeout 60");
+  ASSERT_EQ(merge.status, 0) << merge.output;
+  EXPECT_NE(merge.output.find("merged 3 shards: "), std::string::npos) << merge.output;
+  const auto reference = test::folder_bytes(dir / "one", "elements.json");
+  EXPECT_GT(reference.size(), 30u);  // PNGs, lists, both class folders
+  const auto merged = test::folder_bytes(dir / "mpi", "elements.json");
+  EXPECT_EQ(merged.size(), reference.size());
+  for (const auto& [name, bytes] : reference) {
+    EXPECT_TRUE(merged.count(name) && merged.at(name) == bytes) << name << " differs";
+  }
+}
+
+// The job scripts of scripts/cluster/ as shipped, embedding with a random-weight cnn2 into the
+// prefix `name` under `dir`, compared with one process (one thread, the same batches).
+class ClusterScript : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::make_grey_images(dir_ / "data", 21);
+    ASSERT_EQ(
+        run_iis("--quiet --threads 1 embed " + args_ + " --out '" + dir_ / "one" + "'").status, 0);
+  }
+  // Runs scripts/cluster/SCRIPT with `env` before it; returns what it printed.
+  test::CommandRun run_script(const std::string& env, const std::string& script,
+                              const std::string& name) {
+    return test::run_command(test::without_launcher() + " " + env + " IIS='" + test::tool_path() +
+                             "' bash '" + test::source_dir() + "/scripts/cluster/" + script +
+                             "' embed " + args_ + " --out '" + dir_ / name + "' 2>&1");
+  }
+  void expect_bytes_of_one_process(const std::string& name) {
+    for (const char* file : {".features.npy", ".labels.npy", ".paths.txt"}) {
+      EXPECT_TRUE(core::read_text(dir_ / name + file) == core::read_text(dir_ / "one" + file))
+          << name << file << " differs";
+    }
+  }
+  test::TempDir dir_;
+  const std::string args_ = "--backbone native:cnn2 --data '" + dir_ / "data" + "' --batch-size 4";
+};
+
+// The batch script under a stand-in srun (tests/tool/bin/srun: SLURM_NTASKS processes with
+// SLURM_PROCID and SLURM_LOCALID), as srun runs it in a one-node job.
+TEST_F(ClusterScript, SlurmBatchScriptUnderSrun) {
+  const auto run = run_script("SLURM_NTASKS=3 SLURM_CPUS_PER_TASK=1 PATH='" + test::source_dir() +
+                                  "/tests/tool/bin':\"$PATH\"",
+                              "shards.sbatch", "slurm");
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("from Slurm (SLURM_PROCID=2, SLURM_NTASKS=3)"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("merged 3 shards: 21 rows"), std::string::npos) << run.output;
+  expect_bytes_of_one_process("slurm");
+  const auto usage = test::run_command("bash '" + test::source_dir() +
+                                       "/scripts/cluster/shards.sbatch' embed --data x 2>&1");
+  EXPECT_EQ(usage.status, 2) << usage.output;
+}
+
+TEST_F(ClusterScript, MpirunScript) {
+  IIS_NEEDS_MPIRUN();
+  const auto run =
+      run_script("NP=3 MPIRUN_ARGS='--oversubscribe --allow-run-as-root'", "mpirun.sh", "mpi");
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("merged 3 shards: 21 rows"), std::string::npos) << run.output;
+  expect_bytes_of_one_process("mpi");
+}
+
+}  // namespace
+}  // namespace iis
