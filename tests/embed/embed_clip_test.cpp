@@ -209,7 +209,7 @@ TEST(EmbedClip, ShippedSetsByNameAndBadInputs) {
   o.batch_size = 64;
   const EmbedTextResult r = run_embed_text(o);
   EXPECT_EQ(r.concepts, 143);
-  EXPECT_EQ(r.concepts_file, test::source_dir() + "/data/concepts/cifar10_filtered.txt");
+  EXPECT_NE(r.concepts_file.find("concepts/cifar10_filtered.txt"), std::string::npos);
   EXPECT_EQ(text::read_lines(o.out + ".names.txt"), text::read_lines(r.concepts_file));
   EXPECT_EQ(io::load_npy(o.out + ".features.npy").size(0), 143);
   o.concepts = "imagenet_classes";  // a class list, "\r" line ends

@@ -310,7 +310,12 @@ std::vector<Subcommand> subcommands_where(Keep keep) {
   return kept;
 }
 
-std::string param_name(const ::testing::TestParamInfo<Subcommand>& info) { return info.param.name; }
+// GoogleTest's names are letters, digits and '_': embed-text is embed_text.
+std::string param_name(const ::testing::TestParamInfo<Subcommand>& info) {
+  std::string name = info.param.name;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
 
 TEST_P(SubcommandTest, HelpListsItsFlags) {
   const Subcommand& c = GetParam();
