@@ -33,7 +33,8 @@ image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::st
 
 // Options of `iis embed`.
 struct EmbedOptions {
-  std::string backbone;        // --backbone: model.ts | native:<arch>[@ckpt.pt] (required)
+  std::string backbone;        // --backbone: model.ts | clip:<archive.pt> |
+                               //   native:<arch>[@ckpt.pt] (required)
   std::string data;            // --data: ImageFolder folder or IDX images file (required)
   std::string out;             // --out PREFIX: writes PREFIX.{features.npy,labels.npy,
                                //   paths.txt,skipped.txt,embed.json} (required)
