@@ -53,6 +53,9 @@ TEST_F(RunChecks, MissingBackboneFilesAndDevicesAreRefused) {
   EXPECT_IIS_ERROR(
       run_pipeline(options_for(config(dir_, out, "  - native:mlp@" + dir_ / "c.pt" + "\n"))),
       "file " + dir_ / "c.pt" + " not found");
+  EXPECT_IIS_ERROR(
+      run_pipeline(options_for(config(dir_, out, "  - clip:" + dir_ / "ViT-B-16.pt" + "\n"))),
+      "file " + dir_ / "ViT-B-16.pt" + " not found");
   if (!torch::cuda::is_available()) {
     EXPECT_IIS_ERROR(
         run_pipeline(options_for(config(dir_, out, "  - native:mlp\n", "device: cuda:1\n"))),

@@ -226,6 +226,12 @@ const std::vector<Subcommand>& subcommands() {
        "--backbone native:mlp --data @/missing --out @/features",
        "dataset @/missing does not exist",
        ""},
+      {"embed-text",
+       {"--clip", "--concepts", "--out", "--batch-size", "--device", "--truncate", "--vocab"},
+       {"--clip", "--concepts", "--out"},
+       "--clip @/missing.pt --concepts cifar10 --out @/text",
+       "CLIP archive @/missing.pt does not exist",
+       ""},
       {"merge",
        {"--out", "--wait", "--timeout"},
        {"--out"},
@@ -314,7 +320,12 @@ std::vector<Subcommand> subcommands_where(Keep keep) {
   return kept;
 }
 
-std::string param_name(const ::testing::TestParamInfo<Subcommand>& info) { return info.param.name; }
+// GoogleTest's names are letters, digits and '_': embed-text is embed_text.
+std::string param_name(const ::testing::TestParamInfo<Subcommand>& info) {
+  std::string name = info.param.name;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
 
 TEST_P(SubcommandTest, HelpListsItsFlags) {
   const Subcommand& c = GetParam();

@@ -26,6 +26,7 @@ void add_pretrain_command(CLI::App& root, Commands& commands);
 void add_report_command(CLI::App& root, Commands& commands);
 void add_run_command(CLI::App& root, Commands& commands);
 void add_embed_command(CLI::App& root, Commands& commands);
+void add_embed_text_command(CLI::App& root, Commands& commands);
 void add_merge_command(CLI::App& root, Commands& commands);
 void add_preprocess_command(CLI::App& root, Commands& commands);
 void add_kmeans_command(CLI::App& root, Commands& commands);

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   tool::add_report_command(root, commands);
   tool::add_run_command(root, commands);
   tool::add_embed_command(root, commands);
+  tool::add_embed_text_command(root, commands);
   tool::add_merge_command(root, commands);
   tool::add_preprocess_command(root, commands);
   tool::add_kmeans_command(root, commands);

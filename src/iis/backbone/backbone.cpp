@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "iis/backbone/detail/clip_backbone.hpp"
 #include "iis/backbone/detail/native_backbone.hpp"
+#include "iis/backbone/detail/torch_text.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 
@@ -24,12 +26,6 @@ std::string first_line(const std::string& text) {
 
 std::string torch_message(const c10::Error& e) {
   return torch_error_text(e.what_without_backtrace());
-}
-
-// The message of a LibTorch exception without its C++ backtrace.
-std::string error_text(const std::exception& e) {
-  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-  return c10_error != nullptr ? c10_error->what_without_backtrace() : e.what();
 }
 
 class TorchScriptBackbone : public Backbone {
@@ -62,7 +58,7 @@ class TorchScriptBackbone : public Backbone {
       out = module_.forward({images.to(device_)});
     } catch (const std::exception& e) {  // c10::Error, or the interpreter's own exceptions
       IIS_FAIL("backbone " << path_ << " failed on a batch of shape " << images.sizes() << ": "
-                           << torch_error_text(error_text(e)),
+                           << torch_error_text(detail::exception_text(e)),
                "check that the preprocessing (--preset, --crop-size, --channels) gives the input "
                "the model expects; run the model in Python on one image to see its own error");
     }
@@ -120,8 +116,10 @@ torch::Tensor pool_representation(const torch::Tensor& output, const std::string
 
 std::unique_ptr<Backbone> open_backbone(const std::string& spec, torch::Device device) {
   IIS_CHECK_HINT(!spec.empty(), "no backbone given",
-                 "pass --backbone model.ts (a TorchScript file) or native:<arch>[@ckpt.pt]");
+                 "pass --backbone model.ts (a TorchScript file), clip:<ViT-B-16.pt> or "
+                 "native:<arch>[@ckpt.pt]");
   if (spec.rfind("native:", 0) == 0) return detail::open_native_backbone(spec, device);
+  if (spec.rfind("clip:", 0) == 0) return detail::open_clip_backbone(spec, device);
   return std::make_unique<TorchScriptBackbone>(spec, device);
 }
 

@@ -1,5 +1,6 @@
 // A backbone as iis uses it: preprocessed images in, one representation vector per image out.
-// TorchScript files and native models (iis/models/native.hpp) behind one interface.
+// TorchScript files, CLIP archives (clip.hpp) and native models (iis/models/native.hpp) behind
+// one interface.
 #pragma once
 
 #include <torch/torch.h>
@@ -19,10 +20,11 @@ class Backbone {
   virtual torch::Tensor embed(const torch::Tensor& images) = 0;
   virtual void to(torch::Device device) = 0;
   virtual torch::Device device() const = 0;
-  // The spec it was opened from, e.g. "resnet18.ts" or "native:cnn2@ckpt.pt".
+  // The spec it was opened from, e.g. "resnet18.ts", "clip:RN50.pt" or "native:cnn2@ckpt.pt".
   virtual std::string name() const = 0;
   // The preprocessing recorded with the model: a YAML file beside a TorchScript file
-  // (model.ts → model.yaml), or the native model's own; empty if none.
+  // (model.ts → model.yaml), the `clip` preset at a CLIP archive's input resolution, or the
+  // native model's own; empty if none.
   virtual std::string preprocess_config() const = 0;
 };
 
@@ -30,6 +32,8 @@ class Backbone {
 //   "model.ts" / "model.pt"            a TorchScript file whose forward returns the representation
 //   "native:<arch>@<checkpoint.pt>"    a native model trained by `iis pretrain`
 //   "native:<arch>"                    an untrained native model (seed 0), a control
+//   "clip:<ViT-B-16.pt>"               a CLIP archive (clip.hpp): encode_image's output, and
+//                                      CLIP's preprocessing at the archive's input resolution
 // Throws iis::Error naming the file and LibTorch's message when loading fails.
 std::unique_ptr<Backbone> open_backbone(const std::string& spec, torch::Device device);
 

@@ -97,16 +97,6 @@ std::string data_fingerprint(const data::Dataset& dataset) {
   return core::fingerprint_text(std::to_string(h));
 }
 
-std::string backbone_fingerprint(const std::string& spec) {
-  if (spec.rfind("native:", 0) == 0) {
-    const size_t at = spec.find('@');
-    if (at == std::string::npos) return core::fingerprint_text(spec);
-    return core::fingerprint_text(spec.substr(0, at) + ":" +
-                                  core::fingerprint_file(spec.substr(at + 1)));
-  }
-  return core::fingerprint_file(spec);
-}
-
 std::string one_line(std::string text) {
   for (auto& c : text) {
     if (c == '\n' || c == '\t' || c == '\r') c = ' ';
@@ -351,7 +341,7 @@ EmbedResult run_embed(const EmbedOptions& options) {
   nlohmann::json meta = {
       {"format", detail::kEmbedFormat},
       {"backbone", options.backbone},
-      {"backbone_fingerprint", backbone_fingerprint(options.backbone)},
+      {"backbone_fingerprint", detail::backbone_fingerprint(options.backbone)},
       {"data", options.data},
       {"data_fingerprint", data_fingerprint(*dataset)},
       {"dataset_size", n},

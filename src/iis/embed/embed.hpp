@@ -1,5 +1,6 @@
-// `iis embed`, `iis merge` and `iis preprocess`: images → representations on disk, shards
-// joined into one set of files, and a dump of the preprocessed input for parity checks.
+// `iis embed`, `iis merge`, `iis preprocess` and `iis embed-text`: images → representations on
+// disk, shards joined into one set of files, a dump of the preprocessed input for parity
+// checks, and concepts (texts) → CLIP text features.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@ namespace iis::embed {
 // backbone's YAML `preset`, else imagenet), then the backbone's YAML (only when --preset is
 // not given), then --preprocess-yaml, then the single-setting flags below.
 struct PreprocessFlags {
-  std::string preset;         // "imagenet" | "none" | "" (from the backbone)
+  std::string preset;         // "imagenet" | "clip" | "none" | "" (from the backbone)
   std::string yaml;           // a YAML file of preprocessing keys; "" = none
   int64_t resize_size = -1;   // --resize-size; -1 = not given
   int64_t crop_size = -1;     // --crop-size; -1 = not given
@@ -33,7 +34,8 @@ image::Preprocess resolve_preprocess(const PreprocessFlags& flags, const std::st
 
 // Options of `iis embed`.
 struct EmbedOptions {
-  std::string backbone;        // --backbone: model.ts | native:<arch>[@ckpt.pt] (required)
+  std::string backbone;        // --backbone: model.ts | clip:<archive.pt> |
+                               //   native:<arch>[@ckpt.pt] (required)
   std::string data;            // --data: ImageFolder folder or IDX images file (required)
   std::string out;             // --out PREFIX: writes PREFIX.{features.npy,labels.npy,
                                //   paths.txt,skipped.txt,embed.json} (required)
@@ -100,6 +102,40 @@ struct MergeResult {
 // backbone, data and preprocessing, that all n shards of one split are present once, and
 // that their ranges are contiguous and cover the dataset; throws naming the shard otherwise.
 MergeResult run_merge(const MergeOptions& options);
+
+// Options of `iis embed-text`.
+struct EmbedTextOptions {
+  std::string clip;            // --clip: a CLIP archive (backbone/clip.hpp) (required)
+  std::string concepts;        // --concepts: a text file, one concept a line, or the name of a
+                               //   shipped set (text::resolve_text_set) (required)
+  std::string out;             // --out PREFIX: writes PREFIX.{features.npy,names.txt,embed.json}
+                               //   (required)
+  int64_t batch_size = 256;    // --batch-size: concepts per encode_text call, 1..65536
+  std::string device = "cpu";  // --device cpu | cuda | cuda:N
+  bool truncate = false;       // --truncate: cut concepts longer than the context length
+  std::string vocab;           // --vocab: CLIP's BPE vocabulary ("" = the shipped copy)
+
+  // Throws iis::Error naming the flag and its valid range.
+  void validate() const;
+};
+
+struct EmbedTextResult {
+  int64_t concepts = 0;     // rows written
+  int64_t feature_dim = 0;  // E
+  int64_t context_length = 0;
+  double seconds = 0;
+  std::string concepts_file;       // the file --concepts resolved to
+  std::vector<std::string> files;  // what was written
+};
+
+// Every line of the concepts file that is not blank, tokenized as CLIP does with the
+// archive's context length (too long a concept is an error naming its line, unless
+// truncate), through encode_text in batches, in inference mode. Writes PREFIX.features.npy
+// (N×E float32, the raw encode_text output, not normalised), PREFIX.names.txt (the concepts as
+// written, one a line, in the same order) and last PREFIX.embed.json (the archive's
+// fingerprint as `iis embed --backbone clip:` writes it, the concepts file's, the context
+// length). NaN features or an archive without encode_text are errors.
+EmbedTextResult run_embed_text(const EmbedTextOptions& options);
 
 // Options of `iis preprocess` (a debugging aid and the parity script's entry point).
 struct PreprocessDumpOptions {

@@ -1,7 +1,9 @@
-// Checks of the output prefix of `iis embed` and `iis merge` against folders and inputs.
+// Checks of the output prefix of `iis embed` and `iis merge` against folders and inputs; the
+// fingerprint of a backbone spec.
 #include <filesystem>
 
 #include "iis/core/error.hpp"
+#include "iis/core/files.hpp"
 #include "iis/embed/detail/embed_files.hpp"
 
 namespace iis::embed::detail {
@@ -20,6 +22,21 @@ void check_outputs_apart(const std::string& prefix, const std::string& flag,
   for (const std::string& file : EmbedFiles(prefix).all()) {
     core::check_output_apart({flag, file}, inputs);
   }
+}
+
+std::string backbone_fingerprint(const std::string& spec) {
+  if (spec.rfind("native:", 0) == 0) {
+    const size_t at = spec.find('@');
+    if (at == std::string::npos) return core::fingerprint_text(spec);
+    return core::fingerprint_text(spec.substr(0, at) + ":" +
+                                  core::fingerprint_file(spec.substr(at + 1)));
+  }
+  // The same archive gives other features through clip: (encode_image) than as a plain
+  // TorchScript file (forward).
+  if (spec.rfind("clip:", 0) == 0) {
+    return core::fingerprint_text("clip:" + core::fingerprint_file(spec.substr(5)));
+  }
+  return core::fingerprint_file(spec);
 }
 
 }  // namespace iis::embed::detail

@@ -340,7 +340,16 @@ Preprocess preprocess_preset(const std::string& name) {
     p.std.clear();
     return p;
   }
-  IIS_FAIL("unknown preprocessing preset '" << name << "'", "use --preset imagenet or none");
+  if (name == "clip") {  // CLIP's _transform at ViT-B/16's 224; `clip:` backbones set the side
+    p.preset = "clip";
+    p.resize_size = 224;
+    p.crop_size = 224;
+    p.interpolation = Interpolation::Bicubic;
+    p.mean = {0.48145466f, 0.4578275f, 0.40821073f};
+    p.std = {0.26862954f, 0.26130258f, 0.27577711f};
+    return p;
+  }
+  IIS_FAIL("unknown preprocessing preset '" << name << "'", "use --preset imagenet, clip or none");
 }
 
 namespace {

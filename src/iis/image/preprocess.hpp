@@ -23,7 +23,7 @@ std::string to_string(Interpolation interpolation);
 // How an image becomes a model input. Defaults are the `imagenet` preset (torchvision 0.14's
 // ImageClassification eval transform for ResNet/ViT IMAGENET1K_V1 weights).
 struct Preprocess {
-  // Name of the preset these settings started from ("imagenet", "none"); informational.
+  // Name of the preset these settings started from ("imagenet", "clip", "none"); informational.
   std::string preset = "imagenet";
   // Shorter side after resizing; the longer side becomes int(resize_size*long/short).
   // 0 = no resize. YAML key `val_resize_size`, flag --resize-size.
@@ -46,8 +46,10 @@ struct Preprocess {
   std::string describe() const;
 };
 
-// The named presets: "imagenet" (the defaults above) or "none" (scale to [0,1], no resize,
-// no crop, no normalisation, 3 channels). Throws for any other name.
+// The named presets: "imagenet" (the defaults above), "clip" (CLIP's preprocessing: resize 224
+// bicubic, crop 224, CLIP's mean (0.48145466, 0.4578275, 0.40821073) and std (0.26862954,
+// 0.26130258, 0.27577711), 3 channels) or "none" (scale to [0,1], no resize, no crop, no
+// normalisation, 3 channels). Throws for any other name.
 Preprocess preprocess_preset(const std::string& name);
 
 // Overrides `p` with the keys found in YAML text: `preset` (applied first), `val_resize_size`

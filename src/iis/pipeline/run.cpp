@@ -50,14 +50,19 @@ std::string data_fingerprint(const std::string& path) {
   return core::fingerprint_text(all);
 }
 
+// The file a backbone spec loads: the TorchScript file, a clip: archive, a native checkpoint;
+// "" for an untrained native model.
+std::string spec_file(const std::string& spec) {
+  if (spec.rfind("clip:", 0) == 0) return spec.substr(5);
+  if (spec.rfind("native:", 0) != 0) return spec;
+  const auto at = spec.find('@');
+  return at == std::string::npos ? "" : spec.substr(at + 1);
+}
+
 // The content key of a backbone spec's files (TorchScript file, its YAML, a checkpoint).
 std::string spec_fingerprint(const std::string& spec) {
-  std::string file = spec;
-  if (spec.rfind("native:", 0) == 0) {
-    const auto at = spec.find('@');
-    if (at == std::string::npos) return "untrained";
-    file = spec.substr(at + 1);
-  }
+  const std::string file = spec_file(spec);
+  if (file.empty()) return "untrained";
   IIS_CHECK_HINT(fs::is_regular_file(file), "backbone file " << file << " not found",
                  "check the spec in the config's backbones list");
   std::string key = core::fingerprint_file(file);
@@ -102,9 +107,7 @@ void check_before_running(const RunConfig& config) {
     }
     const std::string arch = native_arch(b.spec);
     if (!arch.empty()) check_architecture(arch, b.name);
-    const auto at = b.spec.find('@');
-    const std::string file =
-        !arch.empty() ? (at == std::string::npos ? "" : b.spec.substr(at + 1)) : b.spec;
+    const std::string file = spec_file(b.spec);
     if (file.empty()) continue;
     IIS_CHECK_HINT(fs::is_regular_file(file),
                    "backbone " << b.name << ": file " << file << " not found",

@@ -17,6 +17,7 @@ void add_embed_command(CLI::App& root, Commands& commands) {
   auto shard = std::make_shared<std::string>();
   app->add_option("--backbone", options->backbone,
                   "model.ts (TorchScript, e.g. from scripts/export_backbone.py), "
+                  "clip:<archive.pt> (a CLIP archive's encode_image, CLIP's preprocessing), "
                   "native:<arch>@<ckpt.pt> or native:<arch>")
       ->required();
   app->add_option("--data", options->data, "ImageFolder folder or IDX images file")->required();

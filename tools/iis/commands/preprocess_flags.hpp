@@ -9,9 +9,11 @@ namespace iis::tool {
 
 inline void add_preprocess_flags(CLI::App* app, embed::PreprocessFlags& flags) {
   app->add_option("--preset", flags.preset,
-                  "imagenet (torchvision eval: resize 256, crop 224, ImageNet mean/std) or none "
-                  "(scale to [0,1] only); default: the YAML beside the backbone, else imagenet")
-      ->check(CLI::IsMember({"imagenet", "none"}));
+                  "imagenet (torchvision eval: resize 256, crop 224, ImageNet mean/std), clip "
+                  "(CLIP's: resize 224 bicubic, crop 224, CLIP's mean/std) or none (scale to "
+                  "[0,1] only); default: the YAML beside the backbone, a clip: backbone's "
+                  "resolution, else imagenet")
+      ->check(CLI::IsMember({"imagenet", "clip", "none"}));
   app->add_option("--preprocess-yaml", flags.yaml,
                   "YAML of preprocessing keys (val_resize_size, val_crop_size, interpolation, "
                   "mean, std, channels) applied over the preset");

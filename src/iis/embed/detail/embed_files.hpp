@@ -34,4 +34,9 @@ void check_prefix(const std::string& prefix, const std::string& flag);
 void check_outputs_apart(const std::string& prefix, const std::string& flag,
                          const std::vector<core::NamedPath>& inputs);
 
+// The content fingerprint of what a backbone spec loads (PREFIX.embed.json's
+// backbone_fingerprint): the TorchScript or CLIP file, or a native spec's architecture and
+// checkpoint. `iis embed --backbone clip:M.pt` and `iis embed-text --clip M.pt` write the same.
+std::string backbone_fingerprint(const std::string& spec);
+
 }  // namespace iis::embed::detail
