@@ -82,6 +82,19 @@ TEST_F(FitTextTest, KeepsThePredictableConceptsAndScoresOnThem) {
   EXPECT_EQ(io::load_npy(dir / "out/concepts.npy").sizes(), (torch::IntArrayRef{4, 16}));
 }
 
+// K is what the filters keep (4): a ratio at which the rule keeps none of them is warned about.
+TEST_F(FitTextTest, WarnsAboutRatiosTheKeptConceptsCannotServe) {
+  options.ratios = {0, 0.9};
+  run_fit(options);
+  const json r = results();
+  ASSERT_EQ(r["warnings"].size(), 1u);
+  EXPECT_NE(r["warnings"][0].get<std::string>().find(
+                "the 4 concepts the filters kept, with --threshold strict, leave no concept at "
+                "ratio 0.9"),
+            std::string::npos)
+      << r["warnings"][0];
+}
+
 TEST_F(FitTextTest, BadInputsNameTheirFlag) {
   auto o = options;
   o.concept_options.text.concept_names.clear();

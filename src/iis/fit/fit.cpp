@@ -67,21 +67,31 @@ results::FitSettings seed_settings(const FitOptions& o) {
 // Warnings about the settings, for stderr and results.json: ratios at which the rule keeps no
 // concept (their heads see only their bias, a constant guess, so their retention says nothing
 // about the representation).
-std::vector<std::string> settings_warnings(const FitOptions& o) {
+// K: --num-concepts, or for a type that learns how many it keeps (text), the kept count.
+std::vector<std::string> settings_warnings(const FitOptions& o, int64_t k) {
   const auto rule = heads::parse_threshold_rule(o.threshold);
   std::ostringstream ratios;
   int64_t empty = 0;
   for (double r : o.ratios) {
-    if (heads::kept_concepts(o.num_concepts, r, rule) > 0) continue;
+    if (heads::kept_concepts(k, r, rule) > 0) continue;
     ratios << (empty++ > 0 ? ", " : "") << r;
   }
   if (empty == 0) return {};
   std::ostringstream w;
-  w << "--num-concepts " << o.num_concepts << " with --threshold " << o.threshold
-    << " keeps no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
-    << ": those heads output only their bias, a constant guess; --num-concepts "
-    << heads::smallest_k_keeping_one(o.ratios, rule)
-    << " or more keeps at least one concept at every ratio";
+  if (concepts::find_concept_type(o.concept_type).uses_elements()) {
+    w << "--num-concepts " << k << " with --threshold " << o.threshold
+      << " keeps no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
+      << ": those heads output only their bias, a constant guess; --num-concepts "
+      << heads::smallest_k_keeping_one(o.ratios, rule)
+      << " or more keeps at least one concept at every ratio";
+  } else {
+    w << "the " << k << " concepts the filters kept, with --threshold " << o.threshold
+      << ", leave no concept at ratio" << (empty > 1 ? "s " : " ") << ratios.str()
+      << ": those heads output only their bias, a constant guess; "
+      << heads::smallest_k_keeping_one(o.ratios, rule)
+      << " or more concepts would keep one at every ratio (lower the cut-offs or give more "
+         "concepts)";
+  }
   return {w.str()};
 }
 
@@ -384,9 +394,16 @@ FitSummary run_fit(const FitOptions& o) {
                     {"inputs", results::to_json(in.files)},
                     {"settings", folder_settings}};
   core::write_text_atomic((out / "fit_inputs.json").string(), marker.dump(1));
-  const std::vector<std::string> warnings = settings_warnings(o);
+  // A type that chooses K is warned about before training; text's K is known after it.
+  const bool chosen_k = concepts::find_concept_type(o.concept_type).uses_elements();
+  const std::vector<std::string> warnings =
+      chosen_k ? settings_warnings(o, o.num_concepts) : std::vector<std::string>{};
   for (const auto& w : warnings) core::log_info("warning: " + w);
   results::FitResults r = fit_results(o, in, settings, run_seeds(o, in, settings), warnings);
+  if (!chosen_k && r.num_concepts) {
+    r.warnings = settings_warnings(o, *r.num_concepts);
+    for (const auto& w : r.warnings) core::log_info("warning: " + w);
+  }
   // The first seed's concepts at the top level.
   const auto first_concepts =
       (out / "seeds" / std::to_string(o.seeds[0]) / "concepts.npy").string();
