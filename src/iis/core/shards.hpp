@@ -3,10 +3,15 @@
 // it merges.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "iis/core/error.hpp"
 
 namespace iis::core {
 
@@ -35,5 +40,37 @@ struct ShardWait {
 // changes. Returns them by index. Throws iis::Error at the timeout naming each shard missing
 // or unfinished, and at once when shards of two different counts lie beside `out`.
 std::vector<FoundShard> wait_for_shards(const std::string& out, const ShardWait& wait);
+
+// Checks that `shards` (each with `index`, `count`, a name and its metadata) are the parts of
+// one command: the `keys` of their metadata agree, they are parts of one count, none is given
+// twice; sorts them by index. `same_command` is the hint when they differ. What is missing is
+// the caller's to say (it knows how to make it).
+template <class Shard>
+void check_shard_set(std::vector<Shard>& shards, std::string Shard::*name,
+                     nlohmann::json Shard::*meta, const std::vector<std::string>& keys,
+                     const std::string& same_command) {
+  const Shard& first = shards.front();
+  for (const Shard& s : shards) {
+    for (const auto& key : keys) {
+      IIS_CHECK_HINT((s.*meta).at(key) == (first.*meta).at(key),
+                     "shards " << first.*name << " and " << s.*name << " differ in " << key << " ("
+                               << (first.*meta).at(key).dump() << " vs " << (s.*meta).at(key).dump()
+                               << ")",
+                     same_command);
+    }
+    IIS_CHECK_HINT(s.count == first.count,
+                   "shard " << s.*name << " is part of " << s.count << " shards, " << first.*name
+                            << " of " << first.count,
+                   "merge the shards of one split");
+  }
+  std::sort(shards.begin(), shards.end(),
+            [](const Shard& a, const Shard& b) { return a.index < b.index; });
+  for (size_t k = 1; k < shards.size(); ++k) {
+    IIS_CHECK_HINT(shards[k].index != shards[k - 1].index,
+                   "shards " << shards[k - 1].*name << " and " << shards[k].*name
+                             << " are both shard " << shards[k].index << "/" << shards[k].count,
+                   "give each shard once");
+  }
+}
 
 }  // namespace iis::core

@@ -12,6 +12,7 @@
 #include "iis/core/files.hpp"
 #include "iis/core/paths.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/shards.hpp"
 #include "iis/elements/detail/element_files.hpp"
 #include "iis/elements/elements.hpp"
 
@@ -58,29 +59,11 @@ Shard read_shard(const std::string& folder) {
 
 // The shards sorted by index, after checking that they are the n parts of one selection.
 std::vector<Shard> check_shards(std::vector<Shard> shards) {
+  core::check_shard_set(shards, &Shard::folder, &Shard::summary,
+                        {"selection_fingerprint", "data", "settings", "class_folders"},
+                        "merge only the shards of one `iis elements` command (same --data, "
+                        "selection and settings)");
   const Shard& first = shards.front();
-  for (const Shard& s : shards) {
-    for (const char* key : {"selection_fingerprint", "data", "settings", "class_folders"}) {
-      IIS_CHECK_HINT(s.summary.at(key) == first.summary.at(key),
-                     "shards " << first.folder << " and " << s.folder << " differ in " << key
-                               << " (" << first.summary.at(key).dump() << " vs "
-                               << s.summary.at(key).dump() << ")",
-                     "merge only the shards of one `iis elements` command (same --data, "
-                     "selection and settings)");
-    }
-    IIS_CHECK_HINT(s.count == first.count,
-                   "shard " << s.folder << " is part of " << s.count << " shards, " << first.folder
-                            << " of " << first.count,
-                   "merge the shards of one split");
-  }
-  std::sort(shards.begin(), shards.end(),
-            [](const Shard& a, const Shard& b) { return a.index < b.index; });
-  for (size_t k = 1; k < shards.size(); ++k) {
-    IIS_CHECK_HINT(shards[k].index != shards[k - 1].index,
-                   "shards " << shards[k - 1].folder << " and " << shards[k].folder
-                             << " are both shard " << shards[k].index << "/" << first.count,
-                   "give each shard once");
-  }
   for (int64_t i = 0; i < first.count; ++i) {
     IIS_CHECK_HINT(i < static_cast<int64_t>(shards.size()) && shards[i].index == i,
                    "got " << shards.size() << " of " << first.count << " shards: shard " << i << "/"

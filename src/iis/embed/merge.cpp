@@ -9,6 +9,7 @@
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/core/progress.hpp"
+#include "iis/core/shards.hpp"
 #include "iis/embed/detail/embed_files.hpp"
 #include "iis/embed/detail/npy_rows.hpp"
 #include "iis/embed/embed.hpp"
@@ -64,30 +65,12 @@ MergeResult run_merge(const MergeOptions& options) {
     detail::check_outputs_apart(options.out, "--out", shard_files);
     shards.push_back(read_shard(prefix));
   }
+  core::check_shard_set(shards, &Shard::prefix, &Shard::meta,
+                        {"backbone_fingerprint", "data_fingerprint", "dataset_size",
+                         "preprocessing_fingerprint", "dtype", "feature_dim"},
+                        "merge only shards of one `iis embed` command (same backbone, data, "
+                        "preprocessing and --half-storage)");
   const Shard& first = shards.front();
-  for (const Shard& s : shards) {
-    for (const char* key : {"backbone_fingerprint", "data_fingerprint", "dataset_size",
-                            "preprocessing_fingerprint", "dtype", "feature_dim"}) {
-      IIS_CHECK_HINT(s.meta.at(key) == first.meta.at(key),
-                     "shards " << first.prefix << " and " << s.prefix << " differ in " << key
-                               << " (" << first.meta.at(key).dump() << " vs "
-                               << s.meta.at(key).dump() << ")",
-                     "merge only shards of one `iis embed` command (same backbone, data, "
-                     "preprocessing and --half-storage)");
-    }
-    IIS_CHECK_HINT(s.count == first.count,
-                   "shard " << s.prefix << " is part of " << s.count << " shards, " << first.prefix
-                            << " of " << first.count,
-                   "merge the shards of one split");
-  }
-  std::sort(shards.begin(), shards.end(),
-            [](const Shard& a, const Shard& b) { return a.index < b.index; });
-  for (size_t k = 1; k < shards.size(); ++k) {
-    IIS_CHECK_HINT(shards[k].index != shards[k - 1].index,
-                   "shards " << shards[k - 1].prefix << " and " << shards[k].prefix
-                             << " are both shard " << shards[k].index << "/" << first.count,
-                   "give each shard once");
-  }
   IIS_CHECK_HINT(static_cast<int64_t>(shards.size()) == first.count,
                  "got " << shards.size() << " of " << first.count << " shards",
                  "run the missing shards (`iis embed --shard i/" << first.count << "`) first");
