@@ -202,16 +202,18 @@ torch::Tensor HeadStack::train_step(const torch::Tensor& input, const torch::Ten
 std::pair<torch::Tensor, torch::Tensor> HeadStack::hits(const torch::Tensor& input,
                                                         const torch::Tensor& labels,
                                                         const ThresholdHint* hint,
-                                                        torch::Tensor* threshold) const {
+                                                        torch::Tensor* threshold,
+                                                        torch::Tensor* logits) const {
   if (use_sparse_kernel(input)) {
     torch::Tensor t;
     auto counts = sparse_heads_hits(sparse_heads(), input, labels.to(torch::kCPU), hint, t,
-                                    sparse_workspace_);
+                                    sparse_workspace_, logits);
     if (threshold != nullptr) *threshold = t;
     return {torch::tensor(counts.top1, torch::kInt64), torch::tensor(counts.top5, torch::kInt64)};
   }
   auto pass = forward(input, hint);
   if (threshold != nullptr) *threshold = pass.threshold;
+  if (logits != nullptr) *logits = pass.logits.clone();
   return logit_hits(pass.logits, labels);
 }
 

@@ -73,10 +73,12 @@ class HeadStack {
 
   // Top-1 and top-5 hit counts of every head on a batch (`labels`: B int64): two H int64
   // tensors on the device. Fused on the CPU for interpretable stacks; `threshold` as above.
+  // `logits` (optional) receives the H×B×C logits that were ranked (float32, device).
   std::pair<torch::Tensor, torch::Tensor> hits(const torch::Tensor& input,
                                                const torch::Tensor& labels,
                                                const ThresholdHint* hint = nullptr,
-                                               torch::Tensor* threshold = nullptr) const;
+                                               torch::Tensor* threshold = nullptr,
+                                               torch::Tensor* logits = nullptr) const;
 
   // Threads of the fused CPU kernel (0: at::get_num_threads() at each call).
   void set_kernel_threads(int threads) { sparse_workspace_.threads = threads; }

@@ -61,9 +61,10 @@ struct Batch {
   const int64_t* positions;
   const int64_t* keep;
   ThresholdRule rule;
-  const float* guess;  // H×B or null
-  const float* width;  // H or null
-  float* threshold;    // H×B
+  const float* guess;       // H×B or null
+  const float* width;       // H or null
+  float* threshold;         // H×B
+  float* logits = nullptr;  // H×B×C: the logits hit_rows ranks, when asked for (else null)
 };
 
 // Rows of a chunk go through the dense heads' backward this many at a time, so that each pass
@@ -313,12 +314,17 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
 
 SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scores,
                              const torch::Tensor& labels, const ThresholdHint* hint,
-                             torch::Tensor& threshold, SparseHeadsWorkspace& ws) {
+                             torch::Tensor& threshold, SparseHeadsWorkspace& ws,
+                             torch::Tensor* logits) {
   check_inputs(heads, scores);
   auto z = scores.contiguous();
   auto y_true = labels.to(torch::kInt64).contiguous();
   auto guess = contiguous_guess(hint);
-  const Batch b = make_batch(heads, z, y_true, hint, guess, threshold, ws);
+  Batch b = make_batch(heads, z, y_true, hint, guess, threshold, ws);
+  if (logits != nullptr) {
+    *logits = torch::empty({b.h_count, b.b_count, b.c}, torch::kFloat32);
+    b.logits = logits->data_ptr<float>();
+  }
   check_labels(y_true, b.c);
   const int64_t h_count = b.h_count;
   const int64_t chunks = chunk_count(b.b_count);

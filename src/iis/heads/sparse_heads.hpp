@@ -62,8 +62,11 @@ torch::Tensor sparse_heads_step(const SparseHeads& heads, const torch::Tensor& s
 struct SparseHits {
   std::vector<int64_t> top1, top5;
 };
+// `logits` (optional) receives the H×B×C float32 logits it ranked (what `iis predict` reports,
+// so that its predictions are the rows these counts call hits).
 SparseHits sparse_heads_hits(const SparseHeads& heads, const torch::Tensor& scores,
                              const torch::Tensor& labels, const ThresholdHint* hint,
-                             torch::Tensor& threshold, SparseHeadsWorkspace& workspace);
+                             torch::Tensor& threshold, SparseHeadsWorkspace& workspace,
+                             torch::Tensor* logits = nullptr);
 
 }  // namespace iis::heads

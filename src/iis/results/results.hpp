@@ -53,7 +53,8 @@ struct TextSettings {
 
 // "settings": what changes the numbers of a seed. seed.json's lack `seeds`; results.json's
 // have them. concept_select is written for prototype concepts only; concept_type, kmeans and
-// temperature for cluster (concept_type, kmeans) and end2end (concept_type, temperature).
+// temperature for cluster (concept_type, kmeans) and end2end (concept_type, temperature);
+// num_concepts for every type but text (whose K is what its filters keep).
 struct FitSettings {
   std::optional<int64_t> num_concepts;
   std::optional<std::string> concept_select;  // prototype: first | stratified | random

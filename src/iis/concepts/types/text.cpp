@@ -93,6 +93,9 @@ class TextSeedConcepts : public SeedConcepts {
 
   void save(const std::string& seed_dir, results::SeedResults& record) const override {
     save_tensor(seed_dir, "concepts.npy", concepts_.projection);
+    // The standardisation of the scores, which `iis predict` needs to apply the heads.
+    save_tensor(seed_dir, "score_mean.npy", concepts_.mean);
+    save_tensor(seed_dir, "score_std.npy", concepts_.std);
     std::string names;
     for (const auto& n : concepts_.kept) names += n + "\n";
     core::write_text_atomic((std::filesystem::path(seed_dir) / "concept_names.txt").string(),
