@@ -33,6 +33,7 @@ void add_kmeans_command(CLI::App& root, Commands& commands);
 void add_fit_command(CLI::App& root, Commands& commands);
 void add_score_command(CLI::App& root, Commands& commands);
 void add_predict_command(CLI::App& root, Commands& commands);
+void add_explain_command(CLI::App& root, Commands& commands);
 void add_tokenize_command(CLI::App& root, Commands& commands);
 
 }  // namespace iis::tool

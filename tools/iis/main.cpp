@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   tool::add_fit_command(root, commands);
   tool::add_score_command(root, commands);
   tool::add_predict_command(root, commands);
+  tool::add_explain_command(root, commands);
   tool::add_tokenize_command(root, commands);
 
   try {

@@ -86,15 +86,19 @@ void PredictOptions::validate() const {
   IIS_CHECK_HINT(fs::path(out).extension() != ".json",
                  "--out " << out << " would be overwritten by the summary written beside it",
                  "name the CSV file, e.g. --out preds.csv (preds.json is written beside it)");
-  const bool by_file = !source.features.empty();
-  const bool by_data = !source.backbone.empty() || !source.data.empty();
-  IIS_CHECK_HINT(by_file != by_data, "give either --features or --backbone with --data",
-                 "--features F.npy takes rows `iis embed` wrote; --backbone and --data embed them");
-  IIS_CHECK_HINT(by_file || (!source.backbone.empty() && !source.data.empty()),
-                 "--backbone and --data go together", "give both, or --features instead");
+  source.validate();
   IIS_CHECK_HINT(choice.ratio < 0 || choice.ratio < 1,
                  "--ratio must be one of the fit's ratios in [0, 1), got " << choice.ratio,
                  "leave it out for the largest ratio keeping 95 % of the accuracy");
+}
+
+void FeatureSource::validate() const {
+  const bool by_file = !features.empty();
+  const bool by_data = !backbone.empty() || !data.empty();
+  IIS_CHECK_HINT(by_file != by_data, "give either --features or --backbone with --data",
+                 "--features F.npy takes rows `iis embed` wrote; --backbone and --data embed them");
+  IIS_CHECK_HINT(by_file || (!backbone.empty() && !data.empty()),
+                 "--backbone and --data go together", "give both, or --features instead");
 }
 
 LoadedFeatures load_features(const FeatureSource& s, const std::string& out) {

@@ -23,6 +23,7 @@ struct FeatureSource {
   int64_t limit = 0;   // with --backbone: embed only the first `limit` images (0 = all)
   // --no-fingerprint-check: accept features whose backbone cannot be told (no embed.json)
   bool skip_fingerprint_check = false;
+  void validate() const;  // either --features or --backbone with --data; throws naming them
 };
 
 // Options of `iis predict`; checked by validate().
