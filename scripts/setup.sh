@@ -4,7 +4,8 @@
 #   IIS_SKIP_APT=1    skip the install step
 #   IIS_WITH_TESTS=1  also install what the tests, benchmarks and parity scripts need
 #                     (GoogleTest, Google Benchmark, clang-format, Debian's PyTorch, torchvision,
-#                     scikit-image, scikit-learn, Open MPI's mpirun) and configure them;
+#                     scikit-image, scikit-learn, Open MPI's mpirun, Chromium for the page
+#                     tests) and configure them;
 #                     scripts/test.sh sets it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ test_packages=(
   libgtest-dev libbenchmark-dev clang-format
   python3 python3-numpy python3-torch python3-torchvision python3-skimage python3-sklearn
   openmpi-bin                                  # mpirun, for the sharded runs' tests (label mpi)
+  chromium                                     # headless browser of the page tests (label browser)
 )
 with_tests=${IIS_WITH_TESTS:-0}
 [[ "$with_tests" == 1 ]] && packages+=("${test_packages[@]}")

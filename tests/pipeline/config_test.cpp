@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "iis/pipeline/run.hpp"
 #include "test_support.hpp"
 
 namespace iis::pipeline {
@@ -52,6 +53,20 @@ TEST(Config, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.backbones[1].epochs, 3);
   EXPECT_EQ(c.backbones[1].seed, 1);
   EXPECT_EQ(c.backbones[1].train_limit, -1);  // pretrain.train_limit applies
+}
+
+TEST(Config, ReportSectionSetsHowManyImagesAreExplained) {
+  EXPECT_EQ(parse_run_config(kMinimal, "t.yaml").report_explain, 0);
+  const std::string base = kMinimal;
+  EXPECT_EQ(parse_run_config(base + "report: {explain: 10}\n", "t.yaml").report_explain, 10);
+  EXPECT_IIS_ERROR(parse_run_config(base + "report: {explain: -1}\n", "t.yaml"),
+                   "'report.explain'");
+  EXPECT_IIS_ERROR(parse_run_config(base + "report: {explain: 1001}\n", "t.yaml"),
+                   "'report.explain'");
+  EXPECT_IIS_ERROR(parse_run_config(base + "report: {explian: 3}\n", "t.yaml"),
+                   "did you mean 'report.explain'?");
+  // The demo explains ten test images.
+  EXPECT_EQ(parse_run_config(demo_config_text(), "demo").report_explain, 10);
 }
 
 TEST(Config, PretrainEntriesMayTrainOnASubset) {

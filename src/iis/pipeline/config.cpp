@@ -398,19 +398,28 @@ void parse_pretrain_and_embed(const Section& top, RunConfig& c) {
   check_range(e, "batch_size", static_cast<double>(c.embed_batch_size), 1, 65536, "1…65536");
 }
 
+// `report:`: what the report stage adds to the report (explanations of validation images).
+void parse_report_section(const Section& top, RunConfig& c) {
+  Section r = top.child("report");
+  r.only_keys({"explain"});
+  c.report_explain = r.get<int64_t>("explain", 0);
+  check_range(r, "explain", static_cast<double>(c.report_explain), 0, 1000, "0…1000");
+}
+
 RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   YAML::Node root = load_yaml(yaml, source);
   RunConfig c;
   c.source = source;
   Section top(root, "", source);
   top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
-                 "backbones", "pretrain", "embed", "fit"});
+                 "backbones", "pretrain", "embed", "fit", "report"});
   parse_top_keys(top, c);
   parse_dataset_section(top, c.dataset);
   parse_concepts_section(top, c.concepts);
   parse_backbones(top, c.backbones);
   parse_pretrain_and_embed(top, c);
   parse_fit_section(top, c);
+  parse_report_section(top, c);
   return c;
 }
 

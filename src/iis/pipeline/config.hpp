@@ -55,6 +55,10 @@ struct RunConfig {
   // fit: — `iis fit`'s options under their flag names; also the top-level seeds and ratios.
   // The paths, out, concept_type and device are set per fit stage.
   fit::FitOptions fit;
+  // report: {explain: N} — explain the first N validation images with the interpretable head of
+  // the most accurate backbone (first concept type) into RUN/explanations/, linked from the
+  // report; 0 (the default) explains nothing.
+  int64_t report_explain = 0;
 };
 
 // Parses YAML text; `source` names it in messages. Paths stay as written (relative ones are

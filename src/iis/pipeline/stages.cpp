@@ -11,7 +11,9 @@
 #include "iis/fit/fit.hpp"
 #include "iis/models/pretrain.hpp"
 #include "iis/pipeline/detail/stages.hpp"
+#include "iis/predict/explain.hpp"
 #include "iis/report/report.hpp"
+#include "iis/results/results.hpp"
 
 namespace fs = std::filesystem;
 
@@ -192,6 +194,32 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   return ctx.runner.run(s);
 }
 
+namespace {
+
+// Explains the first `count` validation rows with the interpretable head of the backbone of the
+// highest standard accuracy among the fits of `type`, into RUN/explanations/<backbone>_<type>/.
+void explain_best_backbone(const std::string& run_dir, const std::string& type, int64_t count) {
+  const report::ReportRow* best = nullptr;
+  const auto rows = report::collect_results(run_dir);
+  for (const auto& r : rows)
+    if (r.concept_type == type && (!best || r.standard_accuracy > best->standard_accuracy))
+      best = &r;
+  if (best == nullptr) return;
+  const fs::path fit = (fs::path(run_dir) / best->source).parent_path();
+  const auto results = results::read_results((fit / "results.json").string());
+  predict::ExplainOptions o;
+  o.fit = fit.string();
+  o.source.features = results.inputs.at("val_features").path;
+  o.source.labels = results.inputs.at("val_labels").path;
+  for (int64_t i = 0; i < count; ++i) o.indices.push_back(i);
+  o.out = join(join(run_dir, "explanations"), best->backbone + "_" + type);
+  o.title = best->backbone + " (" + type + " concepts): " + std::to_string(count) + " test images";
+  core::remove_tree(o.out);
+  predict::run_explain(o);
+}
+
+}  // namespace
+
 std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
                          bool figures) {
   Stage s;
@@ -202,10 +230,16 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
   s.key = StageKey("report");
   for (const auto& [name, hash] : fit_hashes) s.key.add("fit/" + name, hash);
   s.key.add("figures", static_cast<int64_t>(figures));
+  s.key.add("explain", ctx.config.report_explain);
   report::ReportOptions o;
   o.run_dir = ctx.run_dir;
   o.figures = figures;
-  s.run = [o](bool) { report::run_report(o); };
+  const int64_t explain = ctx.config.report_explain;
+  const std::string type = ctx.config.concept_types.front();
+  s.run = [o, explain, type](bool) {
+    if (explain > 0) explain_best_backbone(o.run_dir, type, explain);
+    report::run_report(o);
+  };
   return ctx.runner.run(s);
 }
 

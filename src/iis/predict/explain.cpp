@@ -243,7 +243,7 @@ std::string page_html(PageContext& p, const std::vector<Explained>& items, const
                        p.images.missing.front());
   const auto& h = p.heads;
   std::ostringstream head;
-  head << detail::page_start("iis explain: " + title) << "<h1>" << html_escape(title)
+  head << detail::page_start("iis explain: " + title) << "<h1>" << detail::keep_names(title)
        << "</h1>\n<p>Interpretable head of <code>" << html_escape(h.fit_dir) << "</code> ("
        << html_escape(h.concept_type) << " concepts, seed " << h.seed << ", "
        << html_escape(h.ratio_reason) << "). Each logit is the bias plus W[class, k]&middot;"

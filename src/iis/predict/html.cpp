@@ -36,6 +36,26 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+std::string keep_names(const std::string& text) {
+  std::string out, word;
+  auto flush = [&] {
+    const bool name = word.find('-') != std::string::npos && word.find('/') == std::string::npos &&
+                      word.size() <= 40;
+    out += name ? "<span class=\"nb\">" + html_escape(word) + "</span>" : html_escape(word);
+    word.clear();
+  };
+  for (char c : text) {
+    if (c != ' ') {
+      word += c;
+      continue;
+    }
+    flush();
+    out += ' ';
+  }
+  flush();
+  return out;
+}
+
 // Narrow screens: figures wrap, tables scroll inside their box, and text outside tables may
 // break anywhere rather than widen the page; cells never break (a class or backbone name split
 // at its hyphens is hard to read); pixels of small images stay sharp.
@@ -52,7 +72,7 @@ std::string page_start(const std::string& title) {
          "table{border-collapse:collapse}th,td{padding:.2em .5em;border-bottom:1px solid #ddd;"
          "text-align:right;vertical-align:top;white-space:nowrap}\n"
          "td.name,th.name{text-align:left}\n"
-         ".num{white-space:nowrap}\n"
+         ".num,.nb{white-space:nowrap}\n"
          ".elements{display:flex;flex-wrap:wrap;gap:.4em}\n"
          "figure{margin:0;width:84px;font-size:.7em;text-align:center}\n"
          "figure img{width:72px;height:72px;image-rendering:pixelated;border:1px solid #ccc}\n"

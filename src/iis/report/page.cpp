@@ -52,13 +52,16 @@ std::string run_files(const std::string& run_dir, const std::string& out_dir) {
 
 std::string page_head(const std::string& run_dir, const std::string& out_dir) {
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>iis report: "
+  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>iis report: "
     << html_escape(run_dir) << "</title>\n<style>\n"
     << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;max-width:1200px}\n"
     << "table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;text-align:right;"
     << "border-bottom:1px solid #ddd}th{background:#f4f4f4}td.name{text-align:left}\n"
     << "td{white-space:nowrap}caption{text-align:left;font-style:italic}\n"
-    << "img{max-width:100%;border:1px solid #eee;margin:.5em 0}</style></head><body>\n"
+    << "img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}\n"
+    << ".scroll{overflow-x:auto;max-width:100%}.nb{white-space:nowrap}\n"
+    << "p,li,code{overflow-wrap:anywhere}</style></head><body>\n"
     << "<h1>Inherent Interpretability Score</h1>\n<p>Run: <code>" << html_escape(run_dir)
     << "</code>. IIS is the area under the accuracy-retention curve acc(r)/acc(standard) over "
        "the sparsity ratios; mean &plusmn; std over seeds. The chance-corrected IIS uses "
@@ -90,7 +93,7 @@ std::string settings_table(const std::vector<ReportRow>& rows) {
   }
   if (columns.empty()) return "";
   std::ostringstream h;
-  h << "<h2>Settings</h2>\n<table><tr><th>setting</th>";
+  h << "<h2>Settings</h2>\n<div class=\"scroll\"><table><tr><th>setting</th>";
   for (size_t c = 0; c < columns.size(); ++c) {
     std::string label;
     for (const auto& g : groups[c]) label += (label.empty() ? "" : ", ") + g;
@@ -106,7 +109,7 @@ std::string settings_table(const std::vector<ReportRow>& rows) {
     }
     h << "</tr>\n";
   }
-  h << "</table>\n";
+  h << "</table></div>\n";
   return h.str();
 }
 
@@ -139,13 +142,13 @@ std::string scores_tables(const std::vector<ReportRow>& rows) {
   std::ostringstream h;
   h << "<h2>Scores</h2>\n";
   for (const auto& ratios : sets) {
-    h << "<table>";
+    h << "<div class=\"scroll\"><table>";
     if (sets.size() > 1) {
       h << "<caption>ratios";
       for (size_t i = 0; i < ratios.size(); ++i) h << (i ? ", " : " ") << ratio_name(ratios[i]);
       h << "</caption>";
     }
-    h << scores_table(rows, ratios) << "</table>\n";
+    h << scores_table(rows, ratios) << "</table></div>\n";
   }
   return h.str();
 }
@@ -186,8 +189,8 @@ std::string warnings_list(const std::vector<ReportRow>& rows) {
   std::ostringstream h;
   for (const auto& row : rows)
     for (const auto& w : row.warnings)
-      h << "<li><b>" << html_escape(row.backbone) << "</b> (" << html_escape(row.concept_type)
-        << "): " << html_escape(w) << "</li>\n";
+      h << "<li><b class=\"nb\">" << html_escape(row.backbone) << "</b> ("
+        << html_escape(row.concept_type) << "): " << html_escape(w) << "</li>\n";
   if (h.str().empty()) return "";
   return "<h2>Warnings</h2>\n<ul>\n" + h.str() + "</ul>\n";
 }
@@ -206,14 +209,14 @@ std::string correlation_row(const std::string& group, const CorrelationSummary& 
 
 std::string correlations_table(const ReportResult& result) {
   std::ostringstream h;
-  h << "<h2>Correlation with accuracy across backbones</h2>\n<table><tr>"
+  h << "<h2>Correlation with accuracy across backbones</h2>\n<div class=\"scroll\"><table><tr>"
     << "<th>concepts</th><th>n</th><th>Pearson (IIS)</th><th>Spearman (IIS)</th>"
     << "<th>Pearson (chance-corrected)</th><th>Spearman (chance-corrected)</th></tr>\n";
   for (const auto& group : groups_in_order(result.rows)) {
     const auto c = result.correlations.find(group);
     if (c != result.correlations.end()) h << correlation_row(group, c->second);
   }
-  h << "</table>\n";
+  h << "</table></div>\n";
   return h.str();
 }
 
@@ -234,10 +237,11 @@ std::string figures_section(const std::vector<std::string>& figures, const std::
 }  // namespace
 
 std::string index_html(const ReportResult& result, const std::string& run_dir,
-                       const std::vector<std::string>& figures, const std::string& out_dir) {
+                       const std::vector<std::string>& figures, const std::string& out_dir,
+                       const LinkedPages& pages) {
   return page_head(run_dir, out_dir) + scores_tables(result.rows) + above_one_note(result.rows) +
-         warnings_list(result.rows) + correlations_table(result) + settings_table(result.rows) +
-         figures_section(figures, out_dir) + "</body></html>\n";
+         warnings_list(result.rows) + correlations_table(result) + linked_pages_html(pages) +
+         settings_table(result.rows) + figures_section(figures, out_dir) + "</body></html>\n";
 }
 
 }  // namespace iis::report::detail

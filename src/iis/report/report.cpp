@@ -245,10 +245,12 @@ ReportResult run_report(const ReportOptions& options) {
   core::write_text_atomic(out("summary.csv"), detail::summary_csv(result.rows));
   core::write_text_atomic(out("summary.json"),
                           detail::summary_json(result, options.run_dir).dump(2) + "\n");
+  const auto pages = detail::linked_pages(result, options.run_dir, out_dir, options.atlas);
   core::write_text_atomic(out("index.html"),
-                          detail::index_html(result, options.run_dir, figures, out_dir));
+                          detail::index_html(result, options.run_dir, figures, out_dir, pages));
   result.files = {out("summary.csv"), out("summary.json"), out("index.html")};
   result.files.insert(result.files.end(), figures.begin(), figures.end());
+  result.files.insert(result.files.end(), pages.files.begin(), pages.files.end());
   return result;
 }
 

@@ -20,6 +20,9 @@ struct ReportOptions {
   bool figures = true;
   // The gnuplot executable: a name looked up on PATH or a path (default "gnuplot").
   std::string gnuplot = "gnuplot";
+  // Write a concept atlas per backbone and concept type whose fit folder holds its heads
+  // (default true): out_dir/atlas/<backbone>/<concept type>/index.html, linked from index.html.
+  bool atlas = true;
 };
 
 // Accuracy at one sparsity ratio, means over seeds (top1_std is NaN when not recorded).

@@ -14,6 +14,10 @@ namespace iis::predict::detail {
 
 std::string html_escape(const std::string& text);
 
+// `text` escaped, each word holding a hyphen (a backbone name such as resnet8-w16_e3, not a
+// path) kept on one line: browsers would otherwise break it after the hyphen.
+std::string keep_names(const std::string& text);
+
 // <!DOCTYPE html> … <body> with the shared style sheet (no scripts, nothing fetched).
 std::string page_start(const std::string& title);
 

@@ -36,8 +36,28 @@ std::string summary_csv(const std::vector<ReportRow>& rows);
 // summary.json: rows (with retention per ratio) and correlations per concept type.
 nlohmann::json summary_json(const ReportResult& result, const std::string& run_dir);
 
+// The pages index.html links to: concept atlases (written by linked_pages) and explanations.
+struct AtlasLink {
+  std::string backbone, concept_type, href, ratio_reason;
+};
+struct LinkedPages {
+  std::vector<AtlasLink> atlases;
+  std::vector<std::pair<std::string, std::string>> explanations;  // name, href
+  std::vector<std::string> warnings;
+  std::vector<std::string> files;  // written
+};
+
+// Writes OUT/atlas/<backbone>/<concept type>/index.html for every row whose fit folder holds
+// its seeds (when `atlas`), and finds RUN_DIR/explanations/*/index.html.
+LinkedPages linked_pages(const ReportResult& result, const std::string& run_dir,
+                         const std::string& out_dir, bool atlas);
+
+// Their section of index.html; "" when there is nothing to link.
+std::string linked_pages_html(const LinkedPages& pages);
+
 // index.html: the table, the correlations and the figures (PNG paths under out_dir).
 std::string index_html(const ReportResult& result, const std::string& run_dir,
-                       const std::vector<std::string>& figures, const std::string& out_dir);
+                       const std::vector<std::string>& figures, const std::string& out_dir,
+                       const LinkedPages& pages = {});
 
 }  // namespace iis::report::detail
