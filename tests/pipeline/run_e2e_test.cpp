@@ -45,6 +45,7 @@ backbones:
     pretrain: {arch: cnn2, epochs: 1, seed: 0}
 pretrain: {train_limit: 400, batch_size: 64}
 fit: {num_concepts: 16, epochs: 4, batch_size: 128}
+report: {explain: 3}
 )";
 }
 
@@ -80,6 +81,14 @@ TEST_F(RunE2E, FilesNumbersSecondRunAndForce) {
                         "elements/manifest.jsonl", "pretrain/cnn2_s0/epoch_1.pt"})
     EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
   if (options.figures) EXPECT_TRUE(fs::exists(run + "/figures/retention_prototype.png"));
+  // report: {explain: 3}: the most accurate backbone's first 3 validation images, linked from
+  // the report with an atlas per fit.
+  const json explained = read_json(run + "/explanations/cnn2_e1_prototype/explain.json");
+  EXPECT_EQ(explained.size(), 3u);
+  const std::string page = core::read_text(run + "/index.html");
+  EXPECT_NE(page.find("href=\"explanations/cnn2_e1_prototype/index.html\""), std::string::npos);
+  EXPECT_NE(page.find("href=\"atlas/untrained/prototype/index.html\""), std::string::npos);
+  EXPECT_TRUE(fs::exists(run + "/atlas/cnn2_e1/prototype/index.html"));
 
   json summary = read_json(run + "/summary.json");
   ASSERT_EQ(summary["rows"].size(), 2u);
