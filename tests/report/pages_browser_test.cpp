@@ -134,7 +134,10 @@ class PagesInBrowser : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (chromium().empty()) return;
-    core::remove_tree(kArtifacts.string());
+    // Each case's process makes the pages afresh (ctest runs cases as processes); the
+    // screenshots of the other cases stay.
+    core::remove_tree((kArtifacts / "run").string());
+    core::remove_tree((kArtifacts / "missing_elements").string());
     core::make_dirs((kArtifacts / "run").string());
     test::RunFolder run((kArtifacts / "run").string());
     for (const auto& [name, noise] : kBackbones) {
