@@ -95,6 +95,42 @@ TEST_F(FitTextTest, WarnsAboutRatiosTheKeptConceptsCannotServe) {
       << r["warnings"][0];
 }
 
+// --final-layer saga: the interpretable heads are the elastic net solved per ratio (one head
+// per ratio whatever --lrs lists), recorded with their solves; the standard head is unchanged.
+TEST_F(FitTextTest, SagaFinalLayerSolvesOneHeadPerRatio) {
+  options.lrs = {0.01, 0.02};
+  run_fit(options);
+  const json adam = results();
+  options.concept_options.text.final_layer = "saga";
+  options.concept_options.text.saga.max_epochs = 200;
+  options.force = true;
+  run_fit(options);
+  const json r = results();
+  EXPECT_EQ(r["settings"]["text"]["final_layer"], "saga");
+  EXPECT_EQ(r["settings"]["text"]["saga"]["lambda"], 0.0007);
+  EXPECT_EQ(r["standard_accuracy"], adam["standard_accuracy"]);
+  const json& solves = r["text_concepts"]["saga"];
+  ASSERT_EQ(solves.size(), 2u);
+  ASSERT_EQ(r["ratios"].size(), 2u);
+  const json seed = json::parse(core::read_text(dir / "out/seeds/0/seed.json"));
+  ASSERT_EQ(seed["curves"]["ratios"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(solves[i]["ratio"], options.ratios[i]);
+    EXPECT_GT(solves[i]["nonzero_share"].get<double>(), 0.0);
+    EXPECT_LE(solves[i]["nonzero_share"].get<double>(), 1.0);
+    EXPECT_EQ(seed["ratios"][i]["epoch"], solves[i]["epochs"]);
+    EXPECT_EQ(seed["curves"]["ratios"][i]["train_loss"].size(), solves[i]["epochs"].get<size_t>());
+  }
+  EXPECT_GT(r["ratios"][0]["arr"].get<double>(), 0.9);
+  // The saved heads are y = z: no affine part.
+  const auto gamma = io::load_npy(dir / "out/seeds/0/heads/gamma.npy");
+  const auto beta = io::load_npy(dir / "out/seeds/0/heads/beta.npy");
+  EXPECT_TRUE(torch::equal(gamma, torch::ones_like(gamma)));
+  EXPECT_TRUE(torch::equal(beta, torch::zeros_like(beta)));
+  options.select_on = "holdout";
+  EXPECT_IIS_ERROR(run_fit(options), "--select-on holdout does not apply to --final-layer saga");
+}
+
 TEST_F(FitTextTest, BadInputsNameTheirFlag) {
   auto o = options;
   o.concept_options.text.concept_names.clear();

@@ -372,8 +372,13 @@ void validate_fit_settings(const FitOptions& o) {
                  "--num-classes must be in [2, " << kMaxClasses << "] (or 0 to infer it), got "
                                                  << o.num_classes,
                  "leave it out to use the largest training label + 1");
-  concepts::find_concept_type(o.concept_type);
+  const auto& type = concepts::find_concept_type(o.concept_type);
   concepts::validate(o.concept_options, o.num_concepts);
+  IIS_CHECK_HINT(!type.own_final_layer(o.concept_options) ||
+                     heads::parse_select_on(o.select_on) == heads::SelectOn::Val,
+                 "--select-on " << o.select_on << " does not apply to --final-layer saga",
+                 "its heads are solved to the optimum, not picked by epoch: leave --select-on "
+                 "at val (it then picks only the standard head's epoch)");
 }
 
 FitSummary run_fit(const FitOptions& o) {
