@@ -2,6 +2,7 @@
 // and the seed folder record, the retention curve, and the bad inputs of the type.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "fit_fixture.hpp"
@@ -129,6 +130,24 @@ TEST_F(FitTextTest, SagaFinalLayerSolvesOneHeadPerRatio) {
   EXPECT_TRUE(torch::equal(beta, torch::zeros_like(beta)));
   options.select_on = "holdout";
   EXPECT_IIS_ERROR(run_fit(options), "--select-on holdout does not apply to --final-layer saga");
+}
+
+// The embed records beside the CLIP files (PREFIX.embed.json) must name one archive.
+TEST_F(FitTextTest, RefusesImageAndTextFeaturesOfDifferentClipArchives) {
+  auto record = [&](const std::string& prefix, const std::string& from, const std::string& fp) {
+    std::filesystem::copy_file(dir / from, dir / (prefix + ".features.npy"));
+    std::ofstream(dir / (prefix + ".embed.json")) << json{{"backbone_fingerprint", fp}}.dump();
+    return dir / (prefix + ".features.npy");
+  };
+  auto& t = options.concept_options.text;
+  t.clip_train_features = record("clip_train", "train_clip.npy", "aaaa1111");
+  t.clip_val_features = record("clip_val", "val_clip.npy", "aaaa1111");
+  t.text_features = record("concepts", "text.npy", "bbbb2222");
+  EXPECT_IIS_ERROR(run_fit(options), "--text-features " + t.text_features +
+                                         " was embedded with another CLIP archive than "
+                                         "--clip-train-features");
+  std::ofstream(dir / "concepts.embed.json") << json{{"backbone_fingerprint", "aaaa1111"}}.dump();
+  EXPECT_NO_THROW(run_fit(options));
 }
 
 TEST_F(FitTextTest, BadInputsNameTheirFlag) {

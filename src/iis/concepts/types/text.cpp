@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "iis/concepts/concept_type.hpp"
 #include "iis/concepts/text.hpp"
@@ -56,6 +59,45 @@ void check_clip_shapes(const TextOptions& o, int64_t train_rows, int64_t val_row
                                     << " lines but --text-features has " << text[0] << " rows",
                  "give one name per text feature row, in the same order (iis embed-text writes "
                  "both)");
+}
+
+// The CLIP archive's fingerprint that `iis embed`/`iis embed-text` recorded beside a features
+// file (PREFIX.features.npy → PREFIX.embed.json), or "" when there is no such record.
+std::string recorded_fingerprint(const std::string& features) {
+  const std::string suffix = ".features.npy";
+  if (features.size() <= suffix.size() ||
+      features.compare(features.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  const auto record = features.substr(0, features.size() - suffix.size()) + ".embed.json";
+  if (!std::filesystem::exists(record)) return "";
+  const auto j = nlohmann::json::parse(core::read_text(record), nullptr, false);
+  if (!j.is_object() || !j.contains("backbone_fingerprint")) return "";
+  return j["backbone_fingerprint"].is_string() ? j["backbone_fingerprint"].get<std::string>() : "";
+}
+
+// Where the embed records of the CLIP files name their archives, they must name the same one:
+// image and text features of different CLIP models are not comparable.
+void check_same_clip(const TextOptions& o) {
+  const std::pair<const char*, std::string> files[] = {
+      {"--clip-train-features", o.clip_train_features},
+      {"--clip-val-features", o.clip_val_features},
+      {"--text-features", o.text_features}};
+  std::string first_flag, first;
+  for (const auto& [flag, path] : files) {
+    const std::string fp = recorded_fingerprint(path);
+    if (fp.empty()) continue;
+    if (first.empty()) {
+      first_flag = flag;
+      first = fp;
+      continue;
+    }
+    IIS_CHECK_HINT(fp == first,
+                   flag << " " << path << " was embedded with another CLIP archive than "
+                        << first_flag << " (fingerprints " << fp.substr(0, 12) << "… and "
+                        << first.substr(0, 12) << "…, from their .embed.json)",
+                   "embed the images (iis embed --backbone clip:M.pt) and the concepts (iis "
+                   "embed-text --clip M.pt) with the same archive");
+  }
 }
 
 ClipInputs load_clip_inputs(const TextOptions& o, const SeedInputs& in) {
@@ -214,6 +256,7 @@ class Text : public ConceptType {
                       io::read_npy_header(t.clip_val_features).shape,
                       io::read_npy_header(t.text_features).shape,
                       static_cast<int64_t>(text::read_lines(t.concept_names).size()));
+    check_same_clip(t);
   }
 
   bool own_final_layer(const ConceptTypeOptions& o) const override {
