@@ -81,6 +81,10 @@ TEST_F(FitTextTest, KeepsThePredictableConceptsAndScoresOnThem) {
   EXPECT_FALSE(r["inputs"].contains("concepts"));
   EXPECT_EQ(core::read_text(dir / "out/seeds/0/concept_names.txt"), "z0\nz1\nz2\nz3\n");
   EXPECT_EQ(io::load_npy(dir / "out/concepts.npy").sizes(), (torch::IntArrayRef{4, 16}));
+  // What iis report and iis score read: the schema takes a text fit's file (no settings K).
+  const results::FitResults back = results::read_results(dir / "out/results.json");
+  EXPECT_EQ(back.text_concepts->kept.size(), 4u);
+  EXPECT_FALSE(back.settings.num_concepts.has_value());
 }
 
 // K is what the filters keep (4): a ratio at which the rule keeps none of them is warned about.

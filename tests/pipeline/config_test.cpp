@@ -139,7 +139,12 @@ TEST(Config, BadTypesAndRanges) {
   EXPECT_IIS_ERROR(parse_run_config(base + "device: cpu:0\n", "t.yaml"), "'device' is 'cpu:0'");
   EXPECT_EQ(parse_run_config(base + "device: cuda:1\n", "t.yaml").device, "cuda:1");
   EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, text]\n", "t.yaml"),
-                   "'concept_types': 'text' concepts are not run by `iis run` yet");
+                   "'concept_types' lists text but the config has no 'text:' section");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: text\ntext: {clip: c.pt}\n", "t.yaml"),
+                   "missing required key 'text.concepts'");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "text: {clip: c.pt, concepts: a, truncate: 2}\n", "t.yaml"),
+      "'text.truncate' must be");
   EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {kind: patchs}\n", "t.yaml"),
                    "did you mean 'patches'?");
   EXPECT_IIS_ERROR(parse_run_config(base + "fit: 3\n", "t.yaml"), "'fit' must be a mapping");
@@ -155,6 +160,18 @@ TEST(Config, BadTypesAndRanges) {
 // The fit: section holds `iis fit`'s options: every key fit takes can be set, and a value is
 // valid in a config exactly when `iis fit` takes it (the config runs fit's own checks), at the
 // ends of each range.
+TEST(Config, TextSectionNamesTheClipArchiveAndTheConcepts) {
+  const RunConfig c = parse_run_config(std::string(kMinimal) +
+                                           "concept_types: [prototype, text]\ntext: {clip: m.pt, "
+                                           "concepts: cifar10, truncate: true}\n",
+                                       "t.yaml");
+  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype", "text"}));
+  EXPECT_EQ(c.text.clip, "m.pt");
+  EXPECT_EQ(c.text.concepts, "cifar10");
+  EXPECT_TRUE(c.text.truncate);
+  EXPECT_TRUE(parse_run_config(kMinimal, "t.yaml").text.clip.empty());
+}
+
 TEST(Config, FitSectionTakesExactlyWhatFitTakes) {
   const std::string base = kMinimal;
   RunConfig c = parse_run_config(base + R"(fit: {holdout_fraction: 0.2, select_on: holdout,

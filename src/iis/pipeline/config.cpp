@@ -336,16 +336,26 @@ void parse_top_keys(const Section& top, RunConfig& c) {
   c.fit.ratios = top.get<std::vector<double>>("ratios", c.fit.ratios);
   c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
   IIS_CHECK_HINT(!c.concept_types.empty(), top.source() << ": 'concept_types' is empty", kHint);
-  for (const auto& t : c.concept_types) {
+  for (const auto& t : c.concept_types)
     check_one_of(top, "concept_types", t, concepts::concept_type_names());
-    // The run embeds the elements, not CLIP's features: types without elements run by hand.
-    IIS_CHECK_HINT(concepts::find_concept_type(t).uses_elements(),
-                   top.where(top.node("concept_types"))
-                       << "'concept_types': '" << t << "' concepts are not run by `iis run` yet",
-                   "run `iis fit --concept-type " << t
-                                                  << "` on the run's features (see the "
-                                                     "README, concept types)");
-  }
+}
+
+// `text:`: the CLIP archive and the concepts of text concepts; required when concept_types
+// lists text.
+void parse_text_section(const Section& top, RunConfig& c) {
+  const bool wanted =
+      std::find(c.concept_types.begin(), c.concept_types.end(), "text") != c.concept_types.end();
+  IIS_CHECK_HINT(!wanted || top.has("text"),
+                 top.where(top.node("concept_types"))
+                     << "'concept_types' lists text but the config has no 'text:' section",
+                 "text: {clip: CLIP.pt, concepts: cifar10} (a CLIP TorchScript archive, and a "
+                 "shipped concept set's name or a file of concepts, one a line)");
+  if (!top.has("text")) return;
+  Section t = top.child("text");
+  t.only_keys({"clip", "concepts", "truncate"});
+  c.text.clip = t.require<std::string>("clip");
+  c.text.concepts = t.require<std::string>("concepts");
+  c.text.truncate = t.get<bool>("truncate", c.text.truncate);
 }
 
 // `dataset:`: the two splits, where elements come from, and the embedding limits.
@@ -404,13 +414,14 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   c.source = source;
   Section top(root, "", source);
   top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
-                 "backbones", "pretrain", "embed", "fit"});
+                 "backbones", "pretrain", "embed", "fit", "text"});
   parse_top_keys(top, c);
   parse_dataset_section(top, c.dataset);
   parse_concepts_section(top, c.concepts);
   parse_backbones(top, c.backbones);
   parse_pretrain_and_embed(top, c);
   parse_fit_section(top, c);
+  parse_text_section(top, c);
   return c;
 }
 

@@ -39,6 +39,14 @@ struct PretrainConfig {
   int64_t train_limit = 0;   // train_limit: a seeded subset of N training images; 0 = all
 };
 
+// `text:` — what text concepts need (concept_types lists text): a CLIP archive, which the run
+// embeds both splits with, and the concepts it scores (`iis embed-text`).
+struct TextConfig {
+  std::string clip;       // clip: a CLIP TorchScript archive (OpenAI's layout, backbone/clip.hpp)
+  std::string concepts;   // concepts: a shipped set's name (cifar10, imagenet, ...) or a file
+  bool truncate = false;  // truncate: cut concepts longer than CLIP's context length
+};
+
 // The whole configuration of `iis run`.
 struct RunConfig {
   std::string source;          // the file it was read from (for messages), or "<text>"
@@ -52,6 +60,7 @@ struct RunConfig {
   elements::ElementsOptions concepts;
   std::vector<BackboneConfig> backbones;  // backbones: at least one
   PretrainConfig pretrain;
+  TextConfig text;  // text: (clip empty when absent)
   // fit: — `iis fit`'s options under their flag names; also the top-level seeds and ratios.
   // The paths, out, concept_type and device are set per fit stage.
   fit::FitOptions fit;

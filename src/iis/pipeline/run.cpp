@@ -14,6 +14,7 @@
 #include "iis/core/text.hpp"
 #include "iis/models/native.hpp"
 #include "iis/pipeline/detail/stages.hpp"
+#include "iis/text/concept_sets.hpp"
 
 namespace fs = std::filesystem;
 
@@ -114,6 +115,13 @@ void check_before_running(const RunConfig& config) {
                    "check the spec in the config's backbones list");
     inputs.push_back({"backbone " + b.name, file});
   }
+  if (!config.text.clip.empty()) {
+    IIS_CHECK_HINT(fs::is_regular_file(config.text.clip),
+                   "text.clip: file " << config.text.clip << " not found",
+                   "a CLIP TorchScript archive (scripts/make_clip_model.py writes a small one)");
+    inputs.push_back({"text.clip", config.text.clip});
+    text::resolve_text_set(config.text.concepts, "text.concepts");
+  }
   core::check_device(config.device, "device");
   core::check_output_apart({"out", config.out}, inputs);
 }
@@ -155,11 +163,16 @@ RunResult run_pipeline(const RunOptions& options) {
   for (auto& b : backbones) b.key = spec_fingerprint(b.spec);
 
   const std::string elements_hash = detail::elements_stage(ctx);
+  detail::ClipEmbedded clip;
+  if (!config.text.clip.empty()) {
+    const std::string spec = "clip:" + config.text.clip;
+    clip = detail::clip_stages(ctx, {"clip", spec, spec_fingerprint(spec)});
+  }
   std::map<std::string, std::string> fit_hashes;
   for (const auto& b : backbones) {
     const auto embedded = detail::embed_stages(ctx, b, elements_hash);
     for (const auto& type : config.concept_types)
-      fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded);
+      fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded, clip);
   }
   detail::report_stage(ctx, fit_hashes, options.figures);
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <tuple>
 
+#include "iis/concepts/concept_type.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
 #include "iis/elements/elements.hpp"
@@ -12,6 +13,7 @@
 #include "iis/models/pretrain.hpp"
 #include "iis/pipeline/detail/stages.hpp"
 #include "iis/report/report.hpp"
+#include "iis/text/concept_sets.hpp"
 
 namespace fs = std::filesystem;
 
@@ -122,51 +124,105 @@ std::string elements_stage(StageContext& ctx) {
   return ctx.runner.run(s);
 }
 
+namespace {
+
+// One split to embed: its data, the data's content key, and how many images.
+struct Split {
+  const char* name;
+  std::string data, data_key;
+  int64_t limit;
+};
+
+// The embed stage of `backbone` on one split, in <run>/<folder>/<split>/data.*; returns the
+// stage's hash and sets `prefix`.
+std::string embed_stage(StageContext& ctx, const ResolvedBackbone& backbone,
+                        const std::string& folder, const Split& split, std::string& prefix) {
+  const RunConfig& c = ctx.config;
+  Stage s;
+  s.name = folder + "/" + split.name;
+  s.kind = "embed";
+  s.output_dir = join(ctx.run_dir, s.name);
+  s.key = StageKey("embed");
+  s.key.add("backbone", backbone.spec)
+      .add("backbone_files", backbone.key)
+      .add("data", split.data)
+      .add("data_key", split.data_key)
+      .add("limit", split.limit)
+      .add("device", c.device);
+  embed::EmbedOptions o;
+  o.backbone = backbone.spec;
+  o.data = split.data;
+  o.out = join(s.output_dir, "data");
+  o.batch_size = c.embed_batch_size;
+  o.device = c.device;
+  o.limit = split.limit;
+  s.run = [o](bool) { embed::run_embed(o); };
+  prefix = o.out;
+  return ctx.runner.run(s);
+}
+
+}  // namespace
+
 Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
                       const std::string& elements_hash) {
   const RunConfig& c = ctx.config;
   Embedded e;
+  const std::string folder = "embed/" + backbone.name;
   std::string hashes;
-  struct Split {
-    const char* name;
-    std::string data, data_key;
-    int64_t limit;
-    std::string* prefix;
-  };
-  const std::string elements_dir = join(ctx.run_dir, "elements");
-  std::vector<Split> splits = {
-      {"train", c.dataset.train, ctx.train_key, c.dataset.train_limit, &e.train},
-      {"val", c.dataset.val, ctx.val_key, c.dataset.val_limit, &e.val},
-      {"elements", elements_dir, elements_hash, 0, &e.elements}};
-  for (const auto& split : splits) {
-    Stage s;
-    s.name = "embed/" + backbone.name + "/" + split.name;
-    s.kind = "embed";
-    s.output_dir = join(ctx.run_dir, s.name);
-    s.key = StageKey("embed");
-    s.key.add("backbone", backbone.spec)
-        .add("backbone_files", backbone.key)
-        .add("data", split.data)
-        .add("data_key", split.data_key)
-        .add("limit", split.limit)
-        .add("device", c.device);
-    embed::EmbedOptions o;
-    o.backbone = backbone.spec;
-    o.data = split.data;
-    o.out = join(s.output_dir, "data");
-    o.batch_size = c.embed_batch_size;
-    o.device = c.device;
-    o.limit = split.limit;
-    s.run = [o](bool) { embed::run_embed(o); };
-    hashes += ctx.runner.run(s);
-    *split.prefix = o.out;
-  }
+  hashes += embed_stage(ctx, backbone, folder,
+                        {"train", c.dataset.train, ctx.train_key, c.dataset.train_limit}, e.train);
+  hashes += embed_stage(ctx, backbone, folder,
+                        {"val", c.dataset.val, ctx.val_key, c.dataset.val_limit}, e.val);
+  hashes += embed_stage(ctx, backbone, folder,
+                        {"elements", join(ctx.run_dir, "elements"), elements_hash, 0}, e.elements);
   e.hash = core::fingerprint_text(hashes);
   return e;
 }
 
+ClipEmbedded clip_stages(StageContext& ctx, const ResolvedBackbone& clip) {
+  const RunConfig& c = ctx.config;
+  ClipEmbedded e;
+  std::string hashes;
+  hashes += embed_stage(ctx, clip, "text/clip",
+                        {"train", c.dataset.train, ctx.train_key, c.dataset.train_limit}, e.train);
+  hashes += embed_stage(ctx, clip, "text/clip",
+                        {"val", c.dataset.val, ctx.val_key, c.dataset.val_limit}, e.val);
+  Stage s;
+  s.name = "text/concepts";
+  s.kind = "embed-text";
+  s.output_dir = join(ctx.run_dir, s.name);
+  embed::EmbedTextOptions o;
+  o.clip = clip.spec.substr(std::string("clip:").size());
+  o.concepts = c.text.concepts;
+  o.out = join(s.output_dir, "concepts");
+  o.device = c.device;
+  o.truncate = c.text.truncate;
+  const std::string concepts_file = text::resolve_text_set(o.concepts, "text.concepts");
+  s.key = StageKey("embed-text");
+  s.key.add("clip_files", clip.key)
+      .add("concepts", core::fingerprint_file(concepts_file))
+      .add("truncate", static_cast<int64_t>(o.truncate))
+      .add("device", c.device);
+  s.run = [o](bool) { embed::run_embed_text(o); };
+  hashes += ctx.runner.run(s);
+  e.text = o.out;
+  e.hash = core::fingerprint_text(hashes);
+  return e;
+}
+
+// Text concepts read CLIP's files instead of the elements.
+void use_clip_files(fit::FitOptions& o, const ClipEmbedded& clip) {
+  o.concepts.clear();
+  o.concept_labels.clear();
+  auto& t = o.concept_options.text;
+  t.clip_train_features = clip.train + ".features.npy";
+  t.clip_val_features = clip.val + ".features.npy";
+  t.text_features = clip.text + ".features.npy";
+  t.concept_names = clip.text + ".names.txt";
+}
+
 std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const std::string& type,
-                      const Embedded& embedded) {
+                      const Embedded& embedded, const ClipEmbedded& clip) {
   const RunConfig& c = ctx.config;
   Stage s;
   s.name = "fit/" + backbone.name + "/" + type;
@@ -182,8 +238,11 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
   o.out = s.output_dir;
   o.concept_type = type;
   o.device = c.device;
+  const bool text = !concepts::find_concept_type(type).uses_elements();
+  if (text) use_clip_files(o, clip);
   // Every setting fit's numbers depend on, as fit itself records them.
   s.key = StageKey("fit");
+  if (text) s.key.add("clip", clip.hash);
   s.key.add("embedded", embedded.hash)
       .add("settings", fit::fit_settings(o).dump())
       .add("seeds", std::vector<int64_t>(o.seeds.begin(), o.seeds.end()))

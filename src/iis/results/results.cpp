@@ -56,7 +56,7 @@ template <>
 struct Schema<FitSettings> {
   template <class S, class V>
   static void fields(S& s, V& visit) {
-    IIS_KEY(num_concepts, kWritten);
+    IIS_KEY(num_concepts, kWhereApplies);  // not for text: K is what its filters keep
     IIS_KEY(concept_select, kWhereApplies);
     IIS_KEY(concept_type, kWhereApplies);
     IIS_KEY(ratios, kWritten);

@@ -29,6 +29,13 @@ struct Embedded {
   std::string hash;                  // combined hash of the three embed stages
 };
 
+// CLIP's features of both splits and of the text concepts (text: in the config).
+struct ClipEmbedded {
+  std::string train, val;  // PREFIXes of data.features.npy (text/clip/<split>/)
+  std::string text;        // PREFIX of concepts.{features.npy,names.txt} (text/concepts/)
+  std::string hash;        // combined hash of the three stages; "" when not run
+};
+
 // Runs (or skips) one pretrain stage per (arch, seed) of the config's pretrain entries and
 // returns every backbone of the config with its spec.
 std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx);
@@ -40,9 +47,13 @@ std::string elements_stage(StageContext& ctx);
 Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
                       const std::string& elements_hash);
 
-// The heads of one backbone and concept type: fit/<backbone>/<type>/results.json.
+// CLIP (`clip`: the spec clip:<archive> and its key) on both splits, and the text concepts.
+ClipEmbedded clip_stages(StageContext& ctx, const ResolvedBackbone& clip);
+
+// The heads of one backbone and concept type: fit/<backbone>/<type>/results.json. Text concepts
+// read `clip`'s files.
 std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const std::string& type,
-                      const Embedded& embedded);
+                      const Embedded& embedded, const ClipEmbedded& clip);
 
 // summary.csv, summary.json, figures and index.html in the run folder.
 std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
