@@ -101,6 +101,7 @@ void check_before_running(const RunConfig& config) {
                    "check " << key << " in the config");
   }
   for (const auto& b : config.backbones) {
+    if (b.finetune) continue;  // its `from` entry is checked; its file is made by the run
     if (b.pretrain) {
       check_architecture(b.arch, b.name);
       continue;
@@ -152,9 +153,15 @@ RunResult run_pipeline(const RunOptions& options) {
   // Backbones: pretrain entries first (one training run per architecture and seed, long
   // enough for every entry of that pair), then the specs they and the others resolve to.
   std::vector<detail::ResolvedBackbone> backbones = detail::pretrain_stages(ctx);
-  for (auto& b : backbones) b.key = spec_fingerprint(b.spec);
+  for (auto& b : backbones)
+    if (!b.spec.empty()) b.key = spec_fingerprint(b.spec);
 
   const std::string elements_hash = detail::elements_stage(ctx);
+  ctx.elements_hash = elements_hash;
+  // Fine-tuned entries, from the backbones above and the elements; their files exist after.
+  detail::finetune_stages(ctx, backbones);
+  for (auto& b : backbones)
+    if (b.key.empty()) b.key = spec_fingerprint(b.spec);
   std::map<std::string, std::string> fit_hashes;
   for (const auto& b : backbones) {
     const auto embedded = detail::embed_stages(ctx, b, elements_hash);
