@@ -30,7 +30,8 @@ torch::Tensor lookup_table(const image::Preprocess& p, int64_t channels) {
 }
 
 // One image as C×H×W uint8 (planar).
-torch::Tensor planar(const cv::Mat& small) {
+torch::Tensor planar(const cv::Mat& image) {
+  const cv::Mat small = image.isContinuous() ? image : image.clone();  // a crop is a view
   auto hwc =
       torch::from_blob(small.data, {small.rows, small.cols, small.channels()}, torch::kUInt8);
   return hwc.permute({2, 0, 1}).contiguous();
