@@ -247,6 +247,9 @@ std::vector<torch::Tensor> plain_cross_entropy(const Fixture& s, const FinetuneO
 }
 
 TEST(Finetune, LambdaZeroGivesTheWeightsOfPlainCrossEntropyFineTuning) {
+  // TorchScript's executor re-optimises a graph after it has run a few times; the fine-tuning
+  // runs the backbone more often (on the elements), so both run it unoptimised here.
+  torch::jit::setGraphExecutorOptimize(false);
   Fixture s;
   FinetuneOptions o = s.options("control");
   o.lambda = 0;
@@ -254,7 +257,8 @@ TEST(Finetune, LambdaZeroGivesTheWeightsOfPlainCrossEntropyFineTuning) {
   const FinetuneResult r = run_finetune(o);
   torch::Tensor standard_weight;
   const auto expected = plain_cross_entropy(s, o, standard_weight);
-  EXPECT_TRUE(all_equal(script_parameters(r.backbone), expected));
+  EXPECT_TRUE(all_equal(script_parameters(r.backbone), expected))
+      << (script_parameters(r.backbone)[0] - expected[0]).abs().max();
   const auto saved = io::load_npy(o.out + "/heads/standard_weight.npy");
   EXPECT_TRUE(torch::equal(saved, standard_weight));
   // With the term the same seed and steps give other weights.
@@ -290,7 +294,8 @@ TEST(Finetune, TorchScriptRoundTripsThroughEmbed) {
   const ImageSplit val =
       load_image_split(s.val, embed::resolve_preprocess({}, kYaml, r.spec), 0, "--val-data");
   const auto direct = module->features(model_input(val, torch::arange(val.size()), torch::kCPU));
-  EXPECT_TRUE(torch::allclose(direct, after, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(direct, after, 1e-5, 1e-6))
+      << direct.sizes() << after.sizes() << (direct - after).abs().max();
   const auto summary = nlohmann::json::parse(core::read_text(o.out + "/finetune.json"));
   EXPECT_EQ(summary.at("steps_per_epoch").get<int64_t>(), 5);  // 24 images, batches of 5
 }

@@ -34,7 +34,9 @@ torch::Tensor planar(const cv::Mat& image) {
   const cv::Mat small = image.isContinuous() ? image : image.clone();  // a crop is a view
   auto hwc =
       torch::from_blob(small.data, {small.rows, small.cols, small.channels()}, torch::kUInt8);
-  return hwc.permute({2, 0, 1}).contiguous();
+  // clone, not contiguous(): with one channel the permuted view already counts as contiguous
+  // and would keep pointing into `small`, which dies here.
+  return hwc.permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
 }
 
 }  // namespace
