@@ -66,6 +66,35 @@ TEST(Config, PretrainEntriesMayTrainOnASubset) {
                    "train_limit");
 }
 
+TEST(Config, FinetuneEntriesNameTheirStartAndTakeFinetunesOptions) {
+  const std::string base = std::string(kMinimal);
+  RunConfig c = parse_run_config(
+      base + "  - name: ft\n    finetune: {from: cnn2_e3, lambda: 0, ratio: 0.3, seed: 2}\n",
+      "test.yaml");
+  ASSERT_EQ(c.backbones.size(), 3u);
+  EXPECT_TRUE(c.backbones[2].finetune);
+  EXPECT_EQ(c.backbones[2].from, "cnn2_e3");
+  EXPECT_EQ(c.backbones[2].finetune_options.lambda, 0);
+  EXPECT_EQ(c.backbones[2].finetune_options.ratio, 0.3);
+  EXPECT_EQ(c.backbones[2].finetune_options.seed, 2u);
+  EXPECT_EQ(c.backbones[2].finetune_options.epochs, 2);  // iis finetune's default
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: nothing}\n", "test.yaml"),
+      "finetune.from 'nothing' is not the name of a spec or pretrain entry");
+  EXPECT_IIS_ERROR(parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3}\n" +
+                                        "  - name: ft2\n    finetune: {from: ft}\n",
+                                    "test.yaml"),
+                   "finetune.from 'ft' is not the name of a spec or pretrain entry");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3, ratio: 1}\n",
+                       "test.yaml"),
+      "--ratio must be in [0, 1), got 1");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3, lamda: 1}\n",
+                       "test.yaml"),
+      "did you mean 'backbones[2].finetune.lambda'?");
+}
+
 TEST(Config, ScalarsStandForListsOfOne) {
   RunConfig c =
       parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: prototype\n", "test.yaml");
@@ -114,7 +143,7 @@ TEST(Config, MissingRequiredKeys) {
                    "'backbones' must be a non-empty list");
   EXPECT_IIS_ERROR(
       parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - name: x\n", "t.yaml"),
-      "needs exactly one of 'spec' and 'pretrain'");
+      "needs exactly one of 'spec', 'pretrain' and 'finetune'");
   EXPECT_IIS_ERROR(
       parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - pretrain: {epochs: 2}\n",
                        "t.yaml"),

@@ -102,6 +102,7 @@ void check_before_running(const RunConfig& config) {
                    "check " << key << " in the config");
   }
   for (const auto& b : config.backbones) {
+    if (b.finetune) continue;  // its `from` entry is checked; its file is made by the run
     if (b.pretrain) {
       check_architecture(b.arch, b.name);
       continue;
@@ -160,9 +161,15 @@ RunResult run_pipeline(const RunOptions& options) {
   // Backbones: pretrain entries first (one training run per architecture and seed, long
   // enough for every entry of that pair), then the specs they and the others resolve to.
   std::vector<detail::ResolvedBackbone> backbones = detail::pretrain_stages(ctx);
-  for (auto& b : backbones) b.key = spec_fingerprint(b.spec);
+  for (auto& b : backbones)
+    if (!b.spec.empty()) b.key = spec_fingerprint(b.spec);
 
   const std::string elements_hash = detail::elements_stage(ctx);
+  ctx.elements_hash = elements_hash;
+  // Fine-tuned entries, from the backbones above and the elements; their files exist after.
+  detail::finetune_stages(ctx, backbones);
+  for (auto& b : backbones)
+    if (b.key.empty()) b.key = spec_fingerprint(b.spec);
   detail::ClipEmbedded clip;
   if (!config.text.clip.empty()) {
     const std::string spec = "clip:" + config.text.clip;

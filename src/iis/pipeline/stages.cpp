@@ -1,5 +1,6 @@
 // The stages of `iis run`: how each maps the config onto its area's run_* function and which
 // inputs enter its key.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -261,10 +262,16 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
   s.key = StageKey("report");
   for (const auto& [name, hash] : fit_hashes) s.key.add("fit/" + name, hash);
   s.key.add("figures", static_cast<int64_t>(figures));
+  const bool finetune = std::any_of(ctx.config.backbones.begin(), ctx.config.backbones.end(),
+                                    [](const BackboneConfig& b) { return b.finetune; });
+  if (finetune) s.key.add("finetune_comparison", static_cast<int64_t>(1));
   report::ReportOptions o;
   o.run_dir = ctx.run_dir;
   o.figures = figures;
-  s.run = [o](bool) { report::run_report(o); };
+  s.run = [o, finetune, &config = ctx.config](bool) {
+    report::run_report(o);
+    if (finetune) write_finetune_comparison(config, o.run_dir);
+  };
   return ctx.runner.run(s);
 }
 

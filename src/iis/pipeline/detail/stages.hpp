@@ -15,6 +15,7 @@ struct StageContext {
   std::string run_dir;
   StageRunner& runner;
   std::string train_key, val_key;  // content keys of the dataset splits
+  std::string elements_hash;       // the elements stage's hash, once it has run
 };
 
 // A backbone entry resolved to a spec open_backbone accepts.
@@ -39,6 +40,15 @@ struct ClipEmbedded {
 // Runs (or skips) one pretrain stage per (arch, seed) of the config's pretrain entries and
 // returns every backbone of the config with its spec.
 std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx);
+
+// One finetune stage per finetune entry (finetune/<name>/, `iis finetune` from the entry's
+// `from` on dataset.train with the run's elements); fills those entries' spec and key.
+void finetune_stages(StageContext& ctx, std::vector<ResolvedBackbone>& backbones);
+
+// finetune.csv and finetune.json in the run folder: each fine-tuned backbone beside its start
+// and its control (the entry of the same settings with lambda 0), per concept type, and the
+// gains over seeds. Nothing when the config has no finetune entry.
+void write_finetune_comparison(const RunConfig& config, const std::string& run_dir);
 
 // The element images of the concept library; returns the stage hash.
 std::string elements_stage(StageContext& ctx);
