@@ -395,8 +395,12 @@ torch::Tensor features_from_array(const torch::Tensor& array, const std::string&
                                   const std::string& what) {
   check_rank(name, array.sizes(), 2, what);
   check_feature_header(name, array.scalar_type(), array.sizes(), what);
-  torch::Tensor t = array.to(torch::kCPU, torch::kFloat32, /*non_blocking=*/false,
-                             /*copy=*/false, c10::MemoryFormat::Contiguous);
+  torch::Tensor t = array.cpu();
+  if (t.scalar_type() != torch::kFloat32 || !t.is_contiguous()) {
+    // One pass into a new C-order float32 tensor. (Tensor::to with MemoryFormat::Contiguous
+    // would keep a strided float32 tensor as it is.)
+    t = torch::empty(t.sizes(), torch::kFloat32).copy_(t);
+  }
   check_feature_values(name, t, what);
   return t;
 }
