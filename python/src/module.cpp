@@ -4,6 +4,8 @@
 #include <pybind11/stl.h>
 #include <torch/torch.h>
 
+#include <mutex>
+
 #include "arrays.hpp"
 #include "binding.hpp"
 #include "iis/core/error.hpp"
@@ -31,23 +33,36 @@ void check_signals() {
   throw interrupted;
 }
 
-// While alive: this thread's interrupt check, and the progress mode asked for (restored after;
-// the mode is process-wide, as the tool's is).
+// While alive: this thread's interrupt check, and with `quiet` no progress output. The mode is
+// process-wide (as the tool's): the first of overlapping quiet calls silences it and the last
+// restores it, so that one call ending does not make another one's progress appear.
 class CallScope {
  public:
-  explicit CallScope(bool quiet) : saved_mode_(core::progress_mode()) {
-    if (quiet) core::set_progress_mode(core::ProgressMode::Quiet);
+  explicit CallScope(bool quiet) : quiet_(quiet) {
+    if (quiet_) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (quiet_calls_++ == 0) {
+        saved_mode_ = core::progress_mode();
+        core::set_progress_mode(core::ProgressMode::Quiet);
+      }
+    }
     core::set_interrupt_check(check_signals);
   }
   ~CallScope() {
     core::set_interrupt_check({});
-    core::set_progress_mode(saved_mode_);
+    if (quiet_) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--quiet_calls_ == 0) core::set_progress_mode(saved_mode_);
+    }
   }
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
 
  private:
-  core::ProgressMode saved_mode_;
+  bool quiet_;
+  static inline std::mutex mutex_;
+  static inline int quiet_calls_ = 0;
+  static inline core::ProgressMode saved_mode_ = core::ProgressMode::Auto;
 };
 
 // iis::Error as iis.Error(message, hint), a broken invariant as RuntimeError, LibTorch's and

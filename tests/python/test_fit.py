@@ -150,3 +150,24 @@ def test_another_thread_runs_during_a_fit(problem):
     # Held for the whole fit, the GIL would leave one gap as long as the fit.
     assert gaps.max() < 0.25 * (end - start), (gaps.max(), end - start)
     assert len(during) >= 10
+
+
+def test_two_fits_at_once(capfd):
+    # Each gives the figures it gives alone, and neither ending makes the other's progress show.
+    problems = [make_problem(seed=0), make_problem(seed=1)]
+    options = dict(FIT_OPTIONS, concept_type="end2end")
+    alone = [iis.fit(**p, quiet=True, **options) for p in problems]
+    capfd.readouterr()
+    together = [None, None]
+
+    def run(i, epochs):
+        together[i] = iis.fit(**problems[i], quiet=True, **dict(options, epochs=epochs))
+
+    threads = [threading.Thread(target=run, args=(0, 4)), threading.Thread(target=run, args=(1, 40))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert figures(together[0]) == figures(alone[0])
+    assert together[1]["settings"]["epochs"] == 40
+    assert capfd.readouterr().err == ""
