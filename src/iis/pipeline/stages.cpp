@@ -1,11 +1,13 @@
 // The stages of `iis run`: how each maps the config onto its area's run_* function and which
 // inputs enter its key.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <tuple>
 
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/data/dataset.hpp"
 #include "iis/elements/elements.hpp"
 #include "iis/embed/embed.hpp"
 #include "iis/fit/fit.hpp"
@@ -19,6 +21,54 @@ namespace iis::pipeline::detail {
 namespace {
 
 std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
+
+// The shards of an elements stage: folders of `iis elements --shard`, joined as `iis merge`
+// joins them.
+Sharding elements_sharding(const StageContext& ctx, const Stage& stage,
+                           const elements::ElementsOptions& options) {
+  Sharding sharding;
+  sharding.base = join(shards_folder(ctx, stage.name), "elements");
+  sharding.run_shard = [options](int64_t index, int64_t count, const std::string& out) {
+    elements::ElementsOptions o = options;
+    o.shard_index = index;
+    o.shard_count = count;
+    o.out = out;
+    o.force = true;  // the folder is the pipeline's: resume it, or replace what other inputs made
+    elements::run_elements(o);
+  };
+  sharding.merge = [out = stage.output_dir](const std::vector<std::string>& shards) {
+    elements::run_merge_elements({shards, out});
+  };
+  return sharding;
+}
+
+// The shards of an embed stage: prefixes of `iis embed --shard`, joined as `iis merge` joins
+// them. The split's limit (dataset.train_limit, val_limit) bounds what the shards split:
+// --limit would cut each shard instead.
+Sharding embed_sharding(const StageContext& ctx, const Stage& stage,
+                        const embed::EmbedOptions& options) {
+  Sharding sharding;
+  sharding.base = join(shards_folder(ctx, stage.name), "data");
+  sharding.run_shard = [options](int64_t index, int64_t count, const std::string& out) {
+    embed::EmbedOptions o = options;
+    o.first_images = o.limit;
+    o.limit = 0;
+    o.shard_index = index;
+    o.shard_count = count;
+    o.out = out;
+    embed::run_embed(o);
+  };
+  // A shard is a run of whole batches (run_embed): a split of few batches has fewer shards.
+  sharding.parts = [options](int64_t processes) {
+    int64_t images = data::open_dataset(options.data)->size();
+    if (options.limit > 0) images = std::min(images, options.limit);
+    return std::min(processes, (images + options.batch_size - 1) / options.batch_size);
+  };
+  sharding.merge = [out = options.out](const std::vector<std::string>& shards) {
+    embed::run_merge({shards, out});
+  };
+  return sharding;
+}
 
 }  // namespace
 
@@ -74,7 +124,7 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
       o.force = force;
       models::run_pretrain(o);
     };
-    ctx.runner.run(s);
+    run_stage(ctx, s);
     folders[id] = s.output_dir;
   }
   std::vector<ResolvedBackbone> out;
@@ -119,7 +169,7 @@ std::string elements_stage(StageContext& ctx) {
   o.data = from_train ? c.dataset.train : c.dataset.val;
   o.out = s.output_dir;
   s.run = [o](bool) { elements::run_elements(o); };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s, elements_sharding(ctx, s, o));
 }
 
 Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
@@ -158,7 +208,7 @@ Embedded embed_stages(StageContext& ctx, const ResolvedBackbone& backbone,
     o.device = c.device;
     o.limit = split.limit;
     s.run = [o](bool) { embed::run_embed(o); };
-    hashes += ctx.runner.run(s);
+    hashes += run_stage(ctx, s, embed_sharding(ctx, s, o));
     *split.prefix = o.out;
   }
   e.hash = core::fingerprint_text(hashes);
@@ -189,7 +239,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
       .add("seeds", std::vector<int64_t>(o.seeds.begin(), o.seeds.end()))
       .add("device", c.device);
   s.run = [o](bool) { fit::run_fit(o); };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s);
 }
 
 std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
@@ -206,7 +256,7 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
   o.run_dir = ctx.run_dir;
   o.figures = figures;
   s.run = [o](bool) { report::run_report(o); };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s);
 }
 
 }  // namespace iis::pipeline::detail
