@@ -27,10 +27,12 @@ die() {
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop() {
+  local pid
   for daemon in slurmd slurmctld munged; do
     if alive "$dir/$daemon.pid"; then
-      kill "$(cat "$dir/$daemon.pid")"
-      echo "stopped $daemon ($(cat "$dir/$daemon.pid"))"
+      pid=$(cat "$dir/$daemon.pid")  # the daemon removes its pid file as it exits
+      kill "$pid"
+      echo "stopped $daemon ($pid)"
     fi
     rm -f "$dir/$daemon.pid"
   done

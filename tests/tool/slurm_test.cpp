@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 std::string slurm_missing() {
   if (test::run_command("command -v sbatch >/dev/null 2>&1").status != 0)
     return "sbatch is missing: install the Debian packages slurm-wlm and munge";
-  const auto idle = test::run_command("sinfo -h -N -t idle -o %N 2>/dev/null");
+  // sinfo retries for a while when no slurmctld answers.
+  const auto idle = test::run_command("timeout 5 sinfo -h -N -t idle -o %N 2>/dev/null");
   if (idle.status != 0 || idle.output.empty())
     return "no Slurm node is idle: as root, scripts/cluster/slurm_local.sh start brings up one";
   return "";

@@ -116,8 +116,9 @@ std::string run_shard(StageContext& ctx, const Stage& stage, const Sharding& sha
   if (!ctx.force && ctx.runner.up_to_date(stage)) {
     core::log_info("stage " + stage.name + ": up to date, no shard to compute");
   } else if (index >= count) {
-    core::log_info("stage " + stage.name + ": splits into " + std::to_string(count) +
-                   " shards only, none for process " + std::to_string(index));
+    core::log_info("stage " + stage.name + ": splits into only " + std::to_string(count) +
+                   (count == 1 ? " shard" : " shards") + ", none for process " +
+                   std::to_string(index));
   } else if (!ctx.force && shard_hash(shard) == hash) {
     core::log_info("stage " + stage.name + ": shard " + part + " finished earlier, skipped");
   } else {
