@@ -192,6 +192,12 @@ TEST(Embed, MergeRefusesShardsComputedWithOtherBatchSizesOrThreads) {
   EXPECT_EQ(run_merge(m).rows, 10);
   m.shards = {dir / "b2_t1_0", dir / "b2_t2_0"};
   EXPECT_IIS_ERROR(run_merge(m), "differ in device_type (\"cuda\" vs \"cpu\")");
+  // Nor do shards of two LibTorch builds.
+  auto meta = nlohmann::json::parse(core::read_text(dir / "b2_t2_1.embed.json"));
+  meta["libtorch"] = "0.0.1";
+  core::write_text_atomic(dir / "b2_t2_1.embed.json", meta.dump(2));
+  m.shards = {dir / "b2_t1_0", dir / "b2_t2_1"};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in libtorch");
 }
 
 // Under a launcher each process finds its shard and its prefix OUT.part<i>of<n> itself; the

@@ -205,6 +205,7 @@ nlohmann::json metadata(const EmbedOptions& o, const data::Dataset& dataset, int
       // intra-op thread count; --workers only decodes and does not enter.
       {"batch_size", o.batch_size},
       {"threads", core::threads()},
+      {"libtorch", TORCH_VERSION},  // other builds may pick other kernels
   };
 }
 

@@ -36,12 +36,13 @@ const std::vector<std::string> kSettings = {"backbone_fingerprint",
                                             "batch_size",
                                             "autocast",
                                             "device_type",
-                                            "threads"};
+                                            "threads",
+                                            "libtorch"};
 
 // The settings of a shard's metadata that its bytes depend on. A row's last bits follow the
-// kernels, which follow the batch's size, autocast, the device type and, on the CPU only, the
-// intra-op thread count (shards on GPUs of nodes with other core counts still merge). Shards
-// written before batch_size and threads were recorded hold null there.
+// kernels, which follow the batch's size, autocast, the device type, the LibTorch build and, on
+// the CPU only, the intra-op thread count (shards on GPUs of nodes with other core counts still
+// merge). Shards written before these were recorded hold null there.
 nlohmann::json same_settings(const nlohmann::json& meta) {
   nlohmann::json settings;
   for (const auto& key : kSettings) settings[key] = meta.value(key, nlohmann::json());
@@ -94,8 +95,8 @@ std::vector<Shard> read_shards(const MergeOptions& options) {
   }
   core::check_shard_set(shards, &Shard::prefix, &Shard::settings, kSettings,
                         "merge only shards of one `iis embed` command (same backbone, data, "
-                        "preprocessing, --batch-size, --half/--bf16, --half-storage, device type "
-                        "and, on the CPU, --threads)");
+                        "preprocessing, --batch-size, --half/--bf16, --half-storage, device type, "
+                        "LibTorch version and, on the CPU, --threads)");
   const Shard& first = shards.front();
   IIS_CHECK_HINT(static_cast<int64_t>(shards.size()) == first.count,
                  "got " << shards.size() << " of " << first.count << " shards",
