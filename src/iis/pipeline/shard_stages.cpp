@@ -70,11 +70,9 @@ std::vector<std::string> finished_shards(const std::string& stage_name,
   IIS_CHECK_HINT(left.empty(),
                  "stage " << stage_name << ": " << left.size() << " of " << count
                           << " shards of a sharded run are not ready: " << name_list(left),
-                 "run `iis run CONFIG --stage " << stage_kind << " --shard i/" << count
-                                                << "` for them (finished shards are kept), or "
-                                                   "remove "
-                                                << folder
-                                                << " to compute the stage in one process");
+                 "re-run the sharded step (`iis run CONFIG --stage "
+                     << stage_kind << " --shard ...`; finished shards are skipped), or remove "
+                     << folder << " to compute the stage in one process");
   return shards;
 }
 
