@@ -72,7 +72,7 @@ void finetune_stages(StageContext& ctx, std::vector<ResolvedBackbone>& backbones
       o.force = force;
       finetune::run_finetune(o);
     };
-    ctx.runner.run(s);
+    run_stage(ctx, s);
     backbones[i].spec = finetuned_spec(from.spec, s.output_dir);
   }
 }

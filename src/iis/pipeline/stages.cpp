@@ -8,6 +8,7 @@
 #include "iis/concepts/concept_type.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/data/dataset.hpp"
 #include "iis/elements/elements.hpp"
 #include "iis/embed/embed.hpp"
 #include "iis/fit/fit.hpp"
@@ -22,6 +23,54 @@ namespace iis::pipeline::detail {
 namespace {
 
 std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
+
+// The shards of an elements stage: folders of `iis elements --shard`, joined as `iis merge`
+// joins them.
+Sharding elements_sharding(const StageContext& ctx, const Stage& stage,
+                           const elements::ElementsOptions& options) {
+  Sharding sharding;
+  sharding.base = join(shards_folder(ctx, stage.name), "elements");
+  sharding.run_shard = [options](int64_t index, int64_t count, const std::string& out) {
+    elements::ElementsOptions o = options;
+    o.shard_index = index;
+    o.shard_count = count;
+    o.out = out;
+    o.force = true;  // the folder is the pipeline's: resume it, or replace what other inputs made
+    elements::run_elements(o);
+  };
+  sharding.merge = [out = stage.output_dir](const std::vector<std::string>& shards) {
+    elements::run_merge_elements({shards, out});
+  };
+  return sharding;
+}
+
+// The shards of an embed stage: prefixes of `iis embed --shard`, joined as `iis merge` joins
+// them. The split's limit (dataset.train_limit, val_limit) bounds what the shards split:
+// --limit would cut each shard instead.
+Sharding embed_sharding(const StageContext& ctx, const Stage& stage,
+                        const embed::EmbedOptions& options) {
+  Sharding sharding;
+  sharding.base = join(shards_folder(ctx, stage.name), "data");
+  sharding.run_shard = [options](int64_t index, int64_t count, const std::string& out) {
+    embed::EmbedOptions o = options;
+    o.first_images = o.limit;
+    o.limit = 0;
+    o.shard_index = index;
+    o.shard_count = count;
+    o.out = out;
+    embed::run_embed(o);
+  };
+  // A shard is a run of whole batches (run_embed): a split of few batches has fewer shards.
+  sharding.parts = [options](int64_t processes) {
+    int64_t images = data::open_dataset(options.data)->size();
+    if (options.limit > 0) images = std::min(images, options.limit);
+    return std::min(processes, (images + options.batch_size - 1) / options.batch_size);
+  };
+  sharding.merge = [out = options.out](const std::vector<std::string>& shards) {
+    embed::run_merge({shards, out});
+  };
+  return sharding;
+}
 
 }  // namespace
 
@@ -77,7 +126,7 @@ std::vector<ResolvedBackbone> pretrain_stages(StageContext& ctx) {
       o.force = force;
       models::run_pretrain(o);
     };
-    ctx.runner.run(s);
+    run_stage(ctx, s);
     folders[id] = s.output_dir;
   }
   std::vector<ResolvedBackbone> out;
@@ -122,7 +171,7 @@ std::string elements_stage(StageContext& ctx) {
   o.data = from_train ? c.dataset.train : c.dataset.val;
   o.out = s.output_dir;
   s.run = [o](bool) { elements::run_elements(o); };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s, elements_sharding(ctx, s, o));
 }
 
 namespace {
@@ -159,7 +208,7 @@ std::string embed_stage(StageContext& ctx, const ResolvedBackbone& backbone,
   o.limit = split.limit;
   s.run = [o](bool) { embed::run_embed(o); };
   prefix = o.out;
-  return ctx.runner.run(s);
+  return run_stage(ctx, s, embed_sharding(ctx, s, o));
 }
 
 }  // namespace
@@ -205,7 +254,7 @@ ClipEmbedded clip_stages(StageContext& ctx, const ResolvedBackbone& clip) {
       .add("truncate", static_cast<int64_t>(o.truncate))
       .add("device", c.device);
   s.run = [o](bool) { embed::run_embed_text(o); };
-  hashes += ctx.runner.run(s);
+  hashes += run_stage(ctx, s);
   e.text = o.out;
   e.hash = core::fingerprint_text(hashes);
   return e;
@@ -249,7 +298,7 @@ std::string fit_stage(StageContext& ctx, const ResolvedBackbone& backbone, const
       .add("seeds", std::vector<int64_t>(o.seeds.begin(), o.seeds.end()))
       .add("device", c.device);
   s.run = [o](bool) { fit::run_fit(o); };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s);
 }
 
 std::string report_stage(StageContext& ctx, const std::map<std::string, std::string>& fit_hashes,
@@ -272,7 +321,7 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
     report::run_report(o);
     if (finetune) write_finetune_comparison(config, o.run_dir);
   };
-  return ctx.runner.run(s);
+  return run_stage(ctx, s);
 }
 
 }  // namespace iis::pipeline::detail

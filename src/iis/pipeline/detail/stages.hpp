@@ -1,10 +1,13 @@
 // Internal: the stages `iis run` builds from a config, one function per kind.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "iis/core/launcher.hpp"
 #include "iis/pipeline/config.hpp"
 #include "iis/pipeline/stage.hpp"
 
@@ -16,7 +19,42 @@ struct StageContext {
   StageRunner& runner;
   std::string train_key, val_key;  // content keys of the dataset splits
   std::string elements_hash;       // the elements stage's hash, once it has run
+  bool force = false;              // --force
+  // A sharded run (--stage KIND --shard i/n): this process computes its shard of every stage
+  // of kind `sharded_kind` and only checks that the stages those need are up to date.
+  // "" = a plain run.
+  std::string sharded_kind;
+  core::ShardSpec shard;
 };
+
+// How a stage splits over the processes of a sharded run. Shard i of n lies at
+// BASE.part<i>of<n> (core::shard_name; a folder or a prefix of files) with
+// BASE.part<i>of<n>.stage.json beside it, written last, holding the stage's hash.
+struct Sharding {
+  std::string base;  // shards_folder(...)/<leaf>
+  // Computes shard `index` of `count` into `out` (the shard's folder or prefix).
+  std::function<void(int64_t index, int64_t count, const std::string& out)> run_shard;
+  // How many shards the stage splits into when `processes` share it: fewer when it has fewer
+  // units of work (a split of few batches); the processes beyond have nothing to do. Unset:
+  // one shard per process.
+  std::function<int64_t(int64_t processes)> parts;
+  // Joins the shards (all n, in index order) into the stage's folder.
+  std::function<void(const std::vector<std::string>& shards)> merge;
+};
+
+// RUN_DIR/shards/<stage name>: the folder of a stage's shards, removed once they are merged.
+std::string shards_folder(const StageContext& ctx, const std::string& stage_name);
+
+// Runs a stage that does not split. A plain run: through the runner. A sharded run: only
+// checks that it is up to date, throwing naming it and the command to run first otherwise.
+std::string run_stage(StageContext& ctx, const Stage& stage);
+
+// Runs a stage that splits. A plain run: through the runner, which merges the shards a
+// sharded run left instead of computing the stage (all n finished for the stage's current
+// hash, else it throws naming each shard missing, unfinished or made with other settings), and
+// then removes them. A sharded run: this process's shard when the stage is of the sharded kind
+// (nothing when the stage is up to date or the shard finished), else as run_stage above.
+std::string run_stage(StageContext& ctx, const Stage& stage, const Sharding& sharding);
 
 // A backbone entry resolved to a spec open_backbone accepts.
 struct ResolvedBackbone {
