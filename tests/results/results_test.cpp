@@ -105,8 +105,8 @@ TEST(Results, EveryKeyIsWritten) {
   EXPECT_EQ(to_json(x).size(), 33u);
   EXPECT_EQ(to_json(x.per_seed[0]).size(), 15u);
   EXPECT_EQ(to_json(x.settings).size(), 17u);
-  EXPECT_EQ(to_json(x).at("text_concepts").size(), 6u);
-  EXPECT_EQ(to_json(x).at("settings").at("text").size(), 5u);
+  EXPECT_EQ(to_json(x).at("text_concepts").size(), 7u);
+  EXPECT_EQ(to_json(x).at("settings").at("text").size(), 6u);
   EXPECT_EQ(to_json(x).at("ratios")[0].size(), 13u);
   EXPECT_EQ(to_json(x).at("per_seed")[0].at("ratios")[0].size(), 6u + 4u);
 }
