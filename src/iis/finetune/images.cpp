@@ -11,22 +11,10 @@
 namespace iis::finetune {
 namespace {
 
-// The float32 operations of image::preprocess_into (x / 255, then (x − mean) / std) per value.
+// image::normalization_table as a channels×256 tensor.
 torch::Tensor lookup_table(const image::Preprocess& p, int64_t channels) {
-  auto lut = torch::empty({channels, 256}, torch::kFloat32);
-  auto* out = lut.data_ptr<float>();
-  for (int64_t c = 0; c < channels; ++c) {
-    for (int v = 0; v < 256; ++v) {
-      float x = static_cast<float>(v) / 255.0f;
-      if (!p.mean.empty()) {
-        const float m = p.mean.size() == 1 ? p.mean[0] : p.mean[c];
-        const float s = p.std.size() == 1 ? p.std[0] : p.std[c];
-        x = (x - m) / s;
-      }
-      out[c * 256 + v] = x;
-    }
-  }
-  return lut;
+  const auto table = image::normalization_table(p, static_cast<int>(channels));
+  return torch::tensor(table, torch::kFloat32).view({channels, 256});
 }
 
 // One image as C×H×W uint8 (planar).
