@@ -4,8 +4,8 @@
 #   IIS_SKIP_APT=1    skip the install step
 #   IIS_WITH_TESTS=1  also install what the tests, benchmarks and parity scripts need
 #                     (GoogleTest, Google Benchmark, clang-format, Debian's PyTorch, torchvision,
-#                     scikit-image, scikit-learn, Open MPI's mpirun, Chromium for the page
-#                     tests) and configure them;
+#                     scikit-image, scikit-learn, Open MPI's mpirun, pybind11 and pytest, Chromium
+#                     for the page tests) and configure them with the Python module;
 #                     scripts/test.sh sets it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,7 @@ test_packages=(
   python3 python3-numpy python3-torch python3-torchvision python3-skimage python3-sklearn
   openmpi-bin                                  # mpirun, for the sharded runs' tests (label mpi)
   chromium                                     # headless browser of the page tests (label browser)
+  pybind11-dev python3-dev python3-pytest python3-pil  # the Python module (python/) and its tests
 )
 with_tests=${IIS_WITH_TESTS:-0}
 [[ "$with_tests" == 1 ]] && packages+=("${test_packages[@]}")
@@ -47,16 +48,22 @@ if [[ "${IIS_SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
-# Tests and benchmarks are configured when asked for, or when their packages are there.
+# Tests and benchmarks are configured when asked for, or when their packages are there; the
+# Python module (for /usr/bin/python3, Debian's, which has NumPy) with the tests, or when
+# pybind11 is there.
 tests=OFF
 if [[ "$with_tests" == 1 ]] || { installed libgtest-dev && installed libbenchmark-dev; }; then
   tests=ON
+fi
+python=OFF
+if [[ "$with_tests" == 1 ]] || installed pybind11-dev; then
+  python=ON
 fi
 # Unity build: each area's sources compile as one or two translation units, so LibTorch's
 # headers are parsed ~30 times instead of ~70 (a fresh build of the tool: 4 min 38 s instead of
 # 8 min 48 s on two cores). Pass -DCMAKE_UNITY_BUILD=OFF for faster edits of one file.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
-  -DIIS_BUILD_TESTS=$tests -DIIS_BUILD_BENCH=$tests "$@"
+  -DIIS_BUILD_TESTS=$tests -DIIS_BUILD_BENCH=$tests -DIIS_PYTHON=$python "$@"
 # The tool only (the tests and benchmarks are built by scripts/test.sh, or IIS_BUILD_ALL=1).
 if [[ "${IIS_BUILD_ALL:-0}" == 1 ]]; then
   cmake --build build -j "$(nproc)"

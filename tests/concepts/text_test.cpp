@@ -160,8 +160,14 @@ TEST(TextConcepts, OptionsOutOfRangeNameTheirFlag) {
   o.proj_steps = 0;
   EXPECT_IIS_ERROR(validate(o), "--proj-steps");
   o = TextOptions();
+  o.final_layer = "lasso";
+  EXPECT_IIS_ERROR(validate(o), "--final-layer 'lasso' is not a final layer");
   o.final_layer = "saga";
-  EXPECT_IIS_ERROR(validate(o), "--final-layer 'saga' is not available");
+  EXPECT_NO_THROW(validate(o));
+  o.saga.step = 0;
+  EXPECT_IIS_ERROR(validate(o), "--saga-step");
+  o.final_layer = "adam";  // the SAGA options are not read then
+  EXPECT_NO_THROW(validate(o));
 }
 
 }  // namespace

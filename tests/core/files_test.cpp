@@ -41,6 +41,19 @@ TEST(Files, FingerprintChangesWithContent) {
   EXPECT_EQ(fingerprint_file(dir / "a").size(), 16u);
 }
 
+TEST(Files, FingerprintOfBytesIsThatOfAFileOfThem) {
+  test::TempDir dir;
+  // Small (hashed whole) and above 256 MiB (sampled in 64 blocks): the same scheme for both.
+  for (size_t size : {size_t{5}, (size_t{256} << 20) + 4097}) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; i += 4093) bytes[i] = static_cast<char>(i * 31);
+    write_text_atomic(dir / "f", bytes);
+    EXPECT_EQ(fingerprint_bytes(bytes.data(), bytes.size()), fingerprint_file(dir / "f")) << size;
+    bytes[0] ^= 1;  // the first byte lies in the first sampled block
+    EXPECT_NE(fingerprint_bytes(bytes.data(), bytes.size()), fingerprint_file(dir / "f")) << size;
+  }
+}
+
 TEST(Files, Fnv1aKnownValue) {
   // FNV-1a 64 of "a" is af63dc4c8601ec8c.
   EXPECT_EQ(fnv1a("a", 1), 0xaf63dc4c8601ec8cULL);

@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "iis/core/files.hpp"
 #include "iis/core/shards.hpp"
+#include "iis/core/threads.hpp"
 #include "iis/io/npy.hpp"
 #include "test_support.hpp"
 
@@ -148,6 +150,54 @@ TEST(Embed, ShardsMergedEqualOneRun) {
   EXPECT_IIS_ERROR(run_merge(m), "differ in backbone_fingerprint");
   m.shards = {dir / "shards/nothing"};
   EXPECT_IIS_ERROR(run_merge(m), "nothing.embed.json is missing");
+}
+
+// A row's last bits follow the batch's size and, on the CPU, the thread count: shards computed
+// with different ones are refused by name, even when their ranges fit together (11 images:
+// shard 0/2 of batches of 2 is [0, 6), shard 1/2 of batches of 3 is [6, 11)).
+TEST(Embed, MergeRefusesShardsComputedWithOtherBatchSizesOrThreads) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  const auto o = base_options(dir, save_module(dir, "m", "x.mean([2, 3])"));
+  auto shard = [&](int64_t index, int64_t batch_size, int threads, const std::string& name) {
+    auto s = o;
+    s.shard_index = index;
+    s.shard_count = 2;
+    s.batch_size = batch_size;
+    s.out = dir / name;
+    const int before = core::threads();
+    core::set_threads(threads);
+    run_embed(s);
+    core::set_threads(before);
+    return s.out;
+  };
+  MergeOptions m;
+  m.out = dir / "merged";
+  m.shards = {shard(0, 2, 1, "b2_t1_0"), shard(1, 3, 1, "b3_t1_1")};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in batch_size (2 vs 3)");
+  m.shards = {shard(0, 2, 1, "b2_t1_0"), shard(1, 2, 2, "b2_t2_1")};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in threads (1 vs 2)");
+  m.shards = {shard(0, 2, 2, "b2_t2_0"), shard(1, 2, 2, "b2_t2_1")};
+  EXPECT_EQ(run_merge(m).rows, 10);
+  // On GPUs the thread count does not enter (nodes may have other core counts), the device
+  // type does: shards as cuda:auto writes them, on two GPUs and two thread counts, merge.
+  auto on_device = [&](const std::string& prefix, const std::string& device) {
+    auto meta = nlohmann::json::parse(core::read_text(prefix + ".embed.json"));
+    meta["device"] = device;
+    core::write_text_atomic(prefix + ".embed.json", meta.dump(2));
+  };
+  on_device(dir / "b2_t1_0", "cuda:0");
+  on_device(dir / "b2_t2_1", "cuda:1");
+  m.shards = {dir / "b2_t1_0", dir / "b2_t2_1"};
+  EXPECT_EQ(run_merge(m).rows, 10);
+  m.shards = {dir / "b2_t1_0", dir / "b2_t2_0"};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in device_type (\"cuda\" vs \"cpu\")");
+  // Nor do shards of two LibTorch builds.
+  auto meta = nlohmann::json::parse(core::read_text(dir / "b2_t2_1.embed.json"));
+  meta["libtorch"] = "0.0.1";
+  core::write_text_atomic(dir / "b2_t2_1.embed.json", meta.dump(2));
+  m.shards = {dir / "b2_t1_0", dir / "b2_t2_1"};
+  EXPECT_IIS_ERROR(run_merge(m), "differ in libtorch");
 }
 
 // Under a launcher each process finds its shard and its prefix OUT.part<i>of<n> itself; the

@@ -2,6 +2,7 @@
 // and the seed folder record, the retention curve, and the bad inputs of the type.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "fit_fixture.hpp"
@@ -80,6 +81,10 @@ TEST_F(FitTextTest, KeepsThePredictableConceptsAndScoresOnThem) {
   EXPECT_FALSE(r["inputs"].contains("concepts"));
   EXPECT_EQ(core::read_text(dir / "out/seeds/0/concept_names.txt"), "z0\nz1\nz2\nz3\n");
   EXPECT_EQ(io::load_npy(dir / "out/concepts.npy").sizes(), (torch::IntArrayRef{4, 16}));
+  // What iis report and iis score read: the schema takes a text fit's file (no settings K).
+  const results::FitResults back = results::read_results(dir / "out/results.json");
+  EXPECT_EQ(back.text_concepts->kept.size(), 4u);
+  EXPECT_FALSE(back.settings.num_concepts.has_value());
 }
 
 // K is what the filters keep (4): a ratio at which the rule keeps none of them is warned about.
@@ -93,6 +98,60 @@ TEST_F(FitTextTest, WarnsAboutRatiosTheKeptConceptsCannotServe) {
                 "ratio 0.9"),
             std::string::npos)
       << r["warnings"][0];
+}
+
+// --final-layer saga: the interpretable heads are the elastic net solved per ratio (one head
+// per ratio whatever --lrs lists), recorded with their solves; the standard head is unchanged.
+TEST_F(FitTextTest, SagaFinalLayerSolvesOneHeadPerRatio) {
+  options.lrs = {0.01, 0.02};
+  run_fit(options);
+  const json adam = results();
+  options.concept_options.text.final_layer = "saga";
+  options.concept_options.text.saga.max_epochs = 200;
+  options.force = true;
+  run_fit(options);
+  const json r = results();
+  EXPECT_EQ(r["settings"]["text"]["final_layer"], "saga");
+  EXPECT_EQ(r["settings"]["text"]["saga"]["lambda"], 0.0007);
+  EXPECT_EQ(r["standard_accuracy"], adam["standard_accuracy"]);
+  const json& solves = r["text_concepts"]["saga"];
+  ASSERT_EQ(solves.size(), 2u);
+  ASSERT_EQ(r["ratios"].size(), 2u);
+  const json seed = json::parse(core::read_text(dir / "out/seeds/0/seed.json"));
+  ASSERT_EQ(seed["curves"]["ratios"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(solves[i]["ratio"], options.ratios[i]);
+    EXPECT_GT(solves[i]["nonzero_share"].get<double>(), 0.0);
+    EXPECT_LE(solves[i]["nonzero_share"].get<double>(), 1.0);
+    EXPECT_EQ(seed["ratios"][i]["epoch"], solves[i]["epochs"]);
+    EXPECT_EQ(seed["curves"]["ratios"][i]["train_loss"].size(), solves[i]["epochs"].get<size_t>());
+  }
+  EXPECT_GT(r["ratios"][0]["arr"].get<double>(), 0.9);
+  // The saved heads are y = z: no affine part.
+  const auto gamma = io::load_npy(dir / "out/seeds/0/heads/gamma.npy");
+  const auto beta = io::load_npy(dir / "out/seeds/0/heads/beta.npy");
+  EXPECT_TRUE(torch::equal(gamma, torch::ones_like(gamma)));
+  EXPECT_TRUE(torch::equal(beta, torch::zeros_like(beta)));
+  options.select_on = "holdout";
+  EXPECT_IIS_ERROR(run_fit(options), "--select-on holdout does not apply to --final-layer saga");
+}
+
+// The embed records beside the CLIP files (PREFIX.embed.json) must name one archive.
+TEST_F(FitTextTest, RefusesImageAndTextFeaturesOfDifferentClipArchives) {
+  auto record = [&](const std::string& prefix, const std::string& from, const std::string& fp) {
+    std::filesystem::copy_file(dir / from, dir / (prefix + ".features.npy"));
+    std::ofstream(dir / (prefix + ".embed.json")) << json{{"backbone_fingerprint", fp}}.dump();
+    return dir / (prefix + ".features.npy");
+  };
+  auto& t = options.concept_options.text;
+  t.clip_train_features = record("clip_train", "train_clip.npy", "aaaa1111");
+  t.clip_val_features = record("clip_val", "val_clip.npy", "aaaa1111");
+  t.text_features = record("concepts", "text.npy", "bbbb2222");
+  EXPECT_IIS_ERROR(run_fit(options), "--text-features " + t.text_features +
+                                         " was embedded with another CLIP archive than "
+                                         "--clip-train-features");
+  std::ofstream(dir / "concepts.embed.json") << json{{"backbone_fingerprint", "aaaa1111"}}.dump();
+  EXPECT_NO_THROW(run_fit(options));
 }
 
 TEST_F(FitTextTest, BadInputsNameTheirFlag) {

@@ -253,5 +253,55 @@ TEST(Labels, RejectsNegativeAndFractional) {
   EXPECT_EQ(load_labels(dir / "u.npy", "labels").scalar_type(), torch::kInt64);
 }
 
+TEST(Arrays, Float32InCOrderIsUsedWhereItLies) {
+  auto x = torch::randn({6, 4});
+  auto t = features_from_array(x, "train_x", "--train-features");
+  EXPECT_EQ(t.data_ptr(), x.data_ptr());
+  // Strided or float16: one conversion into a new contiguous float32 tensor, same values.
+  auto strided = torch::randn({6, 8}).slice(/*dim=*/1, 0, 8, 2);
+  auto s = features_from_array(strided, "train_x", "--train-features");
+  EXPECT_TRUE(s.is_contiguous());
+  EXPECT_TRUE(torch::equal(s, strided));
+  auto half = x.to(torch::kFloat16);
+  auto h = features_from_array(half, "train_x", "--train-features");
+  EXPECT_EQ(h.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(h, half.to(torch::kFloat32)));
+}
+
+TEST(Arrays, RefusedAsTheFileWithTheSameWords) {
+  test::TempDir dir;
+  auto check = [&](const torch::Tensor& bad, bool labels) {
+    save_npy(dir / "x", bad);  // named as the array, so that both messages read the same
+    const std::string path = dir / "x";
+    const std::string from_file = test::error_of([&] {
+      labels ? load_labels(path, "--train-labels") : load_features(path, "--train-features");
+    });
+    const std::string from_array = test::error_of([&] {
+      labels ? labels_from_array(bad, path, "--train-labels")
+             : features_from_array(bad, path, "--train-features");
+    });
+    EXPECT_FALSE(from_file.empty());
+    EXPECT_EQ(from_array, from_file);
+  };
+  auto nan = torch::randn({5, 3});
+  nan[2][1] = NAN;
+  check(nan, false);
+  check(torch::randn({5}), false);                   // rank
+  check(torch::ones({4, 2}, torch::kInt32), false);  // not floats
+  check(torch::zeros({0, 3}), false);                // empty
+  check(torch::tensor({1, -2, 3}), true);            // negative
+  check(torch::tensor({1.0, 2.5}), true);            // not whole
+  check(torch::tensor({true, false}), true);         // booleans
+  check(torch::ones({2, 2}, torch::kInt64), true);   // rank
+}
+
+TEST(Arrays, LabelsAsContiguousInt64) {
+  auto y = torch::tensor({3, 1, 4, 1, 5, 9}, torch::kInt32).slice(0, 0, 6, 2);
+  auto t = labels_from_array(y, "y", "--train-labels");
+  EXPECT_EQ(t.scalar_type(), torch::kInt64);
+  EXPECT_TRUE(t.is_contiguous());
+  EXPECT_TRUE(torch::equal(t, torch::tensor({3, 4, 5}, torch::kInt64)));
+}
+
 }  // namespace
 }  // namespace iis::io

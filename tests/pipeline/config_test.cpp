@@ -81,6 +81,35 @@ TEST(Config, PretrainEntriesMayTrainOnASubset) {
                    "train_limit");
 }
 
+TEST(Config, FinetuneEntriesNameTheirStartAndTakeFinetunesOptions) {
+  const std::string base = std::string(kMinimal);
+  RunConfig c = parse_run_config(
+      base + "  - name: ft\n    finetune: {from: cnn2_e3, lambda: 0, ratio: 0.3, seed: 2}\n",
+      "test.yaml");
+  ASSERT_EQ(c.backbones.size(), 3u);
+  EXPECT_TRUE(c.backbones[2].finetune);
+  EXPECT_EQ(c.backbones[2].from, "cnn2_e3");
+  EXPECT_EQ(c.backbones[2].finetune_options.lambda, 0);
+  EXPECT_EQ(c.backbones[2].finetune_options.ratio, 0.3);
+  EXPECT_EQ(c.backbones[2].finetune_options.seed, 2u);
+  EXPECT_EQ(c.backbones[2].finetune_options.epochs, 2);  // iis finetune's default
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: nothing}\n", "test.yaml"),
+      "finetune.from 'nothing' is not the name of a spec or pretrain entry");
+  EXPECT_IIS_ERROR(parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3}\n" +
+                                        "  - name: ft2\n    finetune: {from: ft}\n",
+                                    "test.yaml"),
+                   "finetune.from 'ft' is not the name of a spec or pretrain entry");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3, ratio: 1}\n",
+                       "test.yaml"),
+      "--ratio must be in [0, 1), got 1");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "  - name: ft\n    finetune: {from: cnn2_e3, lamda: 1}\n",
+                       "test.yaml"),
+      "did you mean 'backbones[2].finetune.lambda'?");
+}
+
 TEST(Config, ScalarsStandForListsOfOne) {
   RunConfig c =
       parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: prototype\n", "test.yaml");
@@ -129,7 +158,7 @@ TEST(Config, MissingRequiredKeys) {
                    "'backbones' must be a non-empty list");
   EXPECT_IIS_ERROR(
       parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - name: x\n", "t.yaml"),
-      "needs exactly one of 'spec' and 'pretrain'");
+      "needs exactly one of 'spec', 'pretrain' and 'finetune'");
   EXPECT_IIS_ERROR(
       parse_run_config("dataset: {train: a, val: b}\nbackbones:\n  - pretrain: {epochs: 2}\n",
                        "t.yaml"),
@@ -154,7 +183,12 @@ TEST(Config, BadTypesAndRanges) {
   EXPECT_IIS_ERROR(parse_run_config(base + "device: cpu:0\n", "t.yaml"), "'device' is 'cpu:0'");
   EXPECT_EQ(parse_run_config(base + "device: cuda:1\n", "t.yaml").device, "cuda:1");
   EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, text]\n", "t.yaml"),
-                   "'concept_types': 'text' concepts are not run by `iis run` yet");
+                   "'concept_types' lists text but the config has no 'text:' section");
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: text\ntext: {clip: c.pt}\n", "t.yaml"),
+                   "missing required key 'text.concepts'");
+  EXPECT_IIS_ERROR(
+      parse_run_config(base + "text: {clip: c.pt, concepts: a, truncate: 2}\n", "t.yaml"),
+      "'text.truncate' must be");
   EXPECT_IIS_ERROR(parse_run_config(base + "concepts: {kind: patchs}\n", "t.yaml"),
                    "did you mean 'patches'?");
   EXPECT_IIS_ERROR(parse_run_config(base + "fit: 3\n", "t.yaml"), "'fit' must be a mapping");
@@ -170,6 +204,18 @@ TEST(Config, BadTypesAndRanges) {
 // The fit: section holds `iis fit`'s options: every key fit takes can be set, and a value is
 // valid in a config exactly when `iis fit` takes it (the config runs fit's own checks), at the
 // ends of each range.
+TEST(Config, TextSectionNamesTheClipArchiveAndTheConcepts) {
+  const RunConfig c = parse_run_config(std::string(kMinimal) +
+                                           "concept_types: [prototype, text]\ntext: {clip: m.pt, "
+                                           "concepts: cifar10, truncate: true}\n",
+                                       "t.yaml");
+  EXPECT_EQ(c.concept_types, (std::vector<std::string>{"prototype", "text"}));
+  EXPECT_EQ(c.text.clip, "m.pt");
+  EXPECT_EQ(c.text.concepts, "cifar10");
+  EXPECT_TRUE(c.text.truncate);
+  EXPECT_TRUE(parse_run_config(kMinimal, "t.yaml").text.clip.empty());
+}
+
 TEST(Config, FitSectionTakesExactlyWhatFitTakes) {
   const std::string base = kMinimal;
   RunConfig c = parse_run_config(base + R"(fit: {holdout_fraction: 0.2, select_on: holdout,

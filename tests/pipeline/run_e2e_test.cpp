@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -145,6 +146,45 @@ TEST_F(RunE2E, FilesNumbersSecondRunAndForce) {
   EXPECT_EQ(fit["num_concepts"], 12);
   EXPECT_EQ(fit["settings"]["epochs"], 3);
   EXPECT_EQ(read_json(run + "/summary.json")["rows"][0]["ratios"].size(), 3u);
+}
+
+// concept_types with text: the run embeds both splits with the CLIP archive of `text:` and the
+// concepts with embed-text, once for all backbones, and fits text concepts on those files.
+TEST_F(RunE2E, TextConceptsFromTheConfig) {
+  const std::string clip = dir / "clip.pt";
+  const test::CommandRun made =
+      test::run_command("/usr/bin/python3 " + test::source_dir() +
+                        "/scripts/make_clip_model.py --out " + clip + " 2>&1");
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::string run = dir / "run";
+  std::string config = tiny_config(run);
+  config.replace(config.find("concept_types: [prototype]"), 26, "concept_types: [prototype, text]");
+  const std::string trained = "  - name: cnn2_e1\n    pretrain: {arch: cnn2, epochs: 1, seed: 0}\n";
+  config.erase(config.find(trained), trained.size());
+  config.replace(config.find("fit: {"), 6,
+                 "fit: {clip_cutoff: -1, interpretability_cutoff: -1, proj_steps: 100, ");
+  config += "text: {clip: " + clip + ", concepts: cifar10}\n";
+  RunOptions options;
+  options.config_text = config;
+  options.figures = false;
+  const RunResult first = run_pipeline(options);
+  for (const char* f : {"text/clip/train/data.features.npy", "text/clip/val/data.embed.json",
+                        "text/concepts/concepts.features.npy", "text/concepts/concepts.names.txt",
+                        "fit/untrained/text/results.json", "fit/untrained/prototype/results.json"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  const json r = read_json(run + "/fit/untrained/text/results.json");
+  EXPECT_EQ(r["concept_type"], "text");
+  const auto names = core::read_text(run + "/text/concepts/concepts.names.txt");
+  EXPECT_EQ(r["text_concepts"]["kept"].size() +
+                r["text_concepts"]["dropped_by_interpretability_cutoff"].size(),
+            static_cast<size_t>(std::count(names.begin(), names.end(), '\n')));
+  EXPECT_EQ(r["inputs"]["clip_train_features"]["path"],
+            fs::absolute(run + "/text/clip/train/data.features.npy").string());
+  json rows = read_json(run + "/summary.json")["rows"];
+  EXPECT_EQ(rows.size(), 2u);  // one backbone, two concept types
+  const RunResult second = run_pipeline(options);
+  for (const auto& s : second.stages) EXPECT_FALSE(s.ran) << s.name;
+  EXPECT_EQ(first.stages.size(), second.stages.size());
 }
 
 TEST_F(RunE2E, KilledRunResumesToTheSameNumbers) {

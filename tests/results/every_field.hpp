@@ -37,7 +37,10 @@ inline FitSettings every_setting(Distinct& d, bool with_seeds) {
   s.num_classes = d.whole();
   s.kmeans = KMeansSettings{d.whole(), d.real(), d.whole()};
   s.temperature = d.real();
-  s.text = TextSettings{d.real(), d.real(), d.whole(), d.whole(), d.text("layer")};
+  s.text = TextSettings{
+      d.real(),        d.real(),
+      d.whole(),       d.whole(),
+      d.text("layer"), SagaSettings{d.real(), d.real(), d.real(), d.real(), d.whole(), d.whole()}};
   if (with_seeds) s.seeds = std::vector<uint64_t>{d.seed(), d.seed()};
   s.backbone = d.text("backbone");
   return s;
@@ -55,6 +58,7 @@ inline TextDetails every_text(Distinct& d) {
   t.projection_steps = d.whole();
   t.best_val_similarity = d.real();
   t.top_concepts = {{{NamedValue{d.text("concept"), d.real()}}}};
+  t.saga = {SagaSolve{d.real(), d.whole(), true, d.real(), d.real()}};
   return t;
 }
 

@@ -89,6 +89,48 @@ TEST(Mpi, ElementsShardAutoThenMergeGivesTheBytesOfOneProcess) {
   }
 }
 
+// `iis run --stage embed --shard auto` under mpirun (two processes), then `iis run --stage
+// embed` without --shard: the merged embed stages are the bytes one process writes.
+TEST(Mpi, RunStageEmbedShardAutoThenPlainRunGivesTheBytesOfOneProcess) {
+  IIS_NEEDS_MPIRUN();
+  test::TempDir dir;
+  test::make_grey_images(dir / "data", 30);
+  auto config = [&](const std::string& out) {
+    const std::string path = dir / (out + ".yaml");
+    core::write_text_atomic(path, "out: " + dir / out + "\ndataset: {train: " + dir / "data" +
+                                      ", val: " + dir / "data" +
+                                      ", val_limit: 14}\nconcepts: {kind: patches, "
+                                      "images_per_class: 1, grid: 2, patch_size: 28}\n"
+                                      "backbones:\n  - name: cnn2\n    spec: native:cnn2\n"
+                                      "embed: {batch_size: 4}\n");
+    return "'" + path + "'";
+  };
+  const auto one = run_iis("--quiet --threads 1 run " + config("one") + " --stage embed");
+  ASSERT_EQ(one.status, 0) << one.output;
+  const std::string sharded = config("sharded");
+  ASSERT_EQ(run_iis("--quiet --threads 1 run " + sharded + " --stage elements").status, 0);
+  const auto mpi = test::run_command(
+      test::without_launcher() + " mpirun --allow-run-as-root --oversubscribe -np 2 '" +
+      test::tool_path() + "' --threads 1 run " + sharded + " --stage embed --shard auto 2>&1");
+  ASSERT_EQ(mpi.status, 0) << mpi.output;
+  EXPECT_NE(mpi.output.find("from Open MPI (OMPI_COMM_WORLD_RANK=1, OMPI_COMM_WORLD_SIZE=2)"),
+            std::string::npos)
+      << mpi.output;
+  const auto merge = run_iis("--threads 1 run " + sharded + " --stage embed");
+  ASSERT_EQ(merge.status, 0) << merge.output;
+  EXPECT_NE(merge.output.find("stage embed/cnn2/val: merging the 2 shards"), std::string::npos)
+      << merge.output;
+  for (const char* split : {"train", "val", "elements"}) {
+    for (const char* file : {".features.npy", ".labels.npy", ".paths.txt"}) {
+      // The elements' paths name each run's folder.
+      if (split == std::string("elements") && file == std::string(".paths.txt")) continue;
+      const std::string name = std::string("/embed/cnn2/") + split + "/data" + file;
+      EXPECT_TRUE(core::read_text(dir / "sharded" + name) == core::read_text(dir / "one" + name))
+          << name << " differs";
+    }
+  }
+}
+
 // The job scripts of scripts/cluster/ as shipped, embedding with a random-weight cnn2 into the
 // prefix `name` under `dir`, compared with one process (one thread, the same batches).
 class ClusterScript : public ::testing::Test {

@@ -205,6 +205,18 @@ const std::vector<Subcommand>& subcommands() {
        "--arch mlp --data @/missing --out @/model",
        "@/missing does not exist",
        ""},
+      {"finetune",
+       {"--backbone",     "--data",         "--val-data",     "--elements",
+        "--out",          "--concept-type", "--num-concepts", "--ratio",
+        "--lambda",       "--epochs",       "--lr",           "--head-lr",
+        "--batch-size",   "--seed",         "--device",       "--concept-refresh",
+        "--concept-grad", "--head-init",    "--head-epochs",  "--heads",
+        "--train-limit",  "--val-limit",    "--force"},
+       {"--backbone", "--data", "--val-data", "--elements", "--out"},
+       "--backbone native:mlp --data @/missing --val-data @/missing --elements @/missing "
+       "--out @/finetuned",
+       "--data @/missing does not exist",
+       ""},
       {"report",
        {"--out", "--no-figures", "--gnuplot"},
        {"run_dir"},
@@ -212,7 +224,7 @@ const std::vector<Subcommand>& subcommands() {
        "run folder @/missing does not exist",
        ""},
       {"run",
-       {"--out", "--force", "--no-figures"},
+       {"--out", "--force", "--no-figures", "--stage", "--shard"},
        {"config"},
        "@/missing.yaml",
        "cannot read @/missing.yaml",
@@ -623,6 +635,25 @@ TEST(Tool, ShardAndMergeErrors) {
     EXPECT_NE(cuda.output.find("--device cuda:auto: CUDA is not available here"), std::string::npos)
         << cuda.output;
   }
+}
+
+// `iis run --shard` without a stage that splits: an input error with a hint, before the config
+// is read.
+TEST(Tool, RunShardNeedsAStageThatSplits) {
+  test::TempDir dir;
+  const ToolRun none = run_split_env(dir.str(), test::without_launcher(), "run c.yaml --shard 0/2");
+  EXPECT_EQ(none.status, kInputError) << none.errors;
+  expect_error_and_hint(none, "--shard needs --stage elements or --stage embed",
+                        "run the others without --shard");
+  const ToolRun fit =
+      run_split_env(dir.str(), test::without_launcher(), "run c.yaml --stage fit --shard auto");
+  EXPECT_EQ(fit.status, kInputError) << fit.errors;
+  expect_error_and_hint(fit, "--shard needs --stage elements or --stage embed, got --stage fit",
+                        "");
+  const ToolRun typo = run_split(dir.str(), "run c.yaml --stage embeds");
+  EXPECT_EQ(typo.status, kInputError) << typo.errors;
+  expect_error_and_hint(typo, "--stage must be pretrain, elements, embed, fit or report",
+                        "--stage embed");
 }
 
 }  // namespace

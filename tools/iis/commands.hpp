@@ -23,6 +23,7 @@ void add_version_command(CLI::App& root, Commands& commands);
 void add_elements_command(CLI::App& root, Commands& commands);
 void add_superpixels_command(CLI::App& root, Commands& commands);
 void add_pretrain_command(CLI::App& root, Commands& commands);
+void add_finetune_command(CLI::App& root, Commands& commands);
 void add_report_command(CLI::App& root, Commands& commands);
 void add_run_command(CLI::App& root, Commands& commands);
 void add_embed_command(CLI::App& root, Commands& commands);

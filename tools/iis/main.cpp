@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   tool::add_elements_command(root, commands);
   tool::add_superpixels_command(root, commands);
   tool::add_pretrain_command(root, commands);
+  tool::add_finetune_command(root, commands);
   tool::add_report_command(root, commands);
   tool::add_run_command(root, commands);
   tool::add_embed_command(root, commands);

@@ -59,6 +59,13 @@ class SeedConcepts {
   virtual heads::ConceptScores& scores() = 0;
   // After training: the head reported at each ratio (learned types keep its concepts).
   virtual void keep(const std::vector<PickedHead>& /*picked*/) {}
+  // Whether the type solves the interpretable heads itself (text's --final-layer saga) instead
+  // of the joint training; then train_final_layer() gives one head per ratio, in order.
+  virtual bool has_final_layer() const { return false; }
+  virtual std::vector<heads::HeadOutcome> train_final_layer(const heads::TrainSplits& /*splits*/,
+                                                            heads::ThresholdRule /*rule*/) {
+    return {};
+  }
   // Writes concepts.npy and the type's own files into `seed_dir`, and its part of seed.json into
   // `record`: concept_type and its details (concept_select, kmeans, end2end, ...).
   virtual void save(const std::string& seed_dir, results::SeedResults& record) const = 0;
@@ -87,6 +94,9 @@ class ConceptType {
   // (each option's own range: validate(ConceptTypeOptions) below).
   virtual void validate(const ConceptTypeOptions& /*options*/, int64_t /*num_concepts*/,
                         bool /*has_element_labels*/) const {}
+  // Whether `options` make it solve its own final layer (SeedConcepts::has_final_layer), which
+  // is solved rather than picked by epoch: --select-on holdout does not apply to it.
+  virtual bool own_final_layer(const ConceptTypeOptions& /*options*/) const { return false; }
   // Adds to a seed's settings those of this type that change its numbers.
   virtual void add_settings(results::FitSettings& settings, const ConceptTypeOptions& options,
                             bool has_element_labels) const = 0;

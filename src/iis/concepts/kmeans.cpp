@@ -10,6 +10,7 @@
 
 #include "iis/core/error.hpp"
 #include "iis/core/parallel.hpp"
+#include "iis/core/progress.hpp"
 #include "iis/core/random.hpp"
 #include "iis/io/npy.hpp"
 
@@ -375,6 +376,7 @@ KMeansResult kmeans(const torch::Tensor& elements, const KMeansOptions& options)
   Tensor sq_dist = torch::empty({used}, torch::kFloat);
   bool unchanged = false;
   for (int64_t iteration = 0; iteration < options.max_iter; ++iteration) {
+    core::check_interrupt();  // no progress bar here: a long clustering stops on Ctrl-C too
     assign(data, x_sq, centres, block, labels, sq_dist);
     result.inertia_trace.push_back(sum_of(sq_dist));
     double shift = 0;

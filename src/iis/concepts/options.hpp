@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "iis/heads/saga.hpp"
+
 namespace iis::concepts {
 
 // Options of kmeans(). The defaults are scikit-learn 1.2's
@@ -56,7 +58,8 @@ struct TextOptions {
   int64_t proj_batch_size = 50000;        // --proj-batch-size: rows per step (≤ N)
   double proj_lr = 1e-3;                  // Adam's learning rate of the projection
   int64_t check_every = 50;               // steps between validation checks
-  std::string final_layer = "adam";       // --final-layer: adam (the joint heads)
+  std::string final_layer = "adam";       // --final-layer: adam (the joint heads) | saga
+  heads::SagaOptions saga;                // --saga-*: the elastic net of --final-layer saga
 };
 
 // Throws iis::Error naming the flag and its valid range.

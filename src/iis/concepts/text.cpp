@@ -26,10 +26,11 @@ void validate(const TextOptions& o) {
   IIS_CHECK_HINT(o.proj_lr > 0 && std::isfinite(o.proj_lr),
                  "the projection's learning rate must be > 0", "");
   IIS_CHECK_HINT(o.check_every >= 1, "the projection's check interval must be ≥ 1", "");
-  IIS_CHECK_HINT(
-      o.final_layer == "adam", "--final-layer '" << o.final_layer << "' is not available",
-      "use --final-layer adam (the joint heads every concept type trains); the label-free "
-      "bottleneck's SAGA layer is not in iis yet");
+  IIS_CHECK_HINT(o.final_layer == "adam" || o.final_layer == "saga",
+                 "--final-layer '" << o.final_layer << "' is not a final layer",
+                 "adam (the joint heads every concept type trains) or saga (the label-free "
+                 "bottleneck's elastic net)");
+  if (o.final_layer == "saga") heads::validate(o.saga);
 }
 
 torch::Tensor clip_activations(const torch::Tensor& images, const torch::Tensor& texts) {

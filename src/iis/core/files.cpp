@@ -104,16 +104,30 @@ std::string hex16(uint64_t h) {
 }
 }  // namespace
 
+namespace {
+
+// The fingerprint of `size` bytes whose ranges `hash_range(offset, length, h)` folds into h:
+// the whole content up to 256 MiB, the size plus 64 evenly spaced 1 MiB blocks above that.
+std::string fingerprint_of(
+    uint64_t size, const std::function<uint64_t(uint64_t, uint64_t, uint64_t)>& hash_range) {
+  uint64_t h = fnv1a(&size, sizeof(size));
+  constexpr uint64_t kWhole = 256ULL << 20, kBlock = 1ULL << 20, kBlocks = 64;
+  if (size <= kWhole) return hex16(hash_range(0, size, h));
+  for (uint64_t b = 0; b < kBlocks; ++b)
+    h = hash_range((size - kBlock) / (kBlocks - 1) * b, kBlock, h);
+  return hex16(h);
+}
+
+}  // namespace
+
 std::string fingerprint_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   IIS_CHECK_HINT(in.good(), "cannot read " << path, "check the path");
   std::error_code ec;
   uint64_t size = fs::file_size(path, ec);
   IIS_CHECK(!ec, "cannot stat " << path << ": " << ec.message());
-  uint64_t h = fnv1a(&size, sizeof(size));
-  constexpr uint64_t kWhole = 256ULL << 20, kBlock = 1ULL << 20, kBlocks = 64;
-  std::vector<char> buf(kBlock);
-  auto hash_range = [&](uint64_t offset, uint64_t length) {
+  std::vector<char> buf(1 << 20);
+  return fingerprint_of(size, [&](uint64_t offset, uint64_t length, uint64_t h) {
     in.seekg(static_cast<std::streamoff>(offset));
     while (length > 0) {
       uint64_t n = std::min<uint64_t>(length, buf.size());
@@ -122,13 +136,15 @@ std::string fingerprint_file(const std::string& path) {
       h = fnv1a(buf.data(), n, h);
       length -= n;
     }
-  };
-  if (size <= kWhole) {
-    hash_range(0, size);
-  } else {
-    for (uint64_t b = 0; b < kBlocks; ++b) hash_range((size - kBlock) / (kBlocks - 1) * b, kBlock);
-  }
-  return hex16(h);
+    return h;
+  });
+}
+
+std::string fingerprint_bytes(const void* data, uint64_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  return fingerprint_of(size, [&](uint64_t offset, uint64_t length, uint64_t h) {
+    return fnv1a(bytes + offset, length, h);
+  });
 }
 
 std::string fingerprint_text(const std::string& text) {

@@ -33,6 +33,10 @@ uint64_t fnv1a(const void* data, size_t size, uint64_t seed = 146959810393466560
 // 256 MiB, the size plus 64 evenly spaced 1 MiB blocks above that.
 std::string fingerprint_file(const std::string& path);
 
+// The same fingerprint of bytes in memory (an array handed over by the Python module): equal to
+// fingerprint_file of a file holding exactly these bytes.
+std::string fingerprint_bytes(const void* data, uint64_t size);
+
 // 16 hex digits of fnv1a(text).
 std::string fingerprint_text(const std::string& text);
 

@@ -12,11 +12,18 @@ namespace iis::core {
 
 namespace {
 ProgressMode g_mode = ProgressMode::Auto;
+thread_local std::function<void()> t_interrupt_check;
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
 }  // namespace
 
 void set_progress_mode(ProgressMode mode) { g_mode = mode; }
 ProgressMode progress_mode() { return g_mode; }
+
+void set_interrupt_check(std::function<void()> check) { t_interrupt_check = std::move(check); }
+
+void check_interrupt() {
+  if (t_interrupt_check) t_interrupt_check();
+}
 
 void log_info(const std::string& line) {
   if (g_mode == ProgressMode::Quiet) return;
@@ -51,6 +58,7 @@ Progress::~Progress() {
 void Progress::advance(int64_t steps) {
   done_ = std::min(total_, done_ + steps);
   draw(false);
+  check_interrupt();
 }
 
 void Progress::set_status(std::string status) { status_ = std::move(status); }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace iis::core {
@@ -16,6 +17,16 @@ ProgressMode progress_mode();
 // One informational line on stderr ("[iis] ..."), unless quiet.
 void log_info(const std::string& line);
 
+// A check for a request to stop (Ctrl-C in the Python module), run at every progress step on
+// the thread that set it: it throws to stop the work, and the exception leaves the command like
+// any other (outputs are written atomically, so what is left is either complete or absent).
+// Thread-local: a worker thread, or another command running beside, is not stopped by it.
+// An empty function (the default) checks nothing.
+void set_interrupt_check(std::function<void()> check);
+
+// Runs this thread's interrupt check, if any (long loops without a progress bar call it).
+void check_interrupt();
+
 // A progress bar for one stage of `total` steps of `unit` (e.g. "epochs", "images").
 // Not thread-safe: advance it from one thread.
 class Progress {
@@ -25,6 +36,7 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
+  // Also runs check_interrupt(), which may throw.
   void advance(int64_t steps = 1);
   // Extra text shown after the bar (e.g. "loss 0.31").
   void set_status(std::string status);

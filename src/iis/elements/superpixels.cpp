@@ -45,17 +45,21 @@ cv::Mat overlay(const cv::Mat& rgb, const cv::Mat& labels) {
 
 }  // namespace
 
+cv::Mat superpixel_labels(const cv::Mat& rgb, const SuperpixelsOptions& options) {
+  image::SlicOptions slic_options;
+  slic_options.n_segments = options.n_segments;
+  slic_options.compactness = options.compactness;
+  slic_options.sigma = options.sigma;
+  return image::slic(rgb, slic_options);
+}
+
 SuperpixelsResult run_superpixels(const SuperpixelsOptions& options) {
   const bool npy = ends_with(options.out, ".npy"), png = ends_with(options.out, ".png");
   IIS_CHECK_HINT(npy || png, "--out must end in .npy or .png, got '" << options.out << "'",
                  ".npy writes the int32 label map, .png an overlay of the segment boundaries");
   const auto start = std::chrono::steady_clock::now();
   const cv::Mat rgb = image::read_rgb(options.image);
-  image::SlicOptions slic_options;
-  slic_options.n_segments = options.n_segments;
-  slic_options.compactness = options.compactness;
-  slic_options.sigma = options.sigma;
-  const cv::Mat labels = image::slic(rgb, slic_options);
+  const cv::Mat labels = superpixel_labels(rgb, options);
 
   SuperpixelsResult result;
   result.height = labels.rows;

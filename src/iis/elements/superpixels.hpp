@@ -2,6 +2,8 @@
 // what the segment concepts are cut from and to compare with scikit-image.
 #pragma once
 
+#include <opencv2/core.hpp>
+
 #include <string>
 
 namespace iis::elements {
@@ -22,6 +24,11 @@ struct SuperpixelsResult {
   double seconds = 0;
   std::string out;
 };
+
+// The SLIC label map of an H×W CV_8UC3 RGB image in memory (the Python module's arrays): H×W
+// CV_32S, labels 0..n-1, what run_superpixels writes as .npy. Throws iis::Error naming the flag
+// of a value out of range.
+cv::Mat superpixel_labels(const cv::Mat& rgb, const SuperpixelsOptions& options);
 
 // Reads the image, runs iis::image::slic and writes the label map or the overlay (the image
 // with segment boundaries drawn in yellow) atomically. Throws iis::Error naming the flag or

@@ -106,6 +106,59 @@ std::string one_line(std::string text) {
 
 constexpr double kHalfMax = 65504.0;
 
+// The decodable images of one batch window and their dataset indices.
+struct Batch {
+  std::vector<torch::Tensor> images;  // C×H×W float32 each
+  std::vector<int64_t> indices;
+};
+
+// The batch's images stacked into B×C×H×W float32 (pinned for a copy to CUDA). Every input must
+// have the shape of the run's first, `first` (taken from this batch while empty), whose image
+// `first_source` names.
+torch::Tensor stack_batch(const Batch& batch, const data::Dataset& dataset,
+                          std::vector<int64_t>& first, std::string& first_source, bool pinned) {
+  if (first.empty()) {
+    first = batch.images[0].sizes().vec();
+    first_source = dataset.source(batch.indices[0]);
+  }
+  torch::Tensor stacked =
+      torch::empty({static_cast<int64_t>(batch.images.size()), first[0], first[1], first[2]},
+                   torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(pinned));
+  for (size_t k = 0; k < batch.images.size(); ++k) {
+    IIS_CHECK_HINT(batch.images[k].sizes().vec() == first,
+                   "image " << dataset.source(batch.indices[k]) << " preprocesses to "
+                            << batch.images[k].sizes() << " but " << first_source << " to "
+                            << torch::IntArrayRef(first),
+                   "images of different sizes need --crop-size (and --resize-size) so that "
+                   "every input has the same shape");
+    stacked[static_cast<int64_t>(k)].copy_(batch.images[k]);
+  }
+  return stacked;
+}
+
+// The backbone's B×D features of the stacked `images` of `batch`, on the CPU; float16 with
+// `half_storage` (checked to fit), else as the model returns them.
+torch::Tensor features_of(backbone::Backbone& backbone, const torch::Tensor& images,
+                          const Batch& batch, const data::Dataset& dataset,
+                          const torch::Device& device, bool half_storage) {
+  torch::Tensor f;
+  with_context("embedding the batch of images " + dataset.source(batch.indices.front()) + " .. " +
+                   dataset.source(batch.indices.back()),
+               [&] {
+                 f = backbone.embed(images.to(device, /*non_blocking=*/true)).to(torch::kCPU);
+                 IIS_CHECK_HINT(
+                     f.dim() == 2 && f.size(0) == images.size(0),
+                     "backbone returned " << f.sizes() << " for " << images.size(0) << " images",
+                     "the model must return one row per image");
+               });
+  if (!half_storage) return f;
+  const double peak = f.abs().max().item<double>();
+  IIS_CHECK_HINT(peak <= kHalfMax,
+                 "a feature of magnitude " << peak << " does not fit float16 (--half-storage)",
+                 "store float32: drop --half-storage");
+  return f.to(torch::kFloat16);
+}
+
 // The dataset indices [begin, end) of the shard: the i-th of n contiguous runs of whole batch
 // windows [kB, (k+1)B). A batch is the decodable images of one window (run_embed), so a shard
 // computes every row in the batch one process computes it in: BLAS and oneDNN pick their
@@ -121,6 +174,39 @@ std::pair<int64_t, int64_t> shard_range(int64_t images, const EmbedOptions& o) {
   const int64_t begin = o.batch_size * (windows * o.shard_index / o.shard_count);
   const int64_t end = o.batch_size * (windows * (o.shard_index + 1) / o.shard_count);
   return {begin, std::min(end, images)};
+}
+
+// PREFIX.embed.json of the images [begin, end) of the first `images` of `dataset`: what merge
+// and `iis run` check.
+nlohmann::json metadata(const EmbedOptions& o, const data::Dataset& dataset, int64_t images,
+                        const EmbedResult& r, const image::Preprocess& prep,
+                        const torch::Device& device) {
+  return {
+      {"format", detail::kEmbedFormat},
+      {"backbone", o.backbone},
+      {"backbone_fingerprint", detail::backbone_fingerprint(o.backbone)},
+      {"data", o.data},
+      {"data_fingerprint", data_fingerprint(dataset)},
+      {"dataset_size", images},
+      {"classes", dataset.class_names()},
+      {"preprocessing", r.preprocessing},
+      {"preprocessing_fingerprint", core::fingerprint_text(image::preprocess_yaml(prep))},
+      {"shard", {o.shard_index, o.shard_count}},
+      {"range", {r.range_begin, r.range_end}},
+      {"rows", r.embedded},
+      {"skipped", r.skipped},
+      {"feature_dim", r.feature_dim},
+      {"dtype", o.half_storage ? "float16" : "float32"},
+      {"device", device.str()},
+      {"autocast", o.half   ? "float16"
+                   : o.bf16 ? "bfloat16"
+                            : "none"},
+      // The kernels, and so a row's last bits, follow the batch's size and (on the CPU) the
+      // intra-op thread count; --workers only decodes and does not enter.
+      {"batch_size", o.batch_size},
+      {"threads", core::threads()},
+      {"libtorch", TORCH_VERSION},  // other builds may pick other kernels
+  };
 }
 
 }  // namespace
@@ -155,6 +241,8 @@ void EmbedOptions::validate() const {
   IIS_CHECK_HINT(workers >= 0 && workers <= 256, "--workers must be in [0, 256], got " << workers,
                  "0 = one per core");
   IIS_CHECK_HINT(limit >= 0, "--limit must be >= 0, got " << limit, "0 = all images");
+  IIS_CHECK_HINT(first_images >= 0, "first_images must be >= 0, got " << first_images,
+                 "0 = all images");
   IIS_CHECK_HINT(!(half && bf16), "--half and --bf16 exclude each other", "choose one");
 }
 
@@ -198,7 +286,8 @@ EmbedResult run_embed(const EmbedOptions& options) {
   detail::check_outputs_apart(options.out, "--out", {{"--data", options.data}});
   const torch::Device device = core::check_device(options.device);
   const auto dataset = data::open_dataset(options.data);
-  const int64_t n = dataset->size();
+  const int64_t n =
+      options.first_images > 0 ? std::min(options.first_images, dataset->size()) : dataset->size();
   IIS_CHECK_HINT(n > 0, "dataset " << options.data << " holds no images",
                  "check the path: a folder with one sub-folder of images per class");
   const detail::EmbedFiles files(options.out);
@@ -244,8 +333,7 @@ EmbedResult run_embed(const EmbedOptions& options) {
   const torch::ScalarType storage = options.half_storage ? torch::kFloat16 : torch::kFloat32;
   std::vector<int64_t> labels;
   std::ostringstream paths, skipped;
-  std::vector<torch::Tensor> pending;
-  std::vector<int64_t> pending_index;
+  Batch pending;
   std::vector<int64_t> first_input;  // C×H×W of the first image: every input must match it
   std::string first_source;
   const std::optional<torch::ScalarType> autocast =
@@ -257,62 +345,31 @@ EmbedResult run_embed(const EmbedOptions& options) {
   int64_t unreported = 0;
 
   auto run_batch = [&] {
-    if (pending.empty()) return;
-    if (first_input.empty()) {
-      first_input = pending[0].sizes().vec();
-      first_source = dataset->source(pending_index[0]);
-    }
-    const auto& shape = first_input;
-    torch::Tensor batch =
-        torch::empty({static_cast<int64_t>(pending.size()), shape[0], shape[1], shape[2]},
-                     torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device.is_cuda()));
-    for (size_t k = 0; k < pending.size(); ++k) {
-      IIS_CHECK_HINT(pending[k].sizes().vec() == shape,
-                     "image " << dataset->source(pending_index[k]) << " preprocesses to "
-                              << pending[k].sizes() << " but " << first_source << " to "
-                              << torch::IntArrayRef(shape),
-                     "images of different sizes need --crop-size (and --resize-size) so that "
-                     "every input has the same shape");
-      batch[static_cast<int64_t>(k)].copy_(pending[k]);
-    }
-    torch::Tensor f;
-    with_context("embedding the batch of images " + dataset->source(pending_index.front()) +
-                     " .. " + dataset->source(pending_index.back()),
-                 [&] {
-                   f = backbone->embed(batch.to(device, /*non_blocking=*/true)).to(torch::kCPU);
-                   IIS_CHECK_HINT(
-                       f.dim() == 2 && f.size(0) == batch.size(0),
-                       "backbone returned " << f.sizes() << " for " << batch.size(0) << " images",
-                       "the model must return one row per image");
-                 });
-    if (options.half_storage) {
-      const double peak = f.abs().max().item<double>();
-      IIS_CHECK_HINT(peak <= kHalfMax,
-                     "a feature of magnitude " << peak << " does not fit float16 (--half-storage)",
-                     "store float32: drop --half-storage");
-      f = f.to(torch::kFloat16);
-    }
+    if (pending.images.empty()) return;
+    const torch::Tensor images =
+        stack_batch(pending, *dataset, first_input, first_source, device.is_cuda());
+    const torch::Tensor f =
+        features_of(*backbone, images, pending, *dataset, device, options.half_storage);
     if (!features) features.emplace(files.features, storage, std::vector<int64_t>{f.size(1)});
     IIS_CHECK(f.size(1) == result.feature_dim || result.feature_dim == 0,
               "backbone " << backbone->name() << " changed its feature size from "
                           << result.feature_dim << " to " << f.size(1));
     result.feature_dim = f.size(1);
     features->append(f);
-    for (int64_t i : pending_index) {
+    for (int64_t i : pending.indices) {
       labels.push_back(dataset->label(i));
       paths << dataset->source(i) << "\n";
     }
-    result.embedded += static_cast<int64_t>(pending.size());
-    pending.clear();
-    pending_index.clear();
+    result.embedded += static_cast<int64_t>(pending.indices.size());
+    pending = Batch();
   };
 
   for (int64_t i = begin; i < end; ++i) {
     Prepared p = loader.next();
     ++unreported;
     if (p.skip_reason.empty()) {
-      pending.push_back(std::move(p.image));
-      pending_index.push_back(i);
+      pending.images.push_back(std::move(p.image));
+      pending.indices.push_back(i);
     } else {
       skipped << dataset->source(i) << "\t" << p.skip_reason << "\n";
       ++result.skipped;
@@ -338,27 +395,7 @@ EmbedResult run_embed(const EmbedOptions& options) {
   io::save_npy(files.labels, torch::tensor(labels, torch::kInt64));
   core::write_text_atomic(files.paths, paths.str());
   core::write_text_atomic(files.skipped, skipped.str());
-  nlohmann::json meta = {
-      {"format", detail::kEmbedFormat},
-      {"backbone", options.backbone},
-      {"backbone_fingerprint", detail::backbone_fingerprint(options.backbone)},
-      {"data", options.data},
-      {"data_fingerprint", data_fingerprint(*dataset)},
-      {"dataset_size", n},
-      {"classes", dataset->class_names()},
-      {"preprocessing", result.preprocessing},
-      {"preprocessing_fingerprint", core::fingerprint_text(image::preprocess_yaml(prep))},
-      {"shard", {options.shard_index, options.shard_count}},
-      {"range", {begin, end}},
-      {"rows", result.embedded},
-      {"skipped", result.skipped},
-      {"feature_dim", result.feature_dim},
-      {"dtype", options.half_storage ? "float16" : "float32"},
-      {"device", device.str()},
-      {"autocast", options.half   ? "float16"
-                   : options.bf16 ? "bfloat16"
-                                  : "none"},
-  };
+  const nlohmann::json meta = metadata(options, *dataset, n, result, prep, device);
   core::write_text_atomic(files.meta, meta.dump(2) + "\n");
   result.files = {files.features, files.labels, files.paths, files.skipped, files.meta};
   return result;

@@ -49,6 +49,10 @@ struct EmbedOptions {
   int64_t shard_count = 1;     //   whole batches each (apply_shard sets them)
   int64_t workers = 0;         // --workers: decode/preprocess threads; 0 = one per core
   int64_t limit = 0;           // --limit: only the first N images of the shard; 0 = all
+  // The dataset's first N images are the whole input (0 = all): shards split them and merge
+  // checks that they cover them, unlike --limit, which cuts each shard. No flag: `iis run`
+  // sets it for a sharded split with dataset.train_limit / val_limit.
+  int64_t first_images = 0;
 
   // Throws iis::Error naming the flag and its valid range.
   void validate() const;
@@ -83,7 +87,8 @@ struct EmbedResult {
 // thread count, by the same kernels, whether the dataset is sharded or not.
 // Writes features (N×D float32, or float16 with half_storage), labels (N int64), the source
 // paths (one a line) and the skipped sources with their reasons, each atomically; then
-// PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range) that merge
+// PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range, and the
+// settings a row's bytes depend on: batch size, CPU threads, device type, autocast) that merge
 // checks. Undecodable images are skipped and absent from all outputs; NaN features, a wrong
 // output rank or a model that fails are errors.
 EmbedResult run_embed(const EmbedOptions& options);
@@ -99,8 +104,10 @@ struct MergeResult {
 };
 
 // Joins shards written by run_embed into one set of files. Checks they come from the same
-// backbone, data and preprocessing, that all n shards of one split are present once, and
-// that their ranges are contiguous and cover the dataset; throws naming the shard otherwise.
+// backbone, data and preprocessing and were computed alike (batch size, autocast, device type,
+// and on the CPU the thread count: each changes a row's last bits), that all n shards of one
+// split are present once, and that their ranges are contiguous and cover the dataset; throws
+// naming the shard and the setting otherwise.
 MergeResult run_merge(const MergeOptions& options);
 
 // Options of `iis embed-text`.

@@ -22,8 +22,35 @@ namespace {
 struct Shard {
   std::string prefix;
   nlohmann::json meta;
+  nlohmann::json settings;  // what must agree between shards (same_settings)
   int64_t index = 0, count = 0, begin = 0, end = 0, rows = 0;
 };
+
+// The keys of `settings`: where the rows come from, then how they were computed.
+const std::vector<std::string> kSettings = {"backbone_fingerprint",
+                                            "data_fingerprint",
+                                            "dataset_size",
+                                            "preprocessing_fingerprint",
+                                            "dtype",
+                                            "feature_dim",
+                                            "batch_size",
+                                            "autocast",
+                                            "device_type",
+                                            "threads",
+                                            "libtorch"};
+
+// The settings of a shard's metadata that its bytes depend on. A row's last bits follow the
+// kernels, which follow the batch's size, autocast, the device type, the LibTorch build and, on
+// the CPU only, the intra-op thread count (shards on GPUs of nodes with other core counts still
+// merge). Shards written before these were recorded hold null there.
+nlohmann::json same_settings(const nlohmann::json& meta) {
+  nlohmann::json settings;
+  for (const auto& key : kSettings) settings[key] = meta.value(key, nlohmann::json());
+  const std::string device = meta.value("device", "");
+  settings["device_type"] = device.substr(0, device.find(':'));
+  if (settings["device_type"] != "cpu") settings["threads"] = "any (not on the CPU)";
+  return settings;
+}
 
 Shard read_shard(const std::string& prefix) {
   Shard s;
@@ -42,6 +69,7 @@ Shard read_shard(const std::string& prefix) {
       s.begin = s.meta.at("range").at(0).get<int64_t>();
       s.end = s.meta.at("range").at(1).get<int64_t>();
       s.rows = s.meta.at("rows").get<int64_t>();
+      s.settings = same_settings(s.meta);
     } catch (const nlohmann::json::exception& e) {
       IIS_FAIL("malformed: " << e.what(), "re-run `iis embed` for this shard");
     }
@@ -49,9 +77,9 @@ Shard read_shard(const std::string& prefix) {
   return s;
 }
 
-}  // namespace
-
-MergeResult run_merge(const MergeOptions& options) {
+// The shards of `options`, each read and checked to lie apart from --out, then checked to be
+// the n parts of one command that cover its images once, in order; sorted by index.
+std::vector<Shard> read_shards(const MergeOptions& options) {
   IIS_CHECK_HINT(!options.shards.empty(), "no shards to merge",
                  "iis merge --out PREFIX SHARD_PREFIX...");
   IIS_CHECK_HINT(!options.out.empty(), "--out is required", "the prefix of the merged files");
@@ -65,16 +93,14 @@ MergeResult run_merge(const MergeOptions& options) {
     detail::check_outputs_apart(options.out, "--out", shard_files);
     shards.push_back(read_shard(prefix));
   }
-  core::check_shard_set(shards, &Shard::prefix, &Shard::meta,
-                        {"backbone_fingerprint", "data_fingerprint", "dataset_size",
-                         "preprocessing_fingerprint", "dtype", "feature_dim"},
+  core::check_shard_set(shards, &Shard::prefix, &Shard::settings, kSettings,
                         "merge only shards of one `iis embed` command (same backbone, data, "
-                        "preprocessing and --half-storage)");
+                        "preprocessing, --batch-size, --half/--bf16, --half-storage, device type, "
+                        "LibTorch version and, on the CPU, --threads)");
   const Shard& first = shards.front();
   IIS_CHECK_HINT(static_cast<int64_t>(shards.size()) == first.count,
                  "got " << shards.size() << " of " << first.count << " shards",
                  "run the missing shards (`iis embed --shard i/" << first.count << "`) first");
-  const int64_t dataset_size = first.meta.at("dataset_size").get<int64_t>();
   int64_t expected_begin = 0;
   for (const Shard& s : shards) {
     IIS_CHECK_HINT(
@@ -83,10 +109,19 @@ MergeResult run_merge(const MergeOptions& options) {
         "shards must be contiguous; was --limit used?");
     expected_begin = s.end;
   }
+  const int64_t dataset_size = first.meta.at("dataset_size").get<int64_t>();
   IIS_CHECK_HINT(expected_begin == dataset_size,
                  "the shards end at image " << expected_begin << " of " << dataset_size,
                  "shards must cover the whole dataset; was --limit used?");
+  return shards;
+}
 
+}  // namespace
+
+MergeResult run_merge(const MergeOptions& options) {
+  const std::vector<Shard> shards = read_shards(options);
+  const Shard& first = shards.front();
+  const int64_t dataset_size = first.meta.at("dataset_size").get<int64_t>();
   MergeResult result;
   result.shards = static_cast<int64_t>(shards.size());
   result.feature_dim = first.meta.at("feature_dim").get<int64_t>();

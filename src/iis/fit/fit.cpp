@@ -125,6 +125,7 @@ std::vector<results::SeedResults> run_seeds(const FitOptions& o, const Inputs& i
   const torch::Device device = core::check_device(o.device);
   std::vector<results::SeedResults> per_seed;
   for (uint64_t seed : o.seeds) {
+    core::check_interrupt();
     const auto seed_file =
         (fs::path(o.out) / "seeds" / std::to_string(seed) / "seed.json").string();
     if (auto old = finished_seed(seed_file, settings)) {
@@ -372,15 +373,22 @@ void validate_fit_settings(const FitOptions& o) {
                  "--num-classes must be in [2, " << kMaxClasses << "] (or 0 to infer it), got "
                                                  << o.num_classes,
                  "leave it out to use the largest training label + 1");
-  concepts::find_concept_type(o.concept_type);
+  const auto& type = concepts::find_concept_type(o.concept_type);
   concepts::validate(o.concept_options, o.num_concepts);
+  IIS_CHECK_HINT(!type.own_final_layer(o.concept_options) ||
+                     heads::parse_select_on(o.select_on) == heads::SelectOn::Val,
+                 "--select-on " << o.select_on << " does not apply to --final-layer saga",
+                 "its heads are solved to the optimum, not picked by epoch: leave --select-on "
+                 "at val (it then picks only the standard head's epoch)");
 }
 
-FitSummary run_fit(const FitOptions& o) {
+FitSummary run_fit(const FitOptions& o) { return run_fit(o, FitArrays{}); }
+
+FitSummary run_fit(const FitOptions& o, const FitArrays& arrays) {
   auto start = std::chrono::steady_clock::now();
   validate_fit_options(o);
   core::log_info("reading inputs");
-  const Inputs in = detail::load_inputs(o);
+  const Inputs in = detail::load_inputs(o, arrays);
   const results::FitSettings settings = seed_settings(o);
   const json folder_settings = fit_settings(o);  // what a later run must match to resume here
   const bool replace = detail::check_out_folder(o, in.key, folder_settings);

@@ -2,6 +2,7 @@
 // every sparsity ratio and the Inherent Interpretability Score, written to an output folder.
 #pragma once
 
+#include <torch/types.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -75,6 +76,20 @@ struct FitSummary {
   results::FitResults results;  // its content
 };
 
+// Inputs handed over in memory (the Python module) instead of files: each defined tensor stands
+// for the file of its flag, and that flag's field of FitOptions holds the name that messages and
+// results.json give the array where a path would stand. Checked as the files are (shapes, dtypes,
+// NaN/Inf, label ranges); a contiguous float32 CPU tensor of features is used without a copy,
+// and never written to.
+struct FitArrays {
+  torch::Tensor train_features;  // N×D float
+  torch::Tensor train_labels;    // N integer
+  torch::Tensor val_features;    // Nv×D float
+  torch::Tensor val_labels;      // Nv integer
+  torch::Tensor concepts;        // M×D float
+  torch::Tensor concept_labels;  // M integer
+};
+
 // Validates the options and every input (NaN/Inf, label ranges, shapes, an OUT folder that
 // holds results of other inputs or settings, unless `force`) before writing anything, then
 // trains and writes OUT/: fit_inputs.json (the inputs' fingerprints and the settings),
@@ -82,5 +97,8 @@ struct FitSummary {
 // (the first seed's K×D concepts) and seeds/<seed>/ (concepts and trained heads as .npy).
 // Re-running with the same inputs and settings reuses every seed already finished.
 FitSummary run_fit(const FitOptions& options);
+
+// The same with some or all inputs in memory (see FitArrays).
+FitSummary run_fit(const FitOptions& options, const FitArrays& arrays);
 
 }  // namespace iis::fit

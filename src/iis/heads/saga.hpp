@@ -21,6 +21,9 @@
 #include <functional>
 #include <vector>
 
+#include "iis/heads/threshold.hpp"
+#include "iis/heads/train.hpp"
+
 namespace iis::heads {
 
 struct SagaOptions {
@@ -66,5 +69,16 @@ std::pair<torch::Tensor, torch::Tensor> cross_entropy_gradient(const torch::Tens
                                                                const torch::Tensor& y,
                                                                const torch::Tensor& weight,
                                                                const torch::Tensor& bias);
+
+// The interpretable heads solved by SAGA instead of trained jointly: per ratio, y = z (γ = 1,
+// β = 0: the scores are already standardised), the rule's mask at that ratio, then the
+// elastic-net layer on the masked scores of every training row. One outcome per ratio, with
+// the objective as train_loss and the validation accuracy of every epoch; the reported epoch is
+// the last (the solution; nothing is picked on validation). `fits` (optional) receives each
+// ratio's solve.
+std::vector<HeadOutcome> saga_heads(const TrainSplits& splits, ConceptScores& scores,
+                                    const std::vector<double>& ratios, ThresholdRule rule,
+                                    const SagaOptions& options, const std::string& stage,
+                                    std::vector<SagaFit>* fits = nullptr);
 
 }  // namespace iis::heads

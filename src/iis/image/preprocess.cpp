@@ -537,14 +537,9 @@ cv::Mat resize_like_pil(const cv::Mat& image, int64_t out_w, int64_t out_h,
   return out;
 }
 
-void preprocess_into(const cv::Mat& rgb, const Preprocess& p, float* out) {
-  const cv::Mat small = resize_and_crop(rgb, p);
-  const int cn = small.channels();
-  const int64_t plane = static_cast<int64_t>(small.rows) * small.cols;
-  // One lookup table per channel, computed with torchvision's float32 operations
-  // (x / 255, then (x - mean) / std) so values match bit for bit.
-  std::vector<float> lut(static_cast<size_t>(cn) * 256);
-  for (int c = 0; c < cn; ++c) {
+std::vector<float> normalization_table(const Preprocess& p, int channels) {
+  std::vector<float> lut(static_cast<size_t>(channels) * 256);
+  for (int c = 0; c < channels; ++c) {
     for (int v = 0; v < 256; ++v) {
       float x = static_cast<float>(v) / 255.0f;
       if (!p.mean.empty()) {
@@ -552,9 +547,17 @@ void preprocess_into(const cv::Mat& rgb, const Preprocess& p, float* out) {
         const float s = p.std.size() == 1 ? p.std[0] : p.std[c];
         x = (x - m) / s;
       }
-      lut[c * 256 + v] = x;
+      lut[static_cast<size_t>(c) * 256 + v] = x;
     }
   }
+  return lut;
+}
+
+void preprocess_into(const cv::Mat& rgb, const Preprocess& p, float* out) {
+  const cv::Mat small = resize_and_crop(rgb, p);
+  const int cn = small.channels();
+  const int64_t plane = static_cast<int64_t>(small.rows) * small.cols;
+  const std::vector<float> lut = normalization_table(p, cn);
   for (int y = 0; y < small.rows; ++y) {
     const uint8_t* in = small.ptr<uint8_t>(y);
     for (int x = 0; x < small.cols; ++x) {

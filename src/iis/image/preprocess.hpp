@@ -70,6 +70,11 @@ torch::Tensor preprocess(const cv::Mat& rgb, const Preprocess& p);
 // Same, written into `out`: contiguous float32 storage for preprocessed_shape(p, h, w).
 void preprocess_into(const cv::Mat& rgb, const Preprocess& p, float* out);
 
+// The value of each byte v of each channel after scaling and normalisation, computed with
+// torchvision's float32 operations (v / 255, then (x − mean) / std): channels×256 entries,
+// channel-major. preprocess_into and fine-tuning's in-memory images both read it.
+std::vector<float> normalization_table(const Preprocess& p, int channels);
+
 // The image after channel conversion, resize and crop but before scaling (H'×W', CV_8UC3 or
 // CV_8UC1, padding 0): what parity checks compare with torchvision + PIL.
 cv::Mat resize_and_crop(const cv::Mat& rgb, const Preprocess& p);

@@ -243,13 +243,30 @@ torch::Tensor read_data(const std::string& path, const NpyHeader& h, torch::Scal
   return tensor;
 }
 
-void check_rank(const std::string& path, const NpyHeader& h, int64_t rank,
+void check_rank(const std::string& path, c10::IntArrayRef shape, int64_t rank,
                 const std::string& what) {
-  IIS_CHECK_HINT(static_cast<int64_t>(h.shape.size()) == rank,
+  IIS_CHECK_HINT(static_cast<int64_t>(shape.size()) == rank,
                  "reading " << what << " " << path << ": expected a " << rank << "-D array, found "
-                            << h.shape.size() << "-D with shape " << c10::IntArrayRef(h.shape),
+                            << shape.size() << "-D with shape " << shape,
                  (rank == 2 ? "features are N×D: reshape to (N, -1)"
                             : "labels are a 1-D array of N class indices"));
+}
+
+void check_rank(const std::string& path, const NpyHeader& h, int64_t rank,
+                const std::string& what) {
+  check_rank(path, c10::IntArrayRef(h.shape), rank, what);
+}
+
+// The checks features pass before their values are read: float, not empty.
+void check_feature_header(const std::string& path, torch::ScalarType dtype, c10::IntArrayRef shape,
+                          const std::string& what) {
+  IIS_CHECK_HINT(torch::isFloatingType(dtype),
+                 "reading " << what << " " << path << ": expected float features, found "
+                            << c10::toString(dtype),
+                 "save features as float32");
+  IIS_CHECK_HINT(shape[0] > 0 && shape[1] > 0,
+                 "reading " << what << " " << path << ": empty array of shape " << shape,
+                 "the split has no rows; check the file");
 }
 
 // Index of the first row of the contiguous float32 N×D `t` holding NaN or Inf, or -1. No
@@ -318,27 +335,20 @@ void save_npy(const std::string& path, const torch::Tensor& tensor) {
   });
 }
 
-torch::Tensor load_features(const std::string& path, const std::string& what) {
-  NpyHeader h = read_npy_header(path);
-  check_rank(path, h, 2, what);
-  IIS_CHECK_HINT(torch::isFloatingType(h.dtype),
-                 "reading " << what << " " << path << ": expected float features, found "
-                            << c10::toString(h.dtype),
-                 "save features as float32");
-  IIS_CHECK_HINT(
-      h.shape[0] > 0 && h.shape[1] > 0,
-      "reading " << what << " " << path << ": empty array of shape " << c10::IntArrayRef(h.shape),
-      "the split has no rows; check the file");
-  torch::Tensor t = read_data(path, h, torch::kFloat32);
+namespace {
+
+// Features' values: every one finite (naming the first bad row).
+void check_feature_values(const std::string& path, const torch::Tensor& t,
+                          const std::string& what) {
   const int64_t row = first_nonfinite_row(t);
   IIS_CHECK_HINT(row < 0,
                  "reading " << what << " " << path << ": row " << row << " holds NaN or Inf",
                  "the backbone produced non-finite values; check its input and precision");
-  return t;
 }
 
-torch::Tensor load_labels(const std::string& path, const std::string& what) {
-  torch::Tensor t = load_npy(path, 1, what);
+// Labels' values: integers (whole floats allowed), not booleans, not negative; as int64.
+torch::Tensor check_label_values(torch::Tensor t, const std::string& path,
+                                 const std::string& what) {
   IIS_CHECK_HINT(t.numel() > 0, "reading " << what << " " << path << ": no labels",
                  "the split is empty; check the file");
   if (torch::isFloatingType(t.scalar_type())) {
@@ -364,6 +374,41 @@ torch::Tensor load_labels(const std::string& path, const std::string& what) {
              "labels are class indices 0..C-1");
   }
   return t;
+}
+
+}  // namespace
+
+torch::Tensor load_features(const std::string& path, const std::string& what) {
+  NpyHeader h = read_npy_header(path);
+  check_rank(path, h, 2, what);
+  check_feature_header(path, h.dtype, h.shape, what);
+  torch::Tensor t = read_data(path, h, torch::kFloat32);
+  check_feature_values(path, t, what);
+  return t;
+}
+
+torch::Tensor load_labels(const std::string& path, const std::string& what) {
+  return check_label_values(load_npy(path, 1, what), path, what);
+}
+
+torch::Tensor features_from_array(const torch::Tensor& array, const std::string& name,
+                                  const std::string& what) {
+  check_rank(name, array.sizes(), 2, what);
+  check_feature_header(name, array.scalar_type(), array.sizes(), what);
+  torch::Tensor t = array.cpu();
+  if (t.scalar_type() != torch::kFloat32 || !t.is_contiguous()) {
+    // One pass into a new C-order float32 tensor. (Tensor::to with MemoryFormat::Contiguous
+    // would keep a strided float32 tensor as it is.)
+    t = torch::empty(t.sizes(), torch::kFloat32).copy_(t);
+  }
+  check_feature_values(name, t, what);
+  return t;
+}
+
+torch::Tensor labels_from_array(const torch::Tensor& array, const std::string& name,
+                                const std::string& what) {
+  check_rank(name, array.sizes(), 1, what);
+  return check_label_values(array.cpu(), name, what).contiguous();
 }
 
 }  // namespace iis::io

@@ -48,4 +48,15 @@ torch::Tensor load_features(const std::string& path, const std::string& what);
 // returned as int64 (N). Rejects negative and non-integer values.
 torch::Tensor load_labels(const std::string& path, const std::string& what);
 
+// Features handed over in memory (the Python module's arrays): a 2-D tensor of any float dtype and
+// any strides, checked as load_features checks a file, with `name` where the path would stand.
+// A contiguous float32 CPU tensor is returned as is, sharing its memory (no copy); any other is
+// converted once into a contiguous float32 one.
+torch::Tensor features_from_array(const torch::Tensor& array, const std::string& name,
+                                  const std::string& what);
+
+// Labels handed over in memory: a 1-D tensor checked as load_labels checks a file, as int64 (N).
+torch::Tensor labels_from_array(const torch::Tensor& array, const std::string& name,
+                                const std::string& what);
+
 }  // namespace iis::io

@@ -168,6 +168,38 @@ bool valid_name(const std::string& name) {
   });
 }
 
+// `finetune:` of a backbone entry: the options of `iis finetune` under their flag names ('_'
+// for '-'), with its defaults, checked by its own validation; `from` names the entry it starts
+// from.
+void parse_finetune(const Section& f, BackboneConfig& b) {
+  f.only_keys({"from", "lambda", "ratio", "epochs", "seed", "lr", "head_lr", "batch_size",
+               "concept_type", "num_concepts", "concept_refresh", "concept_grad", "head_init",
+               "head_epochs", "train_limit", "val_limit"});
+  finetune::FinetuneOptions& o = b.finetune_options;
+  b.finetune = true;
+  b.from = f.require<std::string>("from");
+  o.lambda = f.get<double>("lambda", o.lambda);
+  o.ratio = f.get<double>("ratio", o.ratio);
+  o.epochs = f.get<int64_t>("epochs", o.epochs);
+  const int64_t seed = f.get<int64_t>("seed", 0);
+  check_range(f, "seed", static_cast<double>(seed), 0, 1e18, "≥ 0");
+  o.seed = static_cast<uint64_t>(seed);
+  o.lr = f.get<double>("lr", o.lr);
+  o.head_lr = f.get<double>("head_lr", o.head_lr);
+  o.batch_size = f.get<int64_t>("batch_size", o.batch_size);
+  o.concept_type = f.get<std::string>("concept_type", o.concept_type);
+  o.num_concepts = f.get<int64_t>("num_concepts", o.num_concepts);
+  o.concept_refresh = f.get<int64_t>("concept_refresh", o.concept_refresh);
+  o.concept_grad = f.get<bool>("concept_grad", o.concept_grad);
+  o.head_init = f.get<std::string>("head_init", o.head_init);
+  o.head_epochs = f.get<int64_t>("head_epochs", o.head_epochs);
+  o.train_limit = f.get<int64_t>("train_limit", o.train_limit);
+  o.val_limit = f.get<int64_t>("val_limit", o.val_limit);
+  with_context(
+      f.source() + ": 'finetune:' of backbone " + b.name + " (the options of `iis finetune`)",
+      [&] { o.validate_settings(); });
+}
+
 BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::string& source) {
   const std::string path = "backbones[" + std::to_string(index) + "]";
   BackboneConfig b;
@@ -177,13 +209,15 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
     Section s(node, path, source);
     IIS_CHECK_HINT(node.IsMap(), s.where(node) << path << " must be a spec string or a mapping",
                    kHint);
-    s.only_keys({"name", "spec", "pretrain"});
+    s.only_keys({"name", "spec", "pretrain", "finetune"});
     b.name = s.get<std::string>("name", "");
     b.spec = s.get<std::string>("spec", "");
-    IIS_CHECK_HINT(s.has("spec") != s.has("pretrain"),
-                   s.where(node) << path << " needs exactly one of 'spec' and 'pretrain'",
-                   "spec: a TorchScript file or native:<arch>@ckpt.pt; pretrain: {arch: cnn2, "
-                   "epochs: 3, seed: 0}");
+    IIS_CHECK_HINT(
+        int(s.has("spec")) + int(s.has("pretrain")) + int(s.has("finetune")) == 1,
+        s.where(node) << path << " needs exactly one of 'spec', 'pretrain' and 'finetune'",
+        "spec: a TorchScript file or native:<arch>@ckpt.pt; pretrain: {arch: cnn2, epochs: 3, "
+        "seed: 0}; finetune: {from: OTHER_ENTRY, lambda: 1, epochs: 1}");
+    if (s.has("finetune")) parse_finetune(s.child("finetune"), b);
     if (s.has("pretrain")) {
       Section p = s.child("pretrain");
       p.only_keys({"arch", "epochs", "seed", "train_limit"});
@@ -200,6 +234,8 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
     }
   }
   if (b.name.empty()) {
+    IIS_CHECK_HINT(!b.finetune, source << ": " << path << " (a finetune entry) needs a name",
+                   "give the entry a name: key");
     if (b.pretrain) {
       b.name = b.arch + "_s" + std::to_string(b.seed) + "_e" + std::to_string(b.epochs);
     } else {  // native:cnn2@runs/x/epoch_3.pt → cnn2_epoch_3; dir/model.ts → model
@@ -336,16 +372,26 @@ void parse_top_keys(const Section& top, RunConfig& c) {
   c.fit.ratios = top.get<std::vector<double>>("ratios", c.fit.ratios);
   c.concept_types = top.get<std::vector<std::string>>("concept_types", c.concept_types);
   IIS_CHECK_HINT(!c.concept_types.empty(), top.source() << ": 'concept_types' is empty", kHint);
-  for (const auto& t : c.concept_types) {
+  for (const auto& t : c.concept_types)
     check_one_of(top, "concept_types", t, concepts::concept_type_names());
-    // The run embeds the elements, not CLIP's features: types without elements run by hand.
-    IIS_CHECK_HINT(concepts::find_concept_type(t).uses_elements(),
-                   top.where(top.node("concept_types"))
-                       << "'concept_types': '" << t << "' concepts are not run by `iis run` yet",
-                   "run `iis fit --concept-type " << t
-                                                  << "` on the run's features (see the "
-                                                     "README, concept types)");
-  }
+}
+
+// `text:`: the CLIP archive and the concepts of text concepts; required when concept_types
+// lists text.
+void parse_text_section(const Section& top, RunConfig& c) {
+  const bool wanted =
+      std::find(c.concept_types.begin(), c.concept_types.end(), "text") != c.concept_types.end();
+  IIS_CHECK_HINT(!wanted || top.has("text"),
+                 top.where(top.node("concept_types"))
+                     << "'concept_types' lists text but the config has no 'text:' section",
+                 "text: {clip: CLIP.pt, concepts: cifar10} (a CLIP TorchScript archive, and a "
+                 "shipped concept set's name or a file of concepts, one a line)");
+  if (!top.has("text")) return;
+  Section t = top.child("text");
+  t.only_keys({"clip", "concepts", "truncate"});
+  c.text.clip = t.require<std::string>("clip");
+  c.text.concepts = t.require<std::string>("concepts");
+  c.text.truncate = t.get<bool>("truncate", c.text.truncate);
 }
 
 // `dataset:`: the two splits, where elements come from, and the embedding limits.
@@ -378,6 +424,15 @@ void parse_backbones(const Section& top, std::vector<BackboneConfig>& out) {
     IIS_CHECK_HINT(names.insert(out.back().name).second,
                    source << ": two backbones are named '" << out.back().name << "'",
                    "give each entry its own name: key");
+  }
+  for (const auto& b : out) {
+    if (!b.finetune) continue;
+    const auto from = std::find_if(out.begin(), out.end(),
+                                   [&](const BackboneConfig& o) { return o.name == b.from; });
+    IIS_CHECK_HINT(from != out.end() && !from->finetune,
+                   source << ": backbone " << b.name << ": finetune.from '" << b.from
+                          << "' is not the name of a spec or pretrain entry",
+                   "name the entry it starts from, e.g. from: resnet8-w16_e1");
   }
 }
 
@@ -412,13 +467,14 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   c.source = source;
   Section top(root, "", source);
   top.only_keys({"out", "device", "seeds", "ratios", "concept_types", "dataset", "concepts",
-                 "backbones", "pretrain", "embed", "fit", "report"});
+                 "backbones", "pretrain", "embed", "fit", "text", "report"});
   parse_top_keys(top, c);
   parse_dataset_section(top, c.dataset);
   parse_concepts_section(top, c.concepts);
   parse_backbones(top, c.backbones);
   parse_pretrain_and_embed(top, c);
   parse_fit_section(top, c);
+  parse_text_section(top, c);
   parse_report_section(top, c);
   return c;
 }

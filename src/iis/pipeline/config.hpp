@@ -8,6 +8,7 @@
 
 #include "iis/core/text.hpp"
 #include "iis/elements/elements.hpp"
+#include "iis/finetune/finetune.hpp"
 #include "iis/fit/fit.hpp"
 
 namespace iis::pipeline {
@@ -21,7 +22,7 @@ struct DatasetConfig {
   int64_t val_limit = 0;                // val_limit: only the first N validation images; 0 = all
 };
 
-// One entry of `backbones:`. Exactly one of `spec` and `pretrain` is given.
+// One entry of `backbones:`. Exactly one of `spec`, `pretrain` and `finetune` is given.
 struct BackboneConfig {
   std::string name;          // name: the folder and row name (letters, digits, . _ -)
   std::string spec;          // spec: model.ts | native:<arch>[@ckpt.pt] (see open_backbone)
@@ -30,6 +31,10 @@ struct BackboneConfig {
   int64_t epochs = 0;        //   epochs: 0 = the seeded untrained model (a control)
   int64_t seed = 0;          //   seed
   int64_t train_limit = -1;  //   train_limit: N training images; -1 = pretrain.train_limit
+  bool finetune = false;     // finetune: {from, lambda, ratio, epochs, ...} — fine-tuned by the
+  std::string from;          //   run from entry `from` (not itself a finetune entry) on
+                             //   dataset.train, with the run's elements (iis finetune)
+  finetune::FinetuneOptions finetune_options;  // its settings (paths and device set by the run)
 };
 
 // `pretrain:` — settings shared by all pretrain entries (see iis pretrain).
@@ -37,6 +42,14 @@ struct PretrainConfig {
   int64_t batch_size = 128;  // batch_size
   double lr = 1e-3;          // lr
   int64_t train_limit = 0;   // train_limit: a seeded subset of N training images; 0 = all
+};
+
+// `text:` — what text concepts need (concept_types lists text): a CLIP archive, which the run
+// embeds both splits with, and the concepts it scores (`iis embed-text`).
+struct TextConfig {
+  std::string clip;       // clip: a CLIP TorchScript archive (OpenAI's layout, backbone/clip.hpp)
+  std::string concepts;   // concepts: a shipped set's name (cifar10, imagenet, ...) or a file
+  bool truncate = false;  // truncate: cut concepts longer than CLIP's context length
 };
 
 // The whole configuration of `iis run`.
@@ -52,6 +65,7 @@ struct RunConfig {
   elements::ElementsOptions concepts;
   std::vector<BackboneConfig> backbones;  // backbones: at least one
   PretrainConfig pretrain;
+  TextConfig text;  // text: (clip empty when absent)
   // fit: — `iis fit`'s options under their flag names; also the top-level seeds and ratios.
   // The paths, out, concept_type and device are set per fit stage.
   fit::FitOptions fit;

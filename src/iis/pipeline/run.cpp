@@ -14,6 +14,7 @@
 #include "iis/core/text.hpp"
 #include "iis/models/native.hpp"
 #include "iis/pipeline/detail/stages.hpp"
+#include "iis/text/concept_sets.hpp"
 
 namespace fs = std::filesystem;
 
@@ -101,6 +102,7 @@ void check_before_running(const RunConfig& config) {
                    "check " << key << " in the config");
   }
   for (const auto& b : config.backbones) {
+    if (b.finetune) continue;  // its `from` entry is checked; its file is made by the run
     if (b.pretrain) {
       check_architecture(b.arch, b.name);
       continue;
@@ -114,11 +116,85 @@ void check_before_running(const RunConfig& config) {
                    "check the spec in the config's backbones list");
     inputs.push_back({"backbone " + b.name, file});
   }
+  if (!config.text.clip.empty()) {
+    IIS_CHECK_HINT(fs::is_regular_file(config.text.clip),
+                   "text.clip: file " << config.text.clip << " not found",
+                   "a CLIP TorchScript archive (scripts/make_clip_model.py writes a small one)");
+    inputs.push_back({"text.clip", config.text.clip});
+    text::resolve_text_set(config.text.concepts, "text.concepts");
+  }
   core::check_device(config.device, "device");
   core::check_output_apart({"out", config.out}, inputs);
 }
 
+// The stage kinds in the order a run goes through them.
+const std::vector<std::string> kStageKinds = {"pretrain", "elements", "embed", "fit", "report"};
+
+// Whether stages of `kind` run under --stage `last`: that kind and those it needs ("" = all).
+bool needed(const std::string& kind, const std::string& last) {
+  if (last.empty() || kind == last) return true;
+  if (last == "pretrain" || last == "elements") return false;  // they need nothing
+  const auto rank = [](const std::string& k) {
+    return std::find(kStageKinds.begin(), kStageKinds.end(), k) - kStageKinds.begin();
+  };
+  return rank(kind) < rank(last);
+}
+
+// The stages --stage asks for, in order: backbones (pretrain entries first, one training run
+// per architecture and seed), elements, then per backbone its embeddings and heads, the report.
+void run_stages(detail::StageContext& ctx, const std::string& last, bool figures) {
+  std::vector<detail::ResolvedBackbone> backbones;
+  if (needed("pretrain", last)) {
+    backbones = detail::pretrain_stages(ctx);
+    for (auto& b : backbones)
+      if (!b.spec.empty()) b.key = spec_fingerprint(b.spec);
+  }
+  const std::string elements_hash = needed("elements", last) ? detail::elements_stage(ctx) : "";
+  if (!needed("embed", last)) return;
+  ctx.elements_hash = elements_hash;
+  // Fine-tuned entries, from the backbones above and the elements; their files exist after.
+  detail::finetune_stages(ctx, backbones);
+  for (auto& b : backbones)
+    if (b.key.empty()) b.key = spec_fingerprint(b.spec);
+  detail::ClipEmbedded clip;
+  if (!ctx.config.text.clip.empty()) {
+    const std::string spec = "clip:" + ctx.config.text.clip;
+    clip = detail::clip_stages(ctx, {"clip", spec, spec_fingerprint(spec)});
+  }
+  std::map<std::string, std::string> fit_hashes;
+  for (const auto& b : backbones) {
+    const auto embedded = detail::embed_stages(ctx, b, elements_hash);
+    if (!needed("fit", last)) continue;
+    for (const auto& type : ctx.config.concept_types)
+      fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded, clip);
+  }
+  if (needed("report", last)) detail::report_stage(ctx, fit_hashes, figures);
+}
+
+// --shard as given, logged; count 0 for a plain run.
+core::ShardSpec shard_of(const RunOptions& options) {
+  core::ShardSpec shard;
+  shard.count = 0;
+  if (options.shard.empty()) return shard;
+  shard = core::parse_shard(options.shard, options.environment);
+  core::log_info("--shard " + options.shard + ": shard " + std::to_string(shard.index) + "/" +
+                 std::to_string(shard.count) + " of every " + options.stage + " stage" +
+                 (shard.automatic ? ", from " + shard.source : std::string()));
+  return shard;
+}
+
 }  // namespace
+
+void RunOptions::validate() const {
+  IIS_CHECK_HINT(stage.empty() ||
+                     std::find(kStageKinds.begin(), kStageKinds.end(), stage) != kStageKinds.end(),
+                 "--stage must be pretrain, elements, embed, fit or report, got '" << stage << "'",
+                 "e.g. --stage embed; without --stage every stage runs");
+  IIS_CHECK_HINT(shard.empty() || stage == "elements" || stage == "embed",
+                 "--shard needs --stage elements or --stage embed"
+                     << (stage.empty() ? std::string() : ", got --stage " + stage),
+                 "only those stages split over processes; run the others without --shard");
+}
 
 const std::string& demo_config_text() {
   static const std::string text =
@@ -129,6 +205,7 @@ const std::string& demo_config_text() {
 
 RunResult run_pipeline(const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  options.validate();
   IIS_CHECK_HINT(!options.config.empty() || !options.config_text.empty(), "no config given",
                  "usage: iis run CONFIG.yaml (see configs/demo.yaml)");
   const std::string text =
@@ -140,34 +217,29 @@ RunResult run_pipeline(const RunOptions& options) {
                  "add `out: runs/NAME` to the config or pass --out DIR");
   check_before_running(config);
   const std::string run_dir = config.out;
+  const core::ShardSpec shard = shard_of(options);
+  // The processes of a sharded run share the folder: they leave its records to the plain run.
+  const bool sharded = shard.count > 0;
   core::make_dirs(run_dir);
-  core::write_text_atomic(join(run_dir, "config.yaml"), text);
+  if (!sharded) core::write_text_atomic(join(run_dir, "config.yaml"), text);
   core::log_info("run folder " + run_dir);
 
-  StageRunner runner(options.force, join(run_dir, "stages.json"));
+  StageRunner runner(options.force, sharded ? "" : join(run_dir, "stages.json"));
   detail::StageContext ctx{config, run_dir, runner};
+  ctx.force = options.force;
+  if (sharded) ctx.sharded_kind = options.stage;
+  ctx.shard = shard;
   ctx.train_key = data_fingerprint(config.dataset.train);
   ctx.val_key = data_fingerprint(config.dataset.val);
-
-  // Backbones: pretrain entries first (one training run per architecture and seed, long
-  // enough for every entry of that pair), then the specs they and the others resolve to.
-  std::vector<detail::ResolvedBackbone> backbones = detail::pretrain_stages(ctx);
-  for (auto& b : backbones) b.key = spec_fingerprint(b.spec);
-
-  const std::string elements_hash = detail::elements_stage(ctx);
-  std::map<std::string, std::string> fit_hashes;
-  for (const auto& b : backbones) {
-    const auto embedded = detail::embed_stages(ctx, b, elements_hash);
-    for (const auto& type : config.concept_types)
-      fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded);
-  }
-  detail::report_stage(ctx, fit_hashes, options.figures);
+  run_stages(ctx, options.stage, options.figures);
 
   RunResult result;
   result.run_dir = run_dir;
   result.stages = runner.records();
-  result.report.rows = report::collect_results(run_dir);
-  result.report.correlations = report::correlate(result.report.rows);
+  if (needed("report", options.stage)) {
+    result.report.rows = report::collect_results(run_dir);
+    result.report.correlations = report::correlate(result.report.rows);
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

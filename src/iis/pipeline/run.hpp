@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "iis/core/launcher.hpp"
 #include "iis/pipeline/config.hpp"
 #include "iis/pipeline/stage.hpp"
 #include "iis/report/report.hpp"
@@ -18,13 +19,26 @@ struct RunOptions {
   std::string out;          // --out: the run folder, overriding the config's `out`
   bool force = false;       // --force: recompute every stage
   bool figures = true;      // false: --no-figures, the report without gnuplot
+  // --stage KIND: run only the stages of that kind and those they need, then stop:
+  // pretrain, elements (each needs nothing), embed (needs pretrain and elements), fit, report
+  // (everything, as "" does).
+  std::string stage;
+  // --shard i/n|auto (with --stage elements or embed): compute only this process's shard of
+  // every stage of that kind, into RUN_DIR/shards/<stage>/, checking that the stages it needs
+  // are up to date (it runs none of them); a later run without --shard merges the shards as
+  // `iis merge` would and goes on. "auto" reads the launcher's variables in `environment`.
+  std::string shard;
+  core::Environment environment;  // the tool passes core::process_environment()
+
+  // Throws iis::Error naming --stage or --shard.
+  void validate() const;
 };
 
 // What a run did.
 struct RunResult {
   std::string run_dir;
-  std::vector<StageRecord> stages;  // in order; also in RUN_DIR/stages.json
-  report::ReportResult report;
+  std::vector<StageRecord> stages;  // in order; also in RUN_DIR/stages.json (not when sharded)
+  report::ReportResult report;      // empty when --stage stopped before the report
   double seconds = 0;
 };
 
@@ -34,6 +48,7 @@ struct RunResult {
 //   pretrain/<arch>_s<seed>/epoch_<k>.pt native backbones the run trains itself
 //   elements/                            the concept library's element images + manifest
 //   embed/<backbone>/{train,val,elements}/data.{features,labels}.npy …
+//   shards/<stage>/                      a sharded run's shards, until a plain run merges them
 //   fit/<backbone>/<concept_type>/results.json …
 //   summary.csv, summary.json, index.html, figures/   (iis report)
 RunResult run_pipeline(const RunOptions& options);

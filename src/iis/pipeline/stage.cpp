@@ -72,18 +72,25 @@ std::string stamp_path(const std::string& output_dir) {
 StageRunner::StageRunner(bool force, std::string journal)
     : force_(force), journal_(std::move(journal)), started_(now_seconds()) {}
 
+bool StageRunner::up_to_date(const Stage& stage) const {
+  const std::string stamp = stamp_path(stage.output_dir);
+  if (!fs::exists(stamp)) return false;
+  try {
+    return json::parse(core::read_text(stamp)).value("hash", "") == stage.key.hash();
+  } catch (const std::exception&) {
+    return false;  // an unreadable stamp is no stamp
+  }
+}
+
+void StageRunner::record(const StageRecord& record) {
+  records_.push_back(record);
+  write_journal();
+}
+
 std::string StageRunner::run(const Stage& stage) {
   StageRecord record{stage.name, stage.kind, stage.output_dir, stage.key.hash()};
   const std::string stamp = stamp_path(stage.output_dir);
-  bool current = false;
-  if (!force_ && fs::exists(stamp)) {
-    try {
-      current = json::parse(core::read_text(stamp)).value("hash", "") == record.hash;
-    } catch (const std::exception&) {
-      current = false;  // an unreadable stamp is no stamp
-    }
-  }
-  if (!current) {
+  if (force_ || !up_to_date(stage)) {
     std::error_code ec;
     fs::remove(stamp, ec);  // first: from here on the folder is untrusted until re-stamped
     if (stage.clean) core::remove_tree(stage.output_dir);
@@ -102,8 +109,7 @@ std::string StageRunner::run(const Stage& stage) {
   } else {
     core::log_info("stage " + stage.name + ": up to date, skipped");
   }
-  records_.push_back(record);
-  write_journal();
+  this->record(record);
   return record.hash;
 }
 

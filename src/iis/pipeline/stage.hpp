@@ -64,6 +64,13 @@ class StageRunner {
   // Returns the stage's hash, for the keys of the stages that consume its output.
   std::string run(const Stage& stage);
 
+  // Whether the stage's folder holds a stamp of key.hash() (force aside).
+  bool up_to_date(const Stage& stage) const;
+
+  // Records what was done to a stage outside run() (a sharded run's shard, a stage it only
+  // checked), for records() and the journal.
+  void record(const StageRecord& record);
+
   const std::vector<StageRecord>& records() const { return records_; }
   int ran() const;      // stages run so far
   int skipped() const;  // stages skipped so far

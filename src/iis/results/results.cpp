@@ -77,6 +77,31 @@ struct Schema<FitSettings> {
 };
 
 template <>
+struct Schema<SagaSettings> {
+  template <class S, class V>
+  static void fields(S& s, V& visit) {
+    IIS_KEY(alpha, kWritten);
+    IIS_KEY(lambda, kWritten);
+    IIS_KEY(step, kWritten);
+    IIS_KEY(tol, kWritten);
+    IIS_KEY(max_epochs, kWritten);
+    IIS_KEY(batch_size, kWritten);
+  }
+};
+
+template <>
+struct Schema<SagaSolve> {
+  template <class S, class V>
+  static void fields(S& s, V& visit) {
+    IIS_KEY(ratio, kWritten);
+    IIS_KEY(epochs, kWritten);
+    IIS_KEY(converged, kWritten);
+    IIS_KEY(objective, kWritten);
+    IIS_KEY(nonzero_share, kWritten);
+  }
+};
+
+template <>
 struct Schema<TextSettings> {
   template <class S, class V>
   static void fields(S& s, V& visit) {
@@ -85,6 +110,7 @@ struct Schema<TextSettings> {
     IIS_KEY(proj_steps, kWritten);
     IIS_KEY(proj_batch_size, kWritten);
     IIS_KEY(final_layer, kWritten);
+    IIS_KEY(saga, kWhereApplies);
   }
 };
 
@@ -107,6 +133,7 @@ struct Schema<TextDetails> {
     IIS_KEY(projection_steps, kWritten);
     IIS_KEY(best_val_similarity, kWritten);
     IIS_KEY(top_concepts, kWritten);
+    IIS_KEY(saga, kWhereApplies);
   }
 };
 

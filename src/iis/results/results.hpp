@@ -43,12 +43,19 @@ struct KMeansSettings {
 };
 
 // --concept-type text: the cut-offs and the projection's settings.
+// --final-layer saga: the elastic net and its solver (heads::SagaOptions).
+struct SagaSettings {
+  double alpha = 0, lambda = 0, step = 0, tol = 0;
+  int64_t max_epochs = 0, batch_size = 0;
+};
+
 struct TextSettings {
   double clip_cutoff = 0;
   double interpretability_cutoff = 0;
   int64_t proj_steps = 0;
   int64_t proj_batch_size = 0;
   std::string final_layer;
+  std::optional<SagaSettings> saga;  // final_layer saga only
 };
 
 // "settings": what changes the numbers of a seed. seed.json's lack `seeds`; results.json's
@@ -101,6 +108,16 @@ struct NamedValue {
 };
 
 // A text seed's concepts (seed.json "text"; results.json "text_concepts": the first seed's).
+// One ratio's SAGA solve: epochs run, whether it met the tolerance, the objective at the
+// result and the share of the weights that are not zero.
+struct SagaSolve {
+  double ratio = 0;
+  int64_t epochs = 0;
+  bool converged = false;
+  double objective = 0;
+  double nonzero_share = 0;
+};
+
 struct TextDetails {
   std::vector<std::string> kept;  // names, in the order of concepts.npy and the heads' K axis
   std::vector<NamedValue> dropped_by_clip_cutoff;              // value: the top-5 mean
@@ -110,6 +127,8 @@ struct TextDetails {
   // Per ratio and class: the concepts of the largest weights of the reported head (value: the
   // weight), largest first.
   std::vector<std::vector<std::vector<NamedValue>>> top_concepts;
+  // --final-layer saga: per ratio, how its solve ended.
+  std::optional<std::vector<SagaSolve>> saga;
 };
 
 // A head at its picked epoch and learning rate (seed.json "standard").

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "iis/core/launcher.hpp"
 #include "iis/core/progress.hpp"
 #include "iis/pipeline/run.hpp"
 
@@ -12,13 +13,14 @@ void print_report(const report::ReportResult& result);  // commands/report.cpp
 
 namespace {
 
-void print_run(const pipeline::RunResult& result) {
+// `with_report`: the run went as far as the report (no --stage, or --stage report).
+void print_run(const pipeline::RunResult& result, bool with_report = true) {
   int ran = 0;
   for (const auto& s : result.stages) ran += s.ran;
-  print_report(result.report);
+  if (with_report) print_report(result.report);
   std::cout << "stages: " << ran << " ran, " << result.stages.size() - ran << " up to date; "
-            << core::format_duration(result.seconds) << " in all\n"
-            << "report: " << result.run_dir << "/index.html\n";
+            << core::format_duration(result.seconds) << " in all\n";
+  if (with_report) std::cout << "report: " << result.run_dir << "/index.html\n";
 }
 
 }  // namespace
@@ -36,9 +38,18 @@ void add_run_command(CLI::App& root, Commands& commands) {
   app->add_option("--out", options->out, "The run folder (overrides the config's out)");
   app->add_flag("--force", options->force, "Recompute every stage");
   app->add_flag("--no-figures", *no_figures, "Report without gnuplot figures");
+  app->add_option("--stage", options->stage,
+                  "Run only the stages of this kind and those they need, then stop: pretrain, "
+                  "elements, embed (with pretrain and elements), fit, report");
+  app->add_option("--shard", options->shard,
+                  "With --stage elements|embed: compute only shard i/n of each such stage (auto: "
+                  "i and n from mpirun, srun or torchrun); a later run without --shard merges "
+                  "the shards and goes on");
   commands.push_back({app, [options, no_figures] {
                         options->figures = !*no_figures;
-                        print_run(pipeline::run_pipeline(*options));
+                        options->environment = core::process_environment();
+                        const bool to_report = options->stage.empty() || options->stage == "report";
+                        print_run(pipeline::run_pipeline(*options), to_report);
                       }});
 
   auto demo = std::make_shared<pipeline::DemoOptions>();

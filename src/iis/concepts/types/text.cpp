@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "iis/concepts/concept_type.hpp"
 #include "iis/concepts/text.hpp"
 #include "iis/core/error.hpp"
 #include "iis/core/files.hpp"
+#include "iis/heads/saga.hpp"
 #include "iis/io/npy.hpp"
 #include "iis/text/lines.hpp"
 
@@ -57,6 +61,45 @@ void check_clip_shapes(const TextOptions& o, int64_t train_rows, int64_t val_row
                  "both)");
 }
 
+// The CLIP archive's fingerprint that `iis embed`/`iis embed-text` recorded beside a features
+// file (PREFIX.features.npy → PREFIX.embed.json), or "" when there is no such record.
+std::string recorded_fingerprint(const std::string& features) {
+  const std::string suffix = ".features.npy";
+  if (features.size() <= suffix.size() ||
+      features.compare(features.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  const auto record = features.substr(0, features.size() - suffix.size()) + ".embed.json";
+  if (!std::filesystem::exists(record)) return "";
+  const auto j = nlohmann::json::parse(core::read_text(record), nullptr, false);
+  if (!j.is_object() || !j.contains("backbone_fingerprint")) return "";
+  return j["backbone_fingerprint"].is_string() ? j["backbone_fingerprint"].get<std::string>() : "";
+}
+
+// Where the embed records of the CLIP files name their archives, they must name the same one:
+// image and text features of different CLIP models are not comparable.
+void check_same_clip(const TextOptions& o) {
+  const std::pair<const char*, std::string> files[] = {
+      {"--clip-train-features", o.clip_train_features},
+      {"--clip-val-features", o.clip_val_features},
+      {"--text-features", o.text_features}};
+  std::string first_flag, first;
+  for (const auto& [flag, path] : files) {
+    const std::string fp = recorded_fingerprint(path);
+    if (fp.empty()) continue;
+    if (first.empty()) {
+      first_flag = flag;
+      first = fp;
+      continue;
+    }
+    IIS_CHECK_HINT(fp == first,
+                   flag << " " << path << " was embedded with another CLIP archive than "
+                        << first_flag << " (fingerprints " << fp.substr(0, 12) << "… and "
+                        << first.substr(0, 12) << "…, from their .embed.json)",
+                   "embed the images (iis embed --backbone clip:M.pt) and the concepts (iis "
+                   "embed-text --clip M.pt) with the same archive");
+  }
+}
+
 ClipInputs load_clip_inputs(const TextOptions& o, const SeedInputs& in) {
   ClipInputs c;
   c.train = io::load_features(o.clip_train_features, "--clip-train-features");
@@ -91,6 +134,17 @@ class TextSeedConcepts : public SeedConcepts {
       if (p.weight.defined()) weights_.push_back(p.weight.to(torch::kCPU));
   }
 
+  bool has_final_layer() const override { return options_.text.final_layer == "saga"; }
+
+  std::vector<heads::HeadOutcome> train_final_layer(const heads::TrainSplits& splits,
+                                                    heads::ThresholdRule rule) override {
+    auto saga = options_.text.saga;
+    saga.seed = in_.seed;
+    solves_.clear();
+    return heads::saga_heads(splits, *scores_, in_.ratios, rule, saga,
+                             "SAGA final layer (seed " + std::to_string(in_.seed) + ")", &solves_);
+  }
+
   void save(const std::string& seed_dir, results::SeedResults& record) const override {
     save_tensor(seed_dir, "concepts.npy", concepts_.projection);
     // The standardisation of the scores, which `iis predict` needs to apply the heads.
@@ -115,6 +169,13 @@ class TextSeedConcepts : public SeedConcepts {
     d.projection_steps = concepts_.projection_steps;
     d.best_val_similarity = concepts_.best_val_similarity;
     for (const auto& w : weights_) d.top_concepts.push_back(top_per_class(w));
+    if (has_final_layer()) {
+      d.saga.emplace();
+      for (size_t i = 0; i < solves_.size(); ++i) {
+        const auto& f = solves_[i];
+        d.saga->push_back({in_.ratios[i], f.epochs, f.converged, f.objective, f.nonzero_share});
+      }
+    }
     return d;
   }
 
@@ -138,6 +199,7 @@ class TextSeedConcepts : public SeedConcepts {
   TextConcepts concepts_;
   std::vector<torch::Tensor> weights_;  // per ratio: the reported head's C×K weights
   std::unique_ptr<heads::PrecomputedScores> scores_;
+  std::vector<heads::SagaFit> solves_;  // --final-layer saga: per ratio
 };
 
 class Text : public ConceptType {
@@ -150,21 +212,32 @@ class Text : public ConceptType {
 
   core::Options options(ConceptTypeOptions& o) const override {
     auto& t = o.text;
-    return {{"clip_train_features", "text: N×E CLIP image features of the training rows",
-             &t.clip_train_features, false, false},
-            {"clip_val_features", "text: Nv×E CLIP image features of the validation rows",
-             &t.clip_val_features, false, false},
-            {"text_features", "text: T×E CLIP text features of the concepts", &t.text_features,
-             false, false},
-            {"concept_names", "text: T lines, the concepts' names", &t.concept_names, false, false},
-            {"clip_cutoff", "text: drop concepts whose mean top-5 CLIP activation is at most this",
-             &t.clip_cutoff},
-            {"interpretability_cutoff",
-             "text: drop concepts whose validation cos^3 similarity is at most this",
-             &t.interpretability_cutoff},
-            {"proj_steps", "text: at most this many steps of the projection", &t.proj_steps},
-            {"proj_batch_size", "text: rows per projection step", &t.proj_batch_size},
-            {"final_layer", "text: adam (the joint heads, as for every type)", &t.final_layer}};
+    return {
+        {"clip_train_features", "text: N×E CLIP image features of the training rows",
+         &t.clip_train_features, false, false},
+        {"clip_val_features", "text: Nv×E CLIP image features of the validation rows",
+         &t.clip_val_features, false, false},
+        {"text_features", "text: T×E CLIP text features of the concepts", &t.text_features, false,
+         false},
+        {"concept_names", "text: T lines, the concepts' names", &t.concept_names, false, false},
+        {"clip_cutoff", "text: drop concepts whose mean top-5 CLIP activation is at most this",
+         &t.clip_cutoff},
+        {"interpretability_cutoff",
+         "text: drop concepts whose validation cos^3 similarity is at most this",
+         &t.interpretability_cutoff},
+        {"proj_steps", "text: at most this many steps of the projection", &t.proj_steps},
+        {"proj_batch_size", "text: rows per projection step", &t.proj_batch_size},
+        {"final_layer",
+         "text: adam (the joint heads, as for every type) | saga (an elastic net solved by "
+         "proximal SAGA per ratio, the label-free bottleneck's)",
+         &t.final_layer},
+        {"saga_alpha", "text, saga: the L1 share of the elastic net", &t.saga.alpha},
+        {"saga_lambda", "text, saga: the weight of the elastic-net penalty", &t.saga.lambda},
+        {"saga_step", "text, saga: the step size", &t.saga.step},
+        {"saga_epochs", "text, saga: at most this many passes over the rows", &t.saga.max_epochs},
+        {"saga_tol", "text, saga: stop when an epoch changes the weights by less (relative)",
+         &t.saga.tol},
+        {"saga_batch_size", "text, saga: rows per step", &t.saga.batch_size}};
   }
 
   void validate(const ConceptTypeOptions& o, int64_t, bool) const override {
@@ -186,6 +259,11 @@ class Text : public ConceptType {
                       io::read_npy_header(t.clip_val_features).shape,
                       io::read_npy_header(t.text_features).shape,
                       static_cast<int64_t>(text::read_lines(t.concept_names).size()));
+    check_same_clip(t);
+  }
+
+  bool own_final_layer(const ConceptTypeOptions& o) const override {
+    return o.text.final_layer == "saga";
   }
 
   std::vector<TypeInput> input_files(const ConceptTypeOptions& o) const override {
@@ -200,8 +278,14 @@ class Text : public ConceptType {
     const auto& t = o.text;
     settings.concept_type = "text";
     settings.num_concepts.reset();  // K is what the filters keep
-    settings.text = results::TextSettings{t.clip_cutoff, t.interpretability_cutoff, t.proj_steps,
-                                          t.proj_batch_size, t.final_layer};
+    settings.text = results::TextSettings{t.clip_cutoff, t.interpretability_cutoff,
+                                          t.proj_steps,  t.proj_batch_size,
+                                          t.final_layer, std::nullopt};
+    if (t.final_layer == "saga") {
+      const auto& g = t.saga;
+      settings.text->saga =
+          results::SagaSettings{g.alpha, g.lambda, g.step, g.tol, g.max_epochs, g.batch_size};
+    }
   }
 
   std::string files() const override {

@@ -127,45 +127,65 @@ results::InputFile describe_type_input(const std::string& path) {
   return f;
 }
 
-// Each input's absolute path, fingerprint and shape, and one key over all fingerprints.
-void describe_inputs(const FitOptions& o, Inputs& in) {
-  auto describe = [](const std::string& path, const torch::Tensor& t) {
-    return results::InputFile{fs::absolute(path).string(), core::fingerprint_file(path),
-                              t.sizes().vec()};
-  };
-  in.files["train_features"] = describe(o.train_features, in.train_x);
-  in.files["train_labels"] = describe(o.train_labels, in.train_y);
-  in.files["val_features"] = describe(o.val_features, in.val_x);
-  in.files["val_labels"] = describe(o.val_labels, in.val_y);
-  if (in.elements.defined()) in.files["concepts"] = describe(o.concepts, in.elements);
+// An input's record: for a file its absolute path and fingerprint, for an array in memory its
+// name and the fingerprint of its checked values (float32 or int64, C order); and its shape.
+results::InputFile describe(const std::string& path, const torch::Tensor& t, bool in_memory) {
+  if (!in_memory) {
+    return {fs::absolute(path).string(), core::fingerprint_file(path), t.sizes().vec()};
+  }
+  const auto bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+  return {path, core::fingerprint_bytes(t.data_ptr(), bytes), t.sizes().vec()};
+}
+
+// Each input's path (or name) fingerprint and shape, and one key over all fingerprints.
+void describe_inputs(const FitOptions& o, const FitArrays& arrays, Inputs& in) {
+  in.files["train_features"] =
+      describe(o.train_features, in.train_x, arrays.train_features.defined());
+  in.files["train_labels"] = describe(o.train_labels, in.train_y, arrays.train_labels.defined());
+  in.files["val_features"] = describe(o.val_features, in.val_x, arrays.val_features.defined());
+  in.files["val_labels"] = describe(o.val_labels, in.val_y, arrays.val_labels.defined());
+  if (in.elements.defined()) {
+    in.files["concepts"] = describe(o.concepts, in.elements, arrays.concepts.defined());
+  }
   for (const auto& file :
        concepts::find_concept_type(o.concept_type).input_files(o.concept_options))
     in.files[file.name] = describe_type_input(file.path);
   if (in.element_labels.defined()) {
-    in.files["concept_labels"] = describe(o.concept_labels, in.element_labels);
+    in.files["concept_labels"] =
+        describe(o.concept_labels, in.element_labels, arrays.concept_labels.defined());
   }
   std::string all;  // in name order, as the JSON object listed them
   for (const auto& [name, file] : in.files) all += name + "=" + file.fingerprint + ";";
   in.key = core::fingerprint_text(all);
 }
 
+// Features from `array` when it is defined, else from the file `path`.
+torch::Tensor features(const torch::Tensor& array, const std::string& path, const char* flag) {
+  return array.defined() ? io::features_from_array(array, path, flag)
+                         : io::load_features(path, flag);
+}
+
+torch::Tensor labels(const torch::Tensor& array, const std::string& path, const char* flag) {
+  return array.defined() ? io::labels_from_array(array, path, flag) : io::load_labels(path, flag);
+}
+
 }  // namespace
 
-Inputs load_inputs(const FitOptions& o) {
+Inputs load_inputs(const FitOptions& o, const FitArrays& arrays) {
   Inputs in;
-  in.train_x = io::load_features(o.train_features, "--train-features");
-  in.train_y = io::load_labels(o.train_labels, "--train-labels");
-  in.val_x = io::load_features(o.val_features, "--val-features");
-  in.val_y = io::load_labels(o.val_labels, "--val-labels");
-  if (!o.concepts.empty()) in.elements = io::load_features(o.concepts, "--concepts");
+  in.train_x = features(arrays.train_features, o.train_features, "--train-features");
+  in.train_y = labels(arrays.train_labels, o.train_labels, "--train-labels");
+  in.val_x = features(arrays.val_features, o.val_features, "--val-features");
+  in.val_y = labels(arrays.val_labels, o.val_labels, "--val-labels");
+  if (!o.concepts.empty()) in.elements = features(arrays.concepts, o.concepts, "--concepts");
   if (!o.concept_labels.empty() && in.elements.defined()) {
-    in.element_labels = io::load_labels(o.concept_labels, "--concept-labels");
+    in.element_labels = labels(arrays.concept_labels, o.concept_labels, "--concept-labels");
   }
   check_shapes(in);
   concepts::find_concept_type(o.concept_type)
       .check_inputs(o.concept_options, in.train_x.size(0), in.val_x.size(0));
   check_classes_and_sizes(o, in);
-  describe_inputs(o, in);
+  describe_inputs(o, arrays, in);
   return in;
 }
 

@@ -21,8 +21,8 @@ struct Inputs {
   std::string key;                                  // one fingerprint over every input file
 };
 
-// Reads every input and checks shapes, label ranges and the class count (throws iis::Error
-// naming the flag and file); writes nothing.
-Inputs load_inputs(const FitOptions& options);
+// Reads every input (or takes it from `arrays`) and checks shapes, label ranges and the class
+// count (throws iis::Error naming the flag and file); writes nothing.
+Inputs load_inputs(const FitOptions& options, const FitArrays& arrays);
 
 }  // namespace iis::fit::detail

@@ -91,9 +91,19 @@ SeedOutcome train_seed(const FitOptions& o, const Inputs& in, concepts::SeedInpu
   splits.num_classes = in.num_classes;
   auto& scores = concepts.scores();
   s.scores_s = seconds_since(t0);
-  s.outcome = heads::train_heads(splits, scores, train_options(o, si.seed));
+  // A type with its own final layer solves the interpretable heads; the standard head is still
+  // trained here, with the same options.
+  auto options = train_options(o, si.seed);
+  const bool own_final_layer = concepts.has_final_layer();
+  if (own_final_layer) options.ratios.clear();
+  s.outcome = heads::train_heads(splits, scores, options);
+  if (own_final_layer) {
+    t0 = std::chrono::steady_clock::now();
+    s.outcome.interpretable = concepts.train_final_layer(splits, options.threshold);
+    s.outcome.seconds += seconds_since(t0);
+  }
   s.standard = &heads::best_over_lrs(s.outcome.standard);
-  s.best = best_per_ratio(s.outcome, o.ratios.size(), o.lrs.size());
+  s.best = best_per_ratio(s.outcome, o.ratios.size(), own_final_layer ? 1 : o.lrs.size());
   std::vector<concepts::PickedHead> picked;
   for (const auto* b : s.best)
     picked.push_back({b - s.outcome.interpretable.data(), b->epoch, b->params.weight});
