@@ -110,6 +110,25 @@ TEST(Config, FinetuneEntriesNameTheirStartAndTakeFinetunesOptions) {
       "did you mean 'backbones[2].finetune.lambda'?");
 }
 
+// An entry may fit a subset of the run's concept types (in the run's order); anything else is
+// refused where it is written.
+TEST(Config, AnEntryMayFitASubsetOfTheConceptTypes) {
+  const std::string base = std::string(kMinimal) +
+                           "  - name: ft\n    finetune: {from: cnn2_e3}\n"
+                           "    concept_types: [cluster, prototype]\n";
+  RunConfig c = parse_run_config(base + "concept_types: [prototype, end2end, cluster]\n", "t.yaml");
+  EXPECT_EQ(c.concept_types_of(c.backbones[0]),
+            (std::vector<std::string>{"prototype", "end2end", "cluster"}));
+  EXPECT_EQ(c.concept_types_of(c.backbones[2]), (std::vector<std::string>{"prototype", "cluster"}));
+  EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, end2end]\n", "t.yaml"),
+                   "t.yaml line 12: 'backbones[2].concept_types' lists 'cluster', which the run's "
+                   "concept_types does not");
+  EXPECT_IIS_ERROR(parse_run_config(std::string(kMinimal) +
+                                        "  - name: e\n    spec: m.ts\n    concept_types: []\n",
+                                    "t.yaml"),
+                   "'backbones[2].concept_types' is empty");
+}
+
 TEST(Config, ScalarsStandForListsOfOne) {
   RunConfig c =
       parse_run_config(std::string(kMinimal) + "seeds: 4\nconcept_types: prototype\n", "test.yaml");

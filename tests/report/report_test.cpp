@@ -226,6 +226,33 @@ TEST(Report, CorrelationsNeedThreeBackbones) {
   EXPECT_NEAR(three.correlations["prototype"].pearson, 1.0, 1e-9);  // three points on a line
 }
 
+// A backbone the run fine-tuned (RUN/finetune/<name>/finetune.json) is a near copy of its start:
+// it stays in the table but not in the correlations, which say how many they left out.
+TEST(Report, FineTunedBackbonesAreLeftOutOfCorrelations) {
+  test::TempDir dir;
+  write(dir / "run/fit/a/prototype/results.json", fabricated(0.5, 0.80, 0.60, 0.2));
+  write(dir / "run/fit/b/prototype/results.json", fabricated(0.6, 0.85, 0.70, 0.1));
+  write(dir / "run/fit/c/prototype/results.json", fabricated(0.7, 0.90, 0.80, 0.1));
+  write(dir / "run/fit/c_ft/prototype/results.json", fabricated(0.72, 0.5, 0.3, 0.1));
+  write(dir / "run/finetune/c_ft/finetune.json", json::object());
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  ReportResult result = run_report(options);
+  ASSERT_EQ(result.rows.size(), 4u);
+  EXPECT_TRUE(result.rows[3].fine_tuned);
+  EXPECT_FALSE(result.rows[2].fine_tuned);
+  const CorrelationSummary& c = result.correlations["prototype"];
+  EXPECT_EQ(c.n, 3);
+  EXPECT_EQ(c.n_fine_tuned, 1);
+  EXPECT_NEAR(c.pearson, 1.0, 1e-9);  // a, b, c on a line; c_ft would break it
+  EXPECT_NE(terminal_summary(result).find("1 fine-tuned backbones left out"), std::string::npos);
+  EXPECT_NE(core::read_text(dir / "run/index.html").find("1 fine-tuned left out"),
+            std::string::npos);
+  const json summary = json::parse(core::read_text(dir / "run/summary.json"));
+  EXPECT_EQ(summary["correlations"]["prototype"]["n_fine_tuned_left_out"].get<int>(), 1);
+}
+
 // Results fit with different settings (here two ratio sets) are never pooled: each set of
 // settings is a group with its own table, correlation (and n) and figures.
 TEST(Report, DifferentSettingsAreNotPooled) {

@@ -80,13 +80,13 @@ class Section {
     return path_.empty() ? key : path_ + "." + key;
   }
   const std::string& source() const { return source_; }
-
- private:
   static std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
     return out;
   }
+
+ private:
   template <typename T>
   static const char* type_name();
 
@@ -200,7 +200,25 @@ void parse_finetune(const Section& f, BackboneConfig& b) {
       [&] { o.validate_settings(); });
 }
 
-BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::string& source) {
+// An entry's `concept_types`: a non-empty subset of the run's.
+void check_entry_concept_types(const Section& s, const std::vector<std::string>& types,
+                               const std::vector<std::string>& run_types) {
+  if (!s.has("concept_types")) return;
+  const std::string hint = "an entry's concept_types is a subset of the run's concept_types (" +
+                           Section::join(run_types) + "); leave it out to fit them all";
+  IIS_CHECK_HINT(!types.empty(), s.where(s.node("concept_types"))
+                                     << "'" << s.dotted("concept_types") << "' is empty",
+                 hint);
+  for (const auto& t : types)
+    IIS_CHECK_HINT(std::find(run_types.begin(), run_types.end(), t) != run_types.end(),
+                   s.where(s.node("concept_types"))
+                       << "'" << s.dotted("concept_types") << "' lists '" << t
+                       << "', which the run's concept_types does not",
+                   hint);
+}
+
+BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::string& source,
+                              const std::vector<std::string>& run_types) {
   const std::string path = "backbones[" + std::to_string(index) + "]";
   BackboneConfig b;
   if (node.IsScalar()) {  // "- model.ts" is short for {spec: model.ts}
@@ -209,8 +227,10 @@ BackboneConfig parse_backbone(const YAML::Node& node, size_t index, const std::s
     Section s(node, path, source);
     IIS_CHECK_HINT(node.IsMap(), s.where(node) << path << " must be a spec string or a mapping",
                    kHint);
-    s.only_keys({"name", "spec", "pretrain", "finetune"});
+    s.only_keys({"name", "spec", "pretrain", "finetune", "concept_types"});
     b.name = s.get<std::string>("name", "");
+    b.concept_types = s.get<std::vector<std::string>>("concept_types", {});
+    check_entry_concept_types(s, b.concept_types, run_types);
     b.spec = s.get<std::string>("spec", "");
     IIS_CHECK_HINT(
         int(s.has("spec")) + int(s.has("pretrain")) + int(s.has("finetune")) == 1,
@@ -411,7 +431,8 @@ void parse_dataset_section(const Section& top, DatasetConfig& dataset) {
 }
 
 // `backbones:`: a non-empty list of entries with distinct names.
-void parse_backbones(const Section& top, std::vector<BackboneConfig>& out) {
+void parse_backbones(const Section& top, const std::vector<std::string>& run_types,
+                     std::vector<BackboneConfig>& out) {
   const std::string& source = top.source();
   IIS_CHECK_HINT(top.has("backbones"), source << ": missing required key 'backbones'",
                  "backbones: a list of {name, spec} or {name, pretrain: {arch, epochs, seed}}");
@@ -420,7 +441,7 @@ void parse_backbones(const Section& top, std::vector<BackboneConfig>& out) {
                  top.where(backbones) << "'backbones' must be a non-empty list", kHint);
   std::set<std::string> names;
   for (size_t i = 0; i < backbones.size(); ++i) {
-    out.push_back(parse_backbone(backbones[i], i, source));
+    out.push_back(parse_backbone(backbones[i], i, source, run_types));
     IIS_CHECK_HINT(names.insert(out.back().name).second,
                    source << ": two backbones are named '" << out.back().name << "'",
                    "give each entry its own name: key");
@@ -471,12 +492,21 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source) {
   parse_top_keys(top, c);
   parse_dataset_section(top, c.dataset);
   parse_concepts_section(top, c.concepts);
-  parse_backbones(top, c.backbones);
+  parse_backbones(top, c.concept_types, c.backbones);
   parse_pretrain_and_embed(top, c);
   parse_fit_section(top, c);
   parse_text_section(top, c);
   parse_report_section(top, c);
   return c;
+}
+
+std::vector<std::string> RunConfig::concept_types_of(const BackboneConfig& b) const {
+  if (b.concept_types.empty()) return concept_types;
+  std::vector<std::string> out;
+  for (const auto& t : concept_types)
+    if (std::find(b.concept_types.begin(), b.concept_types.end(), t) != b.concept_types.end())
+      out.push_back(t);
+  return out;
 }
 
 RunConfig load_run_config(const std::string& path) {

@@ -35,6 +35,9 @@ struct BackboneConfig {
   std::string from;          //   run from entry `from` (not itself a finetune entry) on
                              //   dataset.train, with the run's elements (iis finetune)
   finetune::FinetuneOptions finetune_options;  // its settings (paths and device set by the run)
+  // concept_types: the concept types fit on this entry, a subset of the run's (empty: all of
+  // them); lets a cheap variant of a backbone skip the costly types.
+  std::vector<std::string> concept_types;
 };
 
 // `pretrain:` — settings shared by all pretrain entries (see iis pretrain).
@@ -73,6 +76,9 @@ struct RunConfig {
   // the most accurate backbone (first concept type) into RUN/explanations/, linked from the
   // report; 0 (the default) explains nothing.
   int64_t report_explain = 0;
+
+  // The concept types fit on `b`: its own `concept_types`, else the run's, in the run's order.
+  std::vector<std::string> concept_types_of(const BackboneConfig& b) const;
 };
 
 // Parses YAML text; `source` names it in messages. Paths stay as written (relative ones are

@@ -162,10 +162,11 @@ void run_stages(detail::StageContext& ctx, const std::string& last, bool figures
     clip = detail::clip_stages(ctx, {"clip", spec, spec_fingerprint(spec)});
   }
   std::map<std::string, std::string> fit_hashes;
-  for (const auto& b : backbones) {
+  for (size_t i = 0; i < backbones.size(); ++i) {
+    const auto& b = backbones[i];
     const auto embedded = detail::embed_stages(ctx, b, elements_hash);
     if (!needed("fit", last)) continue;
-    for (const auto& type : ctx.config.concept_types)
+    for (const auto& type : ctx.config.concept_types_of(ctx.config.backbones[i]))
       fit_hashes[b.name + "/" + type] = detail::fit_stage(ctx, b, type, embedded, clip);
   }
   if (needed("report", last)) detail::report_stage(ctx, fit_hashes, figures);

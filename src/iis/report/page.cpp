@@ -201,6 +201,7 @@ std::string correlation_row(const std::string& group, const CorrelationSummary& 
   h << "<tr><td class=\"name\">" << html_escape(group) << "</td><td>" << c.n;
   if (c.n_chance_corrected != c.n) h << " (" << c.n_chance_corrected << " above chance)";
   if (c.n < kMinBackbones) h << " &mdash; needs " << kMinBackbones << " or more";
+  if (c.n_fine_tuned > 0) h << " (" << c.n_fine_tuned << " fine-tuned left out)";
   h << "</td><td>" << cell(c.pearson) << "</td><td>" << cell(c.spearman) << "</td><td>"
     << cell(c.pearson_chance_corrected) << "</td><td>" << cell(c.spearman_chance_corrected)
     << "</td></tr>\n";

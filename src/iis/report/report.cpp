@@ -143,6 +143,8 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
   std::sort(files.begin(), files.end());
   std::vector<ReportRow> rows;
   for (const auto& f : files) rows.push_back(read_row(f, run_dir));
+  for (auto& r : rows)
+    r.fine_tuned = fs::is_regular_file(fs::path(run_dir) / "finetune" / r.backbone / "finetune.json");
 
   // Two files resolving to the same names keep both, told apart by their folder.
   std::map<std::pair<std::string, std::string>, int> seen;
@@ -171,7 +173,12 @@ namespace {
 // The correlations of one group's rows; NaN below kMinBackbones.
 CorrelationSummary correlate_group(const std::vector<const ReportRow*>& group) {
   std::vector<double> acc, iis, acc_above_chance, cc;
+  int fine_tuned = 0;
   for (const auto* r : group) {
+    if (r->fine_tuned) {
+      ++fine_tuned;
+      continue;
+    }
     acc.push_back(r->standard_accuracy);
     iis.push_back(r->iis);
     if (std::isnan(r->iis_chance_corrected)) continue;
@@ -181,6 +188,7 @@ CorrelationSummary correlate_group(const std::vector<const ReportRow*>& group) {
   CorrelationSummary c;
   c.n = static_cast<int>(acc.size());
   c.n_chance_corrected = static_cast<int>(cc.size());
+  c.n_fine_tuned = fine_tuned;
   const bool enough = c.n >= kMinBackbones, enough_cc = c.n_chance_corrected >= kMinBackbones;
   c.pearson = enough ? pearson(acc, iis) : kNaN;
   c.spearman = enough ? spearman(acc, iis) : kNaN;

@@ -52,6 +52,10 @@ struct ReportRow {
   // apart ("prototype [ratios 0, 0.5, 0.9]") when one concept type was fit with several.
   // Empty: the concept type.
   std::string group;
+  // A backbone `iis run` fine-tuned from another (RUN/finetune/<backbone>/finetune.json
+  // exists): shown, but left out of the correlations, where copies of one backbone would
+  // count as independent backbones; finetune.csv compares it with its start and control.
+  bool fine_tuned = false;
 
   // ARR(r) = top1(r) / standard_accuracy, aligned with `ratios`.
   std::vector<double> retention() const;
@@ -69,6 +73,7 @@ struct ReportRow {
 constexpr int kMinBackbones = 3;
 struct CorrelationSummary {
   int n = 0, n_chance_corrected = 0;
+  int n_fine_tuned = 0;  // fine-tuned backbones of the group, not among the n
   double pearson = 0, spearman = 0;
   double pearson_chance_corrected = 0, spearman_chance_corrected = 0;
 };

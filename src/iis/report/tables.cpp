@@ -40,6 +40,7 @@ json summary_json(const ReportResult& result, const std::string& run_dir) {
     correlations[type] = {
         {"n", c.n},
         {"n_chance_corrected", c.n_chance_corrected},
+        {"n_fine_tuned_left_out", c.n_fine_tuned},
         {"pearson", results::number_or_null(c.pearson)},
         {"spearman", results::number_or_null(c.spearman)},
         {"pearson_chance_corrected", results::number_or_null(c.pearson_chance_corrected)},
@@ -64,6 +65,8 @@ std::string terminal_correlation(const std::string& group, const CorrelationSumm
   out << " Pearson " << coefficient(c.pearson_chance_corrected) << " Spearman "
       << coefficient(c.spearman_chance_corrected);
   if (c.n < kMinBackbones) out << " (correlations need " << kMinBackbones << " or more)";
+  if (c.n_fine_tuned > 0)
+    out << " (" << c.n_fine_tuned << " fine-tuned backbones left out: finetune.csv compares them)";
   return out.str() + "\n";
 }
 
