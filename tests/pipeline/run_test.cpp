@@ -3,6 +3,7 @@
 // that overlaps an input. Nothing is written when it refuses.
 #include <filesystem>
 
+#include "iis/core/files.hpp"
 #include "iis/pipeline/run.hpp"
 #include "test_support.hpp"
 
@@ -32,6 +33,17 @@ class RunChecks : public testing::Test {
   }
   test::TempDir dir_;
 };
+
+// Messages name the config: config text given by a caller is not called the demo's.
+TEST_F(RunChecks, MessagesNameWhereTheConfigCameFrom) {
+  const std::string text = "dataset: {train: " + dir_ / "train" + ", val: " + dir_ / "val" +
+                           "}\nbackbones: [native:mlp]\n";
+  EXPECT_IIS_ERROR(run_pipeline(options_for(text)), "config text: no run folder");
+  RunOptions file;
+  file.config = dir_ / "c.yaml";
+  core::write_text_atomic(file.config, text);
+  EXPECT_IIS_ERROR(run_pipeline(file), dir_ / "c.yaml" + ": no run folder");
+}
 
 TEST_F(RunChecks, UnknownArchitectureIsRefusedBeforeAnyStage) {
   const std::string out = dir_ / "run";
