@@ -10,6 +10,7 @@
 #include "binding.hpp"
 #include "iis/concepts/kmeans.hpp"
 #include "iis/core/error.hpp"
+#include "iis/core/launcher.hpp"
 #include "iis/elements/elements.hpp"
 #include "iis/elements/superpixels.hpp"
 #include "iis/embed/embed.hpp"
@@ -108,7 +109,7 @@ py::dict run_elements(const py::object& data, const py::object& out, const std::
                       int images_per_class, const std::string& image_select, uint64_t seed,
                       const std::vector<int>& scales, double compactness, double sigma,
                       int masks_per_scale, double min_area, double jaccard, int fill, int grid,
-                      int patch_size, bool force, bool quiet) {
+                      int patch_size, bool force, const std::string& shard, bool quiet) {
   static const std::map<std::string, elements::ElementKind> kKinds{
       {"segments", elements::ElementKind::Segments}, {"patches", elements::ElementKind::Patches}};
   static const std::map<std::string, elements::ImageSelect> kSelects{
@@ -135,8 +136,12 @@ py::dict run_elements(const py::object& data, const py::object& out, const std::
   o.grid = grid;
   o.patch_size = patch_size;
   o.force = force;
+  const core::Environment env = core::process_environment();  // read with the GIL held
   elements::ElementsSummary s;
-  run_released(quiet, [&] { s = elements::run_elements(o); });
+  run_released(quiet, [&] {
+    if (!shard.empty()) elements::apply_shard(o, shard, env);
+    s = elements::run_elements(o);
+  });
   py::dict summary;
   summary["images"] = s.images;
   summary["images_resumed"] = s.images_resumed;
@@ -153,7 +158,8 @@ py::dict run_embed(const py::object& backbone, const py::object& data, const py:
                    int64_t resize_size, int64_t crop_size, const std::string& interpolation,
                    const std::vector<float>& mean, const std::vector<float>& std, bool no_normalize,
                    int64_t channels, int64_t batch_size, const std::string& device, bool half,
-                   bool bf16, bool half_storage, int64_t workers, int64_t limit, bool quiet) {
+                   bool bf16, bool half_storage, int64_t workers, int64_t limit,
+                   const std::string& shard, bool quiet) {
   embed::EmbedOptions o;
   o.backbone = py::isinstance<py::str>(backbone) ? backbone.cast<std::string>() : path_of(backbone);
   o.data = path_of(data);
@@ -174,8 +180,12 @@ py::dict run_embed(const py::object& backbone, const py::object& data, const py:
   o.half_storage = half_storage;
   o.workers = workers;
   o.limit = limit;
+  const core::Environment env = core::process_environment();  // read with the GIL held
   embed::EmbedResult r;
-  run_released(quiet, [&] { r = embed::run_embed(o); });
+  run_released(quiet, [&] {
+    if (!shard.empty()) embed::apply_shard(o, shard, env);
+    r = embed::run_embed(o);
+  });
   py::dict result;
   result["embedded"] = r.embedded;
   result["skipped"] = r.skipped;
@@ -210,15 +220,16 @@ py::dict defaults() {
       py::arg("sigma") = e.sigma, py::arg("masks_per_scale") = e.masks_per_scale,
       py::arg("min_area") = e.min_area, py::arg("jaccard") = e.jaccard, py::arg("fill") = e.fill,
       py::arg("grid") = e.grid, py::arg("patch_size") = e.patch_size, py::arg("force") = e.force,
-      py::arg("quiet") = false);
-  all["embed"] = py::dict(
-      py::arg("preset") = p.preset, py::arg("preprocess_yaml") = p.yaml,
-      py::arg("resize_size") = p.resize_size, py::arg("crop_size") = p.crop_size,
-      py::arg("interpolation") = p.interpolation, py::arg("mean") = p.mean, py::arg("std") = p.std,
-      py::arg("no_normalize") = p.no_normalize, py::arg("channels") = p.channels,
-      py::arg("batch_size") = b.batch_size, py::arg("device") = b.device, py::arg("half") = b.half,
-      py::arg("bf16") = b.bf16, py::arg("half_storage") = b.half_storage,
-      py::arg("workers") = b.workers, py::arg("limit") = b.limit, py::arg("quiet") = false);
+      py::arg("shard") = "", py::arg("quiet") = false);
+  all["embed"] =
+      py::dict(py::arg("preset") = p.preset, py::arg("preprocess_yaml") = p.yaml,
+               py::arg("resize_size") = p.resize_size, py::arg("crop_size") = p.crop_size,
+               py::arg("interpolation") = p.interpolation, py::arg("mean") = p.mean,
+               py::arg("std") = p.std, py::arg("no_normalize") = p.no_normalize,
+               py::arg("channels") = p.channels, py::arg("batch_size") = b.batch_size,
+               py::arg("device") = b.device, py::arg("half") = b.half, py::arg("bf16") = b.bf16,
+               py::arg("half_storage") = b.half_storage, py::arg("workers") = b.workers,
+               py::arg("limit") = b.limit, py::arg("shard") = "", py::arg("quiet") = false);
   return all;
 }
 
@@ -244,7 +255,7 @@ void add_calls(py::module_& m) {
         py::arg("sigma") = e.sigma, py::arg("masks_per_scale") = e.masks_per_scale,
         py::arg("min_area") = e.min_area, py::arg("jaccard") = e.jaccard, py::arg("fill") = e.fill,
         py::arg("grid") = e.grid, py::arg("patch_size") = e.patch_size, py::arg("force") = e.force,
-        py::arg("quiet") = false);
+        py::arg("shard") = "", py::arg("quiet") = false);
   const embed::EmbedOptions b{};
   const embed::PreprocessFlags& p = b.preprocess;
   m.def("embed", &run_embed, py::arg("backbone"), py::arg("data"), py::arg("out"),
@@ -255,7 +266,7 @@ void add_calls(py::module_& m) {
         py::arg("channels") = p.channels, py::arg("batch_size") = b.batch_size,
         py::arg("device") = b.device, py::arg("half") = b.half, py::arg("bf16") = b.bf16,
         py::arg("half_storage") = b.half_storage, py::arg("workers") = b.workers,
-        py::arg("limit") = b.limit, py::arg("quiet") = false);
+        py::arg("limit") = b.limit, py::arg("shard") = "", py::arg("quiet") = false);
 }
 
 }  // namespace iis::python
