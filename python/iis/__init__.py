@@ -109,8 +109,13 @@ def elements(data, out, **options):
 
     Options as the tool's flags with underscores: kind ("segments" | "patches"),
     images_per_class, image_select ("first" | "random"), seed, scales, compactness, sigma,
-    masks_per_scale, min_area, jaccard, fill, grid, patch_size, force; quiet. Returns
+    masks_per_scale, min_area, jaccard, fill, grid, patch_size, force, shard; quiet. Returns
     ``{"images", "images_resumed", "images_skipped", "elements", "seconds", "out"}``.
+
+    shard: "i/n" cuts only the i-th (0-based) of n contiguous parts of the selected images,
+    into the folder ``OUT.part<i>of<n>``; "auto" takes i and n from the launcher's environment
+    (mpirun, srun, torchrun), as ``iis elements --shard auto``. Join the parts with
+    ``iis merge --out OUT --wait``.
     """
     return _iis.elements(data, out, **options)
 
@@ -122,7 +127,12 @@ def embed(backbone, data, out, **options):
 
     Options as the tool's flags with underscores: preset, preprocess_yaml, resize_size,
     crop_size, interpolation, mean, std, no_normalize, channels, batch_size, device, half,
-    bf16, half_storage, workers, limit; quiet. Returns ``{"embedded", "skipped",
+    bf16, half_storage, workers, limit, shard; quiet. Returns ``{"embedded", "skipped",
     "feature_dim", "range", "seconds", "images_per_second", "preprocessing", "files"}``.
+
+    shard: "i/n" embeds only the i-th (0-based) of n contiguous parts (whole batches) into the
+    prefix ``out``; "auto" takes i and n from the launcher's environment (mpirun, srun,
+    torchrun) and writes the prefix ``OUT.part<i>of<n>``, as ``iis embed --shard``. Join the
+    parts with ``iis merge`` (``--out OUT --wait`` finds the ``auto`` ones).
     """
     return _iis.embed(backbone, data, out, **options)

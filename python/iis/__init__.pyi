@@ -116,9 +116,11 @@ def elements(
     grid: int = 4,
     patch_size: int = 224,
     force: bool = False,
+    shard: str = "",
     quiet: bool = False,
 ) -> Dict[str, Any]:
-    """`iis elements`: concept candidates cut from a dataset's images into `out`."""
+    """`iis elements`: concept candidates cut from a dataset's images into `out`
+    (shard "i/n" or "auto": only that part, into OUT.part<i>of<n>)."""
 
 def embed(
     backbone: PathLike,
@@ -141,6 +143,8 @@ def embed(
     half_storage: bool = False,
     workers: int = 0,
     limit: int = 0,
+    shard: str = "",
     quiet: bool = False,
 ) -> Dict[str, Any]:
-    """`iis embed`: a dataset's representations written as OUT.features.npy and the rest."""
+    """`iis embed`: a dataset's representations written as OUT.features.npy and the rest
+    (shard "i/n": only that part, into OUT; "auto": from the launcher, into OUT.part<i>of<n>)."""

@@ -5,11 +5,13 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <tuple>
 
 #include "arrays.hpp"
 #include "binding.hpp"
 #include "iis/concepts/kmeans.hpp"
 #include "iis/core/error.hpp"
+#include "iis/core/launcher.hpp"
 #include "iis/elements/elements.hpp"
 #include "iis/elements/superpixels.hpp"
 #include "iis/embed/embed.hpp"
@@ -108,7 +110,7 @@ py::dict run_elements(const py::object& data, const py::object& out, const std::
                       int images_per_class, const std::string& image_select, uint64_t seed,
                       const std::vector<int>& scales, double compactness, double sigma,
                       int masks_per_scale, double min_area, double jaccard, int fill, int grid,
-                      int patch_size, bool force, bool quiet) {
+                      int patch_size, bool force, const std::string& shard, bool quiet) {
   static const std::map<std::string, elements::ElementKind> kKinds{
       {"segments", elements::ElementKind::Segments}, {"patches", elements::ElementKind::Patches}};
   static const std::map<std::string, elements::ImageSelect> kSelects{
@@ -135,8 +137,12 @@ py::dict run_elements(const py::object& data, const py::object& out, const std::
   o.grid = grid;
   o.patch_size = patch_size;
   o.force = force;
+  const core::Environment env = core::process_environment();  // read with the GIL held
   elements::ElementsSummary s;
-  run_released(quiet, [&] { s = elements::run_elements(o); });
+  run_released(quiet, [&] {
+    if (!shard.empty()) elements::apply_shard(o, shard, env);
+    s = elements::run_elements(o);
+  });
   py::dict summary;
   summary["images"] = s.images;
   summary["images_resumed"] = s.images_resumed;
@@ -153,7 +159,8 @@ py::dict run_embed(const py::object& backbone, const py::object& data, const py:
                    int64_t resize_size, int64_t crop_size, const std::string& interpolation,
                    const std::vector<float>& mean, const std::vector<float>& std, bool no_normalize,
                    int64_t channels, int64_t batch_size, const std::string& device, bool half,
-                   bool bf16, bool half_storage, int64_t workers, int64_t limit, bool quiet) {
+                   bool bf16, bool half_storage, int64_t workers, int64_t limit,
+                   const std::string& shard, bool quiet) {
   embed::EmbedOptions o;
   o.backbone = py::isinstance<py::str>(backbone) ? backbone.cast<std::string>() : path_of(backbone);
   o.data = path_of(data);
@@ -174,8 +181,12 @@ py::dict run_embed(const py::object& backbone, const py::object& data, const py:
   o.half_storage = half_storage;
   o.workers = workers;
   o.limit = limit;
+  const core::Environment env = core::process_environment();  // read with the GIL held
   embed::EmbedResult r;
-  run_released(quiet, [&] { r = embed::run_embed(o); });
+  run_released(quiet, [&] {
+    if (!shard.empty()) embed::apply_shard(o, shard, env);
+    r = embed::run_embed(o);
+  });
   py::dict result;
   result["embedded"] = r.embedded;
   result["skipped"] = r.skipped;
@@ -188,21 +199,24 @@ py::dict run_embed(const py::object& backbone, const py::object& data, const py:
   return result;
 }
 
-// Each function's keyword defaults, from the options structs (the type stubs are checked against
-// them).
-py::dict defaults() {
+// Each function's keyword options with the defaults of its options struct, in one place: what
+// add_calls registers after the positional arguments, and what _defaults returns (the type
+// stubs are checked against it).
+auto kmeans_keywords() {
   const concepts::KMeansOptions k{};
+  return std::make_tuple(py::arg("seed") = k.seed, py::arg("kmeans_max_elements") = k.max_elements,
+                         py::arg("kmeans_tol") = k.tol, py::arg("kmeans_max_iter") = k.max_iter,
+                         py::arg("normalise") = false, py::arg("quiet") = false);
+}
+
+auto superpixels_keywords() {
   const elements::SuperpixelsOptions s{};
+  return std::make_tuple(py::arg("compactness") = s.compactness, py::arg("sigma") = s.sigma);
+}
+
+auto elements_keywords() {
   const elements::ElementsOptions e{};
-  const embed::EmbedOptions b{};
-  const embed::PreprocessFlags& p = b.preprocess;
-  py::dict all;
-  all["kmeans"] =
-      py::dict(py::arg("seed") = k.seed, py::arg("kmeans_max_elements") = k.max_elements,
-               py::arg("kmeans_tol") = k.tol, py::arg("kmeans_max_iter") = k.max_iter,
-               py::arg("normalise") = false, py::arg("quiet") = false);
-  all["superpixels"] = py::dict(py::arg("compactness") = s.compactness, py::arg("sigma") = s.sigma);
-  all["elements"] = py::dict(
+  return std::make_tuple(
       py::arg("kind") = elements::to_string(e.kind),
       py::arg("images_per_class") = e.images_per_class,
       py::arg("image_select") = elements::to_string(e.select), py::arg("seed") = e.seed,
@@ -210,16 +224,45 @@ py::dict defaults() {
       py::arg("sigma") = e.sigma, py::arg("masks_per_scale") = e.masks_per_scale,
       py::arg("min_area") = e.min_area, py::arg("jaccard") = e.jaccard, py::arg("fill") = e.fill,
       py::arg("grid") = e.grid, py::arg("patch_size") = e.patch_size, py::arg("force") = e.force,
-      py::arg("quiet") = false);
-  all["embed"] = py::dict(
-      py::arg("preset") = p.preset, py::arg("preprocess_yaml") = p.yaml,
-      py::arg("resize_size") = p.resize_size, py::arg("crop_size") = p.crop_size,
-      py::arg("interpolation") = p.interpolation, py::arg("mean") = p.mean, py::arg("std") = p.std,
-      py::arg("no_normalize") = p.no_normalize, py::arg("channels") = p.channels,
-      py::arg("batch_size") = b.batch_size, py::arg("device") = b.device, py::arg("half") = b.half,
-      py::arg("bf16") = b.bf16, py::arg("half_storage") = b.half_storage,
-      py::arg("workers") = b.workers, py::arg("limit") = b.limit, py::arg("quiet") = false);
+      py::arg("shard") = "", py::arg("quiet") = false);
+}
+
+auto embed_keywords() {
+  const embed::EmbedOptions b{};
+  const embed::PreprocessFlags& p = b.preprocess;
+  return std::make_tuple(py::arg("preset") = p.preset, py::arg("preprocess_yaml") = p.yaml,
+                         py::arg("resize_size") = p.resize_size, py::arg("crop_size") = p.crop_size,
+                         py::arg("interpolation") = p.interpolation, py::arg("mean") = p.mean,
+                         py::arg("std") = p.std, py::arg("no_normalize") = p.no_normalize,
+                         py::arg("channels") = p.channels, py::arg("batch_size") = b.batch_size,
+                         py::arg("device") = b.device, py::arg("half") = b.half,
+                         py::arg("bf16") = b.bf16, py::arg("half_storage") = b.half_storage,
+                         py::arg("workers") = b.workers, py::arg("limit") = b.limit,
+                         py::arg("shard") = "", py::arg("quiet") = false);
+}
+
+// {name: default} of a tuple of keywords.
+template <class Keywords>
+py::dict defaults_of(const Keywords& keywords) {
+  py::dict d;
+  std::apply([&](const auto&... k) { ((d[k.name] = k.value), ...); }, keywords);
+  return d;
+}
+
+py::dict defaults() {
+  py::dict all;
+  all["kmeans"] = defaults_of(kmeans_keywords());
+  all["superpixels"] = defaults_of(superpixels_keywords());
+  all["elements"] = defaults_of(elements_keywords());
+  all["embed"] = defaults_of(embed_keywords());
   return all;
+}
+
+// m.def(name, f, positional..., keywords...).
+template <class Function, class Keywords, class... Positional>
+void def(py::module_& m, const char* name, Function f, const Keywords& keywords,
+         Positional... positional) {
+  std::apply([&](const auto&... k) { m.def(name, f, positional..., k...); }, keywords);
 }
 
 }  // namespace
@@ -227,35 +270,12 @@ py::dict defaults() {
 void add_calls(py::module_& m) {
   m.def("_defaults", &defaults);
   m.def("score", &score, py::arg("items"));
-  const concepts::KMeansOptions k{};
-  m.def("kmeans", &kmeans, py::arg("x"), py::arg("k"), py::arg("seed") = k.seed,
-        py::arg("kmeans_max_elements") = k.max_elements, py::arg("kmeans_tol") = k.tol,
-        py::arg("kmeans_max_iter") = k.max_iter, py::arg("normalise") = false,
-        py::arg("quiet") = false);
-  const elements::SuperpixelsOptions s{};
-  m.def("superpixels", &superpixels, py::arg("image"), py::arg("n_segments"),
-        py::arg("compactness") = s.compactness, py::arg("sigma") = s.sigma);
-  const elements::ElementsOptions e{};
-  m.def("elements", &run_elements, py::arg("data"), py::arg("out"),
-        py::arg("kind") = elements::to_string(e.kind),
-        py::arg("images_per_class") = e.images_per_class,
-        py::arg("image_select") = elements::to_string(e.select), py::arg("seed") = e.seed,
-        py::arg("scales") = e.scales, py::arg("compactness") = e.compactness,
-        py::arg("sigma") = e.sigma, py::arg("masks_per_scale") = e.masks_per_scale,
-        py::arg("min_area") = e.min_area, py::arg("jaccard") = e.jaccard, py::arg("fill") = e.fill,
-        py::arg("grid") = e.grid, py::arg("patch_size") = e.patch_size, py::arg("force") = e.force,
-        py::arg("quiet") = false);
-  const embed::EmbedOptions b{};
-  const embed::PreprocessFlags& p = b.preprocess;
-  m.def("embed", &run_embed, py::arg("backbone"), py::arg("data"), py::arg("out"),
-        py::arg("preset") = p.preset, py::arg("preprocess_yaml") = p.yaml,
-        py::arg("resize_size") = p.resize_size, py::arg("crop_size") = p.crop_size,
-        py::arg("interpolation") = p.interpolation, py::arg("mean") = p.mean,
-        py::arg("std") = p.std, py::arg("no_normalize") = p.no_normalize,
-        py::arg("channels") = p.channels, py::arg("batch_size") = b.batch_size,
-        py::arg("device") = b.device, py::arg("half") = b.half, py::arg("bf16") = b.bf16,
-        py::arg("half_storage") = b.half_storage, py::arg("workers") = b.workers,
-        py::arg("limit") = b.limit, py::arg("quiet") = false);
+  def(m, "kmeans", &kmeans, kmeans_keywords(), py::arg("x"), py::arg("k"));
+  def(m, "superpixels", &superpixels, superpixels_keywords(), py::arg("image"),
+      py::arg("n_segments"));
+  def(m, "elements", &run_elements, elements_keywords(), py::arg("data"), py::arg("out"));
+  def(m, "embed", &run_embed, embed_keywords(), py::arg("backbone"), py::arg("data"),
+      py::arg("out"));
 }
 
 }  // namespace iis::python

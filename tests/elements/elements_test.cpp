@@ -296,10 +296,43 @@ TEST_F(RunElements, MergeRefusesMissingRepeatedUnfinishedAndForeignShards) {
   EXPECT_IIS_ERROR(run_merge_elements({shards, dir / "taken"}),
                    "holds no elements of this selection");
   EXPECT_IIS_ERROR(run_merge_elements({shards, shards[0] + "/merged"}), "--out");
-  // More shards than selected images.
-  ElementsOptions many = patches(data, dir / "many", 2);
-  apply_shard(many, "3/11", {});
-  EXPECT_IIS_ERROR(run_elements(many), "--shard 3/11: only 10 images selected to split");
+}
+
+// More shards than selected images (a launcher that starts more processes than there is work
+// for): a shard without images writes a complete folder of no elements, and the merge is still
+// the bytes of one run.
+TEST_F(RunElements, ShardsBeyondTheImagesWriteEmptyFoldersThatMerge) {
+  test::TempDir dir;
+  const std::string data = make_dataset(dir);
+  const ElementsSummary one = run_elements(patches(data, dir / "one", 2));
+  ASSERT_EQ(one.images, 10);
+  std::vector<std::string> shards;
+  int64_t images = 0;
+  std::vector<int> empty;
+  for (int i = 0; i < 13; ++i) {
+    ElementsOptions s = patches(data, dir / "els", 2);
+    apply_shard(s, std::to_string(i) + "/13", {});
+    const ElementsSummary r = run_elements(s);
+    EXPECT_TRUE(elements_complete(s.out)) << s.out;
+    images += r.images;
+    if (r.images == 0) {
+      empty.push_back(i);
+      EXPECT_EQ(r.elements, 0);
+      EXPECT_EQ(core::read_text(s.out + "/manifest.jsonl"), "");
+      EXPECT_EQ(io::load_npy(s.out + "/labels.npy").sizes(), (std::vector<int64_t>{0}));
+    }
+    shards.push_back(s.out);
+  }
+  EXPECT_EQ(images, 10);
+  // Shard i of 13 holds the images [10i/13, 10(i+1)/13): shards 0, 4 and 8 hold none.
+  EXPECT_EQ(empty, (std::vector<int>{0, 4, 8}));
+  const MergeElementsResult m = run_merge_elements({shards, dir / "els"});
+  EXPECT_EQ(m.shards, 13);
+  EXPECT_EQ(m.images, 10);
+  EXPECT_EQ(m.elements, one.elements);
+  EXPECT_EQ(m.images_skipped, one.images_skipped);
+  expect_same_files(contents(dir / "els"), contents(dir / "one"));
+  EXPECT_TRUE(elements_complete(dir / "els"));
 }
 
 TEST_F(RunElements, RefusesForeignFoldersWithoutForce) {

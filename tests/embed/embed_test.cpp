@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <tuple>
 
 #include "iis/core/files.hpp"
 #include "iis/core/shards.hpp"
@@ -241,10 +242,6 @@ TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
   apply_shard(explicit_shard, "1/3", {});
   EXPECT_EQ(explicit_shard.out, o.out);
   EXPECT_EQ(explicit_shard.shard_index, 1);
-  // 11 images in batches of 4 are 3 batches: at most 3 shards.
-  apply_shard(explicit_shard, "3/4", {});
-  EXPECT_IIS_ERROR(run_embed(explicit_shard),
-                   "--shard 3/4: only 3 batches of 4 images (11 images) to split");
   // A shard being rewritten does not look complete, even when the new run fails.
   auto failed = o;
   failed.out = m.shards[1];
@@ -253,6 +250,78 @@ TEST(Embed, ShardAutoWritesPartPrefixesThatMergeToTheBytesOfOneRun) {
   EXPECT_IIS_ERROR(run_embed(failed), "NaN");
   EXPECT_FALSE(embed_complete(m.shards[1]));
   EXPECT_IIS_ERROR(run_merge(m), m.shards[1] + ".embed.json is missing");
+}
+
+// More shards than batches (a launcher that starts more processes than there is work for):
+// a shard whose range is empty, or holds only undecodable images, writes an empty part that
+// merges like any other, into the bytes one process writes.
+TEST(Embed, ShardsWithoutRowsWriteEmptyPartsThatMergeToTheBytesOfOneRun) {
+  test::TempDir dir;
+  make_folder(dir / "data");
+  const std::string model =
+      save_module(dir, "mm", "x.flatten(1).mm(torch.sin(torch.arange(1620.0)).reshape([324, 5]))");
+  // Batches of 4: 11 images are 3 batch windows, and shard i of 5 holds the windows
+  // [3i/5, 3(i+1)/5): shards 0 and 2 none. Batches of 1: shard 2 of 11 holds only
+  // cat/img2.png, which is corrupt.
+  for (const auto& [batch_size, count, empty] :
+       std::vector<std::tuple<int64_t, int64_t, std::vector<int64_t>>>{{4, 5, {0, 2}},
+                                                                       {1, 11, {2}}}) {
+    auto o = base_options(dir, model);
+    o.batch_size = batch_size;
+    o.out = dir / ("one" + std::to_string(batch_size));
+    run_embed(o);
+    MergeOptions m;
+    m.out = dir / ("merged" + std::to_string(batch_size));
+    std::vector<int64_t> found_empty;
+    for (int64_t i = count - 1; i >= 0; --i) {  // any order
+      auto s = o;
+      s.out = m.out;
+      apply_shard(s, "auto", {{"RANK", std::to_string(i)}, {"WORLD_SIZE", std::to_string(count)}});
+      const EmbedResult r = run_embed(s);
+      EXPECT_TRUE(embed_complete(s.out)) << s.out;
+      if (r.embedded == 0) {
+        found_empty.insert(found_empty.begin(), i);
+        EXPECT_EQ(io::load_npy(s.out + ".features.npy").sizes(), (std::vector<int64_t>{0, 0}));
+        EXPECT_EQ(io::load_npy(s.out + ".labels.npy").sizes(), (std::vector<int64_t>{0}));
+        EXPECT_EQ(core::read_text(s.out + ".paths.txt"), "");
+        const auto meta = nlohmann::json::parse(core::read_text(s.out + ".embed.json"));
+        EXPECT_EQ(meta["rows"], 0);
+        EXPECT_EQ(meta["feature_dim"], 0);
+      }
+      m.shards.push_back(s.out);
+    }
+    EXPECT_EQ(found_empty, empty) << "batches of " << batch_size;
+    const MergeResult mr = run_merge(m);
+    EXPECT_EQ(mr.shards, count);
+    EXPECT_EQ(mr.rows, 10);
+    EXPECT_EQ(mr.skipped, 1);
+    EXPECT_EQ(mr.feature_dim, 5);
+    for (const char* file : {".features.npy", ".labels.npy", ".paths.txt", ".skipped.txt"}) {
+      EXPECT_EQ(core::read_text(m.out + file), core::read_text(o.out + file))
+          << file << ", batches of " << batch_size;
+    }
+  }
+  // One process that embeds nothing is an error; shards that together embed nothing are, at
+  // the merge.
+  std::filesystem::create_directories(dir / "broken/cat");
+  std::ofstream(dir / "broken/cat/a.png") << "not a png";
+  std::ofstream(dir / "broken/cat/b.png") << "not a png";
+  auto broken = base_options(dir, model);
+  broken.data = dir / "broken";
+  broken.batch_size = 1;
+  broken.out = dir / "broken_one";
+  EXPECT_IIS_ERROR(run_embed(broken), "none of the 2 images could be decoded");
+  MergeOptions m;
+  m.out = dir / "broken_merged";
+  for (int i = 0; i < 2; ++i) {
+    auto s = broken;
+    s.out = dir / ("broken_part" + std::to_string(i));
+    apply_shard(s, std::to_string(i) + "/2", {});
+    EXPECT_EQ(run_embed(s).embedded, 0);
+    m.shards.push_back(s.out);
+  }
+  EXPECT_IIS_ERROR(run_merge(m),
+                   "the 2 shards hold no rows: none of the 2 images could be decoded");
 }
 
 TEST(Embed, HalfStorageWritesFloat16) {

@@ -129,6 +129,30 @@ TEST_F(RunShards, ShardedElementsAndEmbedMergeToTheFilesOfOneProcess) {
   EXPECT_EQ(sharded.report.rows.size(), one.report.rows.size());
 }
 
+// Six Slurm tasks on the elements stage's four images: two tasks have no image, write empty
+// shards, and the plain run merges all six into the folder one process writes.
+TEST_F(RunShards, MoreTasksThanImagesMergeToTheElementsOfOneProcess) {
+  RunOptions ref;
+  ref.config = dir_ / "ref.yaml";
+  ref.figures = false;
+  ref.stage = "elements";
+  run_pipeline(ref);
+  for (int task = 0; task < 6; ++task) {
+    run("elements", "auto", {{"SLURM_PROCID", std::to_string(task)}, {"SLURM_NTASKS", "6"}});
+    EXPECT_TRUE(fs::exists(dir_ / ("sharded/shards/elements/elements.part" + std::to_string(task) +
+                                   "of6.stage.json")));
+  }
+  const RunResult merged = run("elements");
+  ASSERT_EQ(merged.stages.size(), 1u);
+  EXPECT_TRUE(merged.stages[0].ran);
+  auto reference = test::folder_bytes(dir_ / "ref/elements", ".iis-stamp.json");
+  auto found = test::folder_bytes(dir_ / "sharded/elements", ".iis-stamp.json");
+  reference.erase("elements.json");
+  found.erase("elements.json");
+  EXPECT_GT(reference.size(), 16u);  // 16 patches, the lists
+  EXPECT_TRUE(found == reference);
+}
+
 TEST_F(RunShards, MissingUnfinishedAndStaleShardsAreNamed) {
   run("elements", "0/3");
   run("elements", "2/3");

@@ -173,3 +173,116 @@ def test_elements_refused_as_the_tool_refuses(tmp_path):
     with pytest.raises(iis.Error) as raised:
         iis.elements(data, tmp_path / "py", kind="patches", grid=0)
     assert "error: " + raised.value.message == done.stderr.splitlines()[0]
+
+
+# Every variable a launcher sets (core/launcher.cpp): a test of shard="auto" sets its own.
+LAUNCHER_VARIABLES = [
+    "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "PMI_RANK",
+    "PMI_SIZE", "MPI_LOCALRANKID", "RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID",
+    "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP"]
+
+
+@pytest.fixture
+def no_launcher(monkeypatch):
+    """A process environment without any launcher's variables (the tool run by a test inherits
+    it)."""
+    for name in LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def write_idx(folder, n, seed=0):
+    """FOLDER/tiny-images-idx3-ubyte with n random 28×28 images, and its labels (0..3) beside:
+    a dataset small enough to split into a few shards."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n) % 4).astype(np.uint8)
+    path = os.path.join(folder, "tiny-images-idx3-ubyte")
+    with open(path, "wb") as f:
+        f.write((0x803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in images.shape))
+        f.write(images.tobytes())
+    with open(os.path.join(folder, "tiny-labels-idx1-ubyte"), "wb") as f:
+        f.write((0x801).to_bytes(4, "big") + n.to_bytes(4, "big") + labels.tobytes())
+    return path
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+EMBED_FILES = ("features.npy", "labels.npy", "paths.txt", "skipped.txt")
+
+
+def test_embed_shards_merge_into_the_bytes_of_one_run(tmp_path, no_launcher):
+    data = write_idx(str(tmp_path), 40)
+    options = dict(batch_size=8, quiet=True)
+    one = iis.embed("native:mlp", data, tmp_path / "one", **options)
+    assert one["embedded"] == 40
+    # i/n: each part into the prefix given, then merged by naming them.
+    parts = []
+    for i in (1, 0):
+        part = iis.embed("native:mlp", data, tmp_path / f"part{i}", shard=f"{i}/2", **options)
+        assert part["range"] == ((0, 16), (16, 40))[i]  # 5 batches of 8: 2 and 3
+        parts.append(f"part{i}")
+    done = run_tool(["merge", "--out", "merged"] + parts, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    # auto: i and n from torchrun's variables, each part into OUT.part<i>of<n>, found by --wait.
+    # Seven processes for five batches: parts 0 and 3 are empty, and merge all the same.
+    for i in range(7):
+        no_launcher.setenv("RANK", str(i))
+        no_launcher.setenv("WORLD_SIZE", "7")
+        part = iis.embed("native:mlp", data, tmp_path / "auto", shard="auto", **options)
+        assert part["files"][0] == str(tmp_path / f"auto.part{i}of7.features.npy")
+        assert (part["embedded"] == 0) == (i in (0, 3)), i
+    no_launcher.delenv("RANK")
+    no_launcher.delenv("WORLD_SIZE")
+    done = run_tool(["merge", "--out", "auto", "--wait", "--timeout", "60"], cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    for prefix in ("merged", "auto"):
+        for suffix in EMBED_FILES:
+            assert read_bytes(tmp_path / f"{prefix}.{suffix}") == \
+                read_bytes(tmp_path / f"one.{suffix}"), f"{prefix}.{suffix}"
+
+
+def test_elements_shards_merge_into_the_folder_of_one_run(tmp_path, no_launcher):
+    data = write_idx(str(tmp_path), 20)
+    # Four images selected (the first of each class), five Slurm tasks: one has none.
+    options = dict(kind="patches", grid=2, patch_size=14, images_per_class=1, quiet=True)
+    one = iis.elements(data, tmp_path / "one", **options)
+    assert one["images"] == 4 and one["elements"] == 16
+    images = []
+    for task in (4, 0, 2, 1, 3):
+        no_launcher.setenv("SLURM_PROCID", str(task))
+        no_launcher.setenv("SLURM_NTASKS", "5")
+        part = iis.elements(data, tmp_path / "els", shard="auto", **options)
+        assert part["out"] == str(tmp_path / f"els.part{task}of5")
+        images.append(part["images"])
+    assert images == [1, 0, 1, 1, 1]  # task i of 5 holds the images [4i/5, 4(i+1)/5)
+    no_launcher.delenv("SLURM_PROCID")
+    no_launcher.delenv("SLURM_NTASKS")
+    done = run_tool(["merge", "--out", "els", "--wait", "--timeout", "60"], cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "merged 5 shards: 16 elements" in done.stdout
+    merged, expected = read_folder(tmp_path / "els"), read_folder(tmp_path / "one")
+    assert sorted(merged) == sorted(expected)
+    assert merged == expected
+
+
+@pytest.mark.parametrize("command", ["embed", "elements"])
+@pytest.mark.parametrize("shard", ["2/2", "1/x", "auto"])
+def test_bad_shards_refused_as_the_tool_refuses(tmp_path, no_launcher, command, shard):
+    data = write_idx(str(tmp_path), 8)
+    if command == "embed":
+        args = ["embed", "--backbone", "native:mlp", "--data", data]
+        call = lambda: iis.embed("native:mlp", data, tmp_path / "py", shard=shard)  # noqa: E731
+    else:
+        args = ["elements", "--data", data, "--kind", "patches"]
+        call = lambda: iis.elements(data, tmp_path / "py", kind="patches", shard=shard)  # noqa
+    done = run_tool(args + ["--out", "tool", "--shard", shard], cwd=str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    with pytest.raises(iis.Error) as raised:
+        call()
+    assert "error: " + raised.value.message == done.stderr.splitlines()[0]
+    assert "--shard" in raised.value.message

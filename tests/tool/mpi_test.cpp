@@ -89,6 +89,40 @@ TEST(Mpi, ElementsShardAutoThenMergeGivesTheBytesOfOneProcess) {
   }
 }
 
+// Three processes for two selected images and for two batches: the process left without work
+// writes an empty part, and the merges are still the bytes of one process.
+TEST(Mpi, MoreProcessesThanWorkGiveEmptyPartsThatMerge) {
+  IIS_NEEDS_MPIRUN();
+  test::TempDir dir;
+  test::make_grey_images(dir / "data", 10);
+  const std::string elements = "elements --data '" + dir / "data" +
+                               "' --kind patches --grid 2 --patch-size 14 --images-per-class 1 "
+                               "--out ";
+  ASSERT_EQ(run_iis("--quiet " + elements + "'" + dir / "one" + "'").status, 0);
+  const auto mpi = run_iis_mpirun("--quiet " + elements + "'" + dir / "mpi" + "' --shard auto");
+  ASSERT_EQ(mpi.status, 0) << mpi.output;
+  const auto merge = run_iis("--quiet merge --out '" + dir / "mpi" + "' --wait --timeout 60");
+  ASSERT_EQ(merge.status, 0) << merge.output;
+  EXPECT_NE(merge.output.find("merged 3 shards: 8 elements"), std::string::npos) << merge.output;
+  EXPECT_TRUE(test::folder_bytes(dir / "mpi", "elements.json") ==
+              test::folder_bytes(dir / "one", "elements.json"));
+
+  const std::string embed =
+      "embed --backbone native:cnn2 --data '" + dir / "data" + "' --batch-size 5 --out ";
+  ASSERT_EQ(run_iis("--quiet --threads 1 " + embed + "'" + dir / "one_feats" + "'").status, 0);
+  const auto mpi_embed = run_iis_mpirun(embed + "'" + dir / "feats" + "' --shard auto");
+  ASSERT_EQ(mpi_embed.status, 0) << mpi_embed.output;
+  const auto merge_embed =
+      run_iis("--quiet merge --out '" + dir / "feats" + "' --wait --timeout 60");
+  ASSERT_EQ(merge_embed.status, 0) << merge_embed.output;
+  EXPECT_NE(merge_embed.output.find("merged 3 shards: 10 rows"), std::string::npos)
+      << merge_embed.output;
+  for (const char* file : {".features.npy", ".labels.npy", ".paths.txt", ".skipped.txt"}) {
+    EXPECT_TRUE(core::read_text(dir / "feats" + file) == core::read_text(dir / "one_feats" + file))
+        << file << " differs";
+  }
+}
+
 // `iis run --stage embed --shard auto` under mpirun (two processes), then `iis run --stage
 // embed` without --shard: the merged embed stages are the bytes one process writes.
 TEST(Mpi, RunStageEmbedShardAutoThenPlainRunGivesTheBytesOfOneProcess) {

@@ -78,7 +78,8 @@ struct ElementsSummary {
 // is deterministic. An interrupted run resumes: images already done are not redone.
 // A shard (options.shard_count > 1) writes the same files for its part of the selection, with
 // the names the whole run gives them (so that run_merge_elements can join the shards), and
-// records its part in elements.json ("shard": [i, n]).
+// records its part in elements.json ("shard": [i, n]). A part may be empty (more shards than
+// selected images): the shard then writes a complete folder of no elements.
 ElementsSummary run_elements(const ElementsOptions& options);
 
 // Applies --shard TEXT (core::parse_shard: "i/n", or "auto" from the launcher's environment

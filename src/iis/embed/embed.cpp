@@ -163,14 +163,10 @@ torch::Tensor features_of(backbone::Backbone& backbone, const torch::Tensor& ima
 // windows [kB, (k+1)B). A batch is the decodable images of one window (run_embed), so a shard
 // computes every row in the batch one process computes it in: BLAS and oneDNN pick their
 // kernels by the batch's size, and rows computed in batches of other sizes differ in their
-// last bits.
+// last bits. With more shards than windows some ranges are empty: such a shard writes an empty
+// part that merges like any other, so that a launcher may start more processes than batches.
 std::pair<int64_t, int64_t> shard_range(int64_t images, const EmbedOptions& o) {
   const int64_t windows = (images + o.batch_size - 1) / o.batch_size;
-  IIS_CHECK_HINT(o.shard_count <= windows,
-                 "--shard " << o.shard_index << "/" << o.shard_count << ": only " << windows
-                            << (windows == 1 ? " batch" : " batches") << " of " << o.batch_size
-                            << " images (" << images << " images) to split",
-                 "use at most " << windows << " shards, or a smaller --batch-size");
   const int64_t begin = o.batch_size * (windows * o.shard_index / o.shard_count);
   const int64_t end = o.batch_size * (windows * (o.shard_index + 1) / o.shard_count);
   return {begin, std::min(end, images)};
@@ -385,10 +381,14 @@ EmbedResult run_embed(const EmbedOptions& options) {
   progress.finish();
   result.seconds = progress.elapsed_seconds();
   result.images_per_second = result.seconds > 0 ? (end - begin) / result.seconds : 0;
-  IIS_CHECK_HINT(result.embedded > 0,
+  // A shard may embed nothing (an empty range, or only undecodable images) and still be one
+  // part of a run that embeds something: run_merge checks the whole.
+  IIS_CHECK_HINT(result.embedded > 0 || options.shard_count > 1,
                  "none of the " << (end - begin) << " images could be decoded; first: "
                                 << skipped.str().substr(0, skipped.str().find('\n')),
                  "check the dataset's files");
+  // No row tells the feature size: an empty part is 0×0 (feature_dim 0 in its metadata).
+  if (!features) features.emplace(files.features, storage, std::vector<int64_t>{0});
 
   // Data first, the metadata (which merge and `iis run` trust) last.
   features->commit();

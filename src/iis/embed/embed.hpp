@@ -90,7 +90,9 @@ struct EmbedResult {
 // PREFIX.embed.json (backbone, data and preprocessing fingerprints, shard range, and the
 // settings a row's bytes depend on: batch size, CPU threads, device type, autocast) that merge
 // checks. Undecodable images are skipped and absent from all outputs; NaN features, a wrong
-// output rank or a model that fails are errors.
+// output rank or a model that fails are errors, and so is a run that embeds no image, unless
+// it is a shard: a shard's range may be empty (more shards than batches) or hold only
+// undecodable images, and it then writes an empty part (0×0 features, feature_dim 0).
 EmbedResult run_embed(const EmbedOptions& options);
 
 // Options of `iis merge` for features (see elements::run_merge_elements for element folders).
@@ -107,7 +109,8 @@ struct MergeResult {
 // backbone, data and preprocessing and were computed alike (batch size, autocast, device type,
 // and on the CPU the thread count: each changes a row's last bits), that all n shards of one
 // split are present once, and that their ranges are contiguous and cover the dataset; throws
-// naming the shard and the setting otherwise.
+// naming the shard and the setting otherwise. Empty parts join as nothing (their feature size
+// is unknown and not compared); the shards together must hold at least one row.
 MergeResult run_merge(const MergeOptions& options);
 
 // Options of `iis embed-text`.

@@ -93,6 +93,17 @@ std::vector<Shard> read_shards(const MergeOptions& options) {
     detail::check_outputs_apart(options.out, "--out", shard_files);
     shards.push_back(read_shard(prefix));
   }
+  // An empty part (no image in its range, or none decodable) knows no feature size: it takes
+  // that of the parts with rows.
+  const auto with_rows =
+      std::find_if(shards.begin(), shards.end(), [](const Shard& s) { return s.rows > 0; });
+  const bool any_rows = with_rows != shards.end();
+  if (any_rows) {
+    const nlohmann::json feature_dim = with_rows->settings["feature_dim"];
+    for (Shard& s : shards) {
+      if (s.rows == 0) s.settings["feature_dim"] = feature_dim;
+    }
+  }
   core::check_shard_set(shards, &Shard::prefix, &Shard::settings, kSettings,
                         "merge only shards of one `iis embed` command (same backbone, data, "
                         "preprocessing, --batch-size, --half/--bf16, --half-storage, device type, "
@@ -113,6 +124,10 @@ std::vector<Shard> read_shards(const MergeOptions& options) {
   IIS_CHECK_HINT(expected_begin == dataset_size,
                  "the shards end at image " << expected_begin << " of " << dataset_size,
                  "shards must cover the whole dataset; was --limit used?");
+  IIS_CHECK_HINT(any_rows,
+                 "the " << shards.size() << " shards hold no rows: none of the " << dataset_size
+                        << " images could be decoded",
+                 "check the dataset's files (each shard's .skipped.txt lists them)");
   return shards;
 }
 
@@ -120,7 +135,9 @@ std::vector<Shard> read_shards(const MergeOptions& options) {
 
 MergeResult run_merge(const MergeOptions& options) {
   const std::vector<Shard> shards = read_shards(options);
-  const Shard& first = shards.front();
+  // The metadata of the first part with rows (an empty part records feature_dim 0).
+  const Shard& first =
+      *std::find_if(shards.begin(), shards.end(), [](const Shard& s) { return s.rows > 0; });
   const int64_t dataset_size = first.meta.at("dataset_size").get<int64_t>();
   MergeResult result;
   result.shards = static_cast<int64_t>(shards.size());
@@ -136,7 +153,8 @@ MergeResult run_merge(const MergeOptions& options) {
     const detail::EmbedFiles in(s.prefix);
     with_context("shard " + s.prefix, [&] {
       torch::Tensor f = io::load_npy(in.features, 2, "features");
-      IIS_CHECK(f.scalar_type() == dtype && f.size(0) == s.rows && f.size(1) == result.feature_dim,
+      IIS_CHECK(f.scalar_type() == dtype && f.size(0) == s.rows &&
+                    (s.rows == 0 || f.size(1) == result.feature_dim),
                 in.features << " holds " << f.scalar_type() << " " << f.sizes() << ", its metadata "
                             << s.rows << " rows of " << result.feature_dim);
       torch::Tensor l = io::load_npy(in.labels, 1, "labels");
@@ -146,7 +164,7 @@ MergeResult run_merge(const MergeOptions& options) {
       const std::string p = core::read_text(in.paths);
       const int64_t lines = std::count(p.begin(), p.end(), '\n');
       IIS_CHECK(lines == s.rows, in.paths << " has " << lines << " lines, expected " << s.rows);
-      features.append(f);
+      if (s.rows > 0) features.append(f);
       labels.push_back(l);
       paths += p;
       if (std::filesystem::is_regular_file(in.skipped)) skipped += core::read_text(in.skipped);
