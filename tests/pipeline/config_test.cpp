@@ -123,10 +123,10 @@ TEST(Config, AnEntryMayFitASubsetOfTheConceptTypes) {
   EXPECT_IIS_ERROR(parse_run_config(base + "concept_types: [prototype, end2end]\n", "t.yaml"),
                    "t.yaml line 12: 'backbones[2].concept_types' lists 'cluster', which the run's "
                    "concept_types does not");
-  EXPECT_IIS_ERROR(parse_run_config(std::string(kMinimal) +
-                                        "  - name: e\n    spec: m.ts\n    concept_types: []\n",
-                                    "t.yaml"),
-                   "'backbones[2].concept_types' is empty");
+  EXPECT_IIS_ERROR(
+      parse_run_config(
+          std::string(kMinimal) + "  - name: e\n    spec: m.ts\n    concept_types: []\n", "t.yaml"),
+      "'backbones[2].concept_types' is empty");
 }
 
 TEST(Config, ScalarsStandForListsOfOne) {

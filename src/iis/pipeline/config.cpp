@@ -206,9 +206,9 @@ void check_entry_concept_types(const Section& s, const std::vector<std::string>&
   if (!s.has("concept_types")) return;
   const std::string hint = "an entry's concept_types is a subset of the run's concept_types (" +
                            Section::join(run_types) + "); leave it out to fit them all";
-  IIS_CHECK_HINT(!types.empty(), s.where(s.node("concept_types"))
-                                     << "'" << s.dotted("concept_types") << "' is empty",
-                 hint);
+  IIS_CHECK_HINT(
+      !types.empty(),
+      s.where(s.node("concept_types")) << "'" << s.dotted("concept_types") << "' is empty", hint);
   for (const auto& t : types)
     IIS_CHECK_HINT(std::find(run_types.begin(), run_types.end(), t) != run_types.end(),
                    s.where(s.node("concept_types"))

@@ -212,10 +212,10 @@ RunResult run_pipeline(const RunOptions& options) {
   const std::string text =
       options.config_text.empty() ? core::read_text(options.config) : options.config_text;
   // Messages name where the config came from: its file, the demo's, or text given by a caller.
-  const std::string source = !options.config_text.empty()
-                                 ? (options.config_text == demo_config_text() ? "demo config"
-                                                                              : "config text")
-                                 : options.config;
+  const std::string source =
+      !options.config_text.empty()
+          ? (options.config_text == demo_config_text() ? "demo config" : "config text")
+          : options.config;
   RunConfig config = parse_run_config(text, source);
   if (!options.out.empty()) config.out = options.out;
   IIS_CHECK_HINT(!config.out.empty(), config.source << ": no run folder: 'out' is not set",

@@ -144,7 +144,8 @@ std::vector<ReportRow> collect_results(const std::string& run_dir) {
   std::vector<ReportRow> rows;
   for (const auto& f : files) rows.push_back(read_row(f, run_dir));
   for (auto& r : rows)
-    r.fine_tuned = fs::is_regular_file(fs::path(run_dir) / "finetune" / r.backbone / "finetune.json");
+    r.fine_tuned =
+        fs::is_regular_file(fs::path(run_dir) / "finetune" / r.backbone / "finetune.json");
 
   // Two files resolving to the same names keep both, told apart by their folder.
   std::map<std::pair<std::string, std::string>, int> seen;
