@@ -290,7 +290,8 @@ class Text : public ConceptType {
 
   std::string files() const override {
     return "concept_names.txt: the kept concepts, one per line, in the order of concepts.npy "
-           "(K×D: their projection rows)";
+           "(K×D: their projection rows); score_mean.npy, score_std.npy: the training scores' "
+           "per-concept mean and deviation, which standardise every later score";
   }
 
   void summarize(const std::vector<results::SeedResults>& seeds,
