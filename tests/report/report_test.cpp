@@ -253,6 +253,44 @@ TEST(Report, FineTunedBackbonesAreLeftOutOfCorrelations) {
   EXPECT_EQ(summary["correlations"]["prototype"]["n_fine_tuned_left_out"].get<int>(), 1);
 }
 
+// RUN/finetune.json (written by `iis run` for finetune entries) becomes a section of the page:
+// each measure at the start, with the term, in the control, and the difference of the gains.
+TEST(Report, PageShowsTheFineTuningExperiment) {
+  test::TempDir dir;
+  fabricate_run(dir / "run");
+  const json gain = {{"mean", 0.03}, {"std", 0.01}, {"n", 2}};
+  const json control = {{"mean", 0.01}, {"std", 0.0}, {"n", 2}};
+  const json difference = {{"mean", 0.02}, {"std", 0.005}, {"n", 2}};
+  write(dir / "run/finetune.json", {{"pairs", json::array()},
+                                    {"experiments",
+                                     {{{"from", "mid"},
+                                       {"lambda", 1},
+                                       {"finetuned", {"ft0", "ft1"}},
+                                       {"controls", {"c0", "c1"}},
+                                       {"accuracy",
+                                        {{"start", 0.8},
+                                         {"with_term", gain},
+                                         {"without_term", control},
+                                         {"difference", difference},
+                                         {"rose_more_than_spread", true}}}}}}});
+  ReportOptions options;
+  options.run_dir = dir / "run";
+  options.figures = false;
+  run_report(options);
+  const std::string page = core::read_text(dir / "run/index.html");
+  EXPECT_NE(page.find("Fine-tuning with the interpretability term"), std::string::npos);
+  // start 80 %, with the term 83 ± 1 %, control 81 ± 0 %, difference +2 ± 0.5 points.
+  EXPECT_NE(page.find("<td>80.00 %</td><td>83.00 % ± 1.00 %</td><td>81.00 % ± 0.00 %</td>"
+                      "<td>+2.00 ± 0.50 points</td><td>yes</td>"),
+            std::string::npos)
+      << page;
+
+  core::write_text_atomic(dir / "run/finetune.json", "{ not json");
+  run_report(options);  // a damaged file costs the section, not the report
+  EXPECT_NE(core::read_text(dir / "run/index.html").find("finetune.json could not be read"),
+            std::string::npos);
+}
+
 // Results fit with different settings (here two ratio sets) are never pooled: each set of
 // settings is a group with its own table, correlation (and n) and figures.
 TEST(Report, DifferentSettingsAreNotPooled) {

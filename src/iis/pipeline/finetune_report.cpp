@@ -87,6 +87,17 @@ std::string cell(double v) {
   return s.str();
 }
 
+// A gain as "+0.44 ± 0.06 points" (percentage points of accuracy), for the log.
+std::string points(const json& mean_sd) {
+  if (mean_sd["mean"].is_null()) return "n/a";
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(2);
+  s << std::showpos << 100 * mean_sd["mean"].get<double>() << std::noshowpos << " ± "
+    << 100 * mean_sd["std"].get<double>() << " points";
+  return s.str();
+}
+
 }  // namespace
 
 void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
@@ -100,6 +111,7 @@ void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
   // experiment → measure → (gains with the term, gains without), one entry per seed
   std::map<std::string, std::map<std::string, std::pair<std::vector<double>, std::vector<double>>>>
       experiments;
+  std::map<std::string, json> described;  // experiment → start, lambda, backbones, start values
   for (const auto& b : c.backbones) {
     if (!b.finetune || b.finetune_options.lambda == 0) continue;
     const BackboneConfig* control = control_of(c, b);
@@ -120,23 +132,38 @@ void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
       pair[measure] = {
           {"start", number(v[0])}, {"finetuned", number(v[1])}, {"control", number(v[2])}};
       if (control) {
+        json& d = described[experiment_of(b)];
+        d["from"] = b.from;
+        d["lambda"] = b.finetune_options.lambda;
+        d["start"][measure] = number(v[0]);
         auto& g = experiments[experiment_of(b)][measure];
         g.first.push_back(v[1] - v[0]);
         g.second.push_back(v[2] - v[0]);
       }
     }
+    if (control) {
+      described[experiment_of(b)]["finetuned"].push_back(b.name);
+      described[experiment_of(b)]["controls"].push_back(control->name);
+    }
     pairs.push_back(pair);
   }
   json summary = json::array();
   for (const auto& [experiment, measures] : experiments) {
-    json e{{"experiment", experiment}};
-    for (const auto& [measure, g] : measures) e[measure] = gains(g.first, g.second);
+    const json& d = described.at(experiment);
+    json e{{"experiment", experiment},
+           {"from", d["from"]},
+           {"lambda", d["lambda"]},
+           {"finetuned", d["finetuned"]},
+           {"controls", d["controls"]}};
+    for (const auto& [measure, g] : measures) {
+      e[measure] = gains(g.first, g.second);
+      e[measure]["start"] = d["start"][measure];
+    }
     summary.push_back(e);
-    const json& a = e["accuracy"];
-    core::log_info("finetune " + experiment.substr(0, experiment.find('|')) +
-                   ": accuracy gain with the term " + a["with_term"]["mean"].dump() + " ± " +
-                   a["with_term"]["std"].dump() + ", without " + a["without_term"]["mean"].dump() +
-                   " ± " + a["without_term"]["std"].dump());
+    core::log_info("finetune " + d["from"].get<std::string>() + ": accuracy gain with the term " +
+                   points(e["accuracy"]["with_term"]) + ", without " +
+                   points(e["accuracy"]["without_term"]) + " (mean ± sd over " +
+                   std::to_string(e["accuracy"]["with_term"]["n"].get<int>()) + " seeds)");
   }
   core::write_text_atomic((fs::path(run_dir) / "finetune.csv").string(), csv);
   core::write_text_atomic((fs::path(run_dir) / "finetune.json").string(),

@@ -342,7 +342,7 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
   s.key.add("explain", ctx.config.report_explain);
   const bool finetune = std::any_of(ctx.config.backbones.begin(), ctx.config.backbones.end(),
                                     [](const BackboneConfig& b) { return b.finetune; });
-  if (finetune) s.key.add("finetune_comparison", static_cast<int64_t>(1));
+  if (finetune) s.key.add("finetune_comparison", static_cast<int64_t>(2));  // 2: on the page
   report::ReportOptions o;
   o.run_dir = ctx.run_dir;
   o.figures = figures;
@@ -350,8 +350,8 @@ std::string report_stage(StageContext& ctx, const std::map<std::string, std::str
   const std::string type = ctx.config.concept_types.front();
   s.run = [o, finetune, explain, type, &config = ctx.config](bool) {
     if (explain > 0) explain_best_backbone(o.run_dir, type, explain);
+    if (finetune) write_finetune_comparison(config, o.run_dir);  // the report shows it
     report::run_report(o);
-    if (finetune) write_finetune_comparison(config, o.run_dir);
   };
   return run_stage(ctx, s);
 }

@@ -241,8 +241,9 @@ std::string index_html(const ReportResult& result, const std::string& run_dir,
                        const std::vector<std::string>& figures, const std::string& out_dir,
                        const LinkedPages& pages) {
   return page_head(run_dir, out_dir) + scores_tables(result.rows) + above_one_note(result.rows) +
-         warnings_list(result.rows) + correlations_table(result) + linked_pages_html(pages) +
-         settings_table(result.rows) + figures_section(figures, out_dir) + "</body></html>\n";
+         warnings_list(result.rows) + correlations_table(result) + finetune_html(run_dir, out_dir) +
+         linked_pages_html(pages) + settings_table(result.rows) +
+         figures_section(figures, out_dir) + "</body></html>\n";
 }
 
 }  // namespace iis::report::detail

@@ -55,6 +55,11 @@ LinkedPages linked_pages(const ReportResult& result, const std::string& run_dir,
 // Their section of index.html; "" when there is nothing to link.
 std::string linked_pages_html(const LinkedPages& pages);
 
+// The section on RUN_DIR/finetune.json (the fine-tuning experiments of `iis run`): per
+// experiment, each measure at the start, with the term, in the control and the difference of
+// the gains; "" when the file is absent, a line saying so when it cannot be read.
+std::string finetune_html(const std::string& run_dir, const std::string& out_dir);
+
 // index.html: the table, the correlations and the figures (PNG paths under out_dir).
 std::string index_html(const ReportResult& result, const std::string& run_dir,
                        const std::vector<std::string>& figures, const std::string& out_dir,
