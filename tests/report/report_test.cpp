@@ -237,7 +237,7 @@ TEST(Report, FineTunedBackbonesAreLeftOutOfCorrelations) {
   write(dir / "run/finetune/c_ft/finetune.json", json::object());
   ReportOptions options;
   options.run_dir = dir / "run";
-  options.figures = false;
+  options.figures = !find_executable("gnuplot").empty();
   ReportResult result = run_report(options);
   ASSERT_EQ(result.rows.size(), 4u);
   EXPECT_TRUE(result.rows[3].fine_tuned);
@@ -251,6 +251,11 @@ TEST(Report, FineTunedBackbonesAreLeftOutOfCorrelations) {
             std::string::npos);
   const json summary = json::parse(core::read_text(dir / "run/summary.json"));
   EXPECT_EQ(summary["correlations"]["prototype"]["n_fine_tuned_left_out"].get<int>(), 1);
+  if (options.figures) {  // the scatter plot draws it and says it is not in the correlation
+    const std::string scatter = core::read_text(dir / "run/figures/iis_vs_accuracy_prototype.gp");
+    EXPECT_NE(scatter.find("(n = 3 backbones; 1 fine-tuned drawn, left out)"), std::string::npos)
+        << scatter;
+  }
 }
 
 // RUN/finetune.json (written by `iis run` for finetune entries) becomes a section of the page:

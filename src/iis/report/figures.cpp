@@ -132,6 +132,8 @@ std::string correlation_text(const CorrelationSummary& c) {
   if (c.n_chance_corrected != c.n)
     n += ", " + std::to_string(c.n_chance_corrected) + " above chance";
   if (c.n < kMinBackbones) n += ": correlations need " + std::to_string(kMinBackbones) + " or more";
+  if (c.n_fine_tuned > 0)
+    n += "; " + std::to_string(c.n_fine_tuned) + " fine-tuned drawn, left out";
   return literal_lines(
       {"IIS: Pearson r = " + coefficient(c.pearson) + ", Spearman ρ = " + coefficient(c.spearman),
        "chance-corrected IIS: r = " + coefficient(c.pearson_chance_corrected) +
