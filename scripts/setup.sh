@@ -60,7 +60,7 @@ if [[ "$with_tests" == 1 ]] || installed pybind11-dev; then
   python=ON
 fi
 # Unity build: each area's sources compile as one or two translation units, so LibTorch's
-# precompiled headers are loaded 19 times instead of ~100 (on 2026-11-26 a fresh build of the
+# precompiled headers are loaded 19 times instead of ~80 (on 2026-11-26 a fresh build of the
 # tool took 4 min 38 s instead of 8 min 48 s on two cores; with the areas added since, 5 min
 # 39 s on 2026-12-06). Pass -DCMAKE_UNITY_BUILD=OFF for faster edits of one file.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
