@@ -98,6 +98,37 @@ std::string points(const json& mean_sd) {
   return s.str();
 }
 
+// One experiment (entries that differ only in lambda and seed): its fine-tuned backbones and
+// controls, and per measure the start's value and each seed's gain with and without the term.
+struct Experiment {
+  std::string from;
+  double lambda = 0;
+  json finetuned = json::array(), controls = json::array();
+  struct Measure {
+    double start = std::nan("");
+    std::vector<double> with_term, without_term;
+  };
+  std::map<std::string, Measure> measures;
+};
+
+// An experiment as finetune.json records it, and its accuracy gains in the log.
+json summary_of(const std::string& key, const Experiment& x) {
+  json e{{"experiment", key},
+         {"from", x.from},
+         {"lambda", x.lambda},
+         {"finetuned", x.finetuned},
+         {"controls", x.controls}};
+  for (const auto& [measure, m] : x.measures) {
+    e[measure] = gains(m.with_term, m.without_term);
+    e[measure]["start"] = number(m.start);
+  }
+  core::log_info("finetune " + x.from + ": accuracy gain with the term " +
+                 points(e["accuracy"]["with_term"]) + ", without " +
+                 points(e["accuracy"]["without_term"]) + " (mean ± sd over " +
+                 std::to_string(x.finetuned.size()) + " seeds)");
+  return e;
+}
+
 }  // namespace
 
 void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
@@ -108,10 +139,7 @@ void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
   };
   std::string csv = "backbone,start,control,measure,start_value,value,control_value\n";
   json pairs = json::array();
-  // experiment → measure → (gains with the term, gains without), one entry per seed
-  std::map<std::string, std::map<std::string, std::pair<std::vector<double>, std::vector<double>>>>
-      experiments;
-  std::map<std::string, json> described;  // experiment → start, lambda, backbones, start values
+  std::map<std::string, Experiment> experiments;  // by experiment_of
   for (const auto& b : c.backbones) {
     if (!b.finetune || b.finetune_options.lambda == 0) continue;
     const BackboneConfig* control = control_of(c, b);
@@ -131,40 +159,23 @@ void write_finetune_comparison(const RunConfig& c, const std::string& run_dir) {
              cell(v[0]) + "," + cell(v[1]) + "," + cell(v[2]) + "\n";
       pair[measure] = {
           {"start", number(v[0])}, {"finetuned", number(v[1])}, {"control", number(v[2])}};
-      if (control) {
-        json& d = described[experiment_of(b)];
-        d["from"] = b.from;
-        d["lambda"] = b.finetune_options.lambda;
-        d["start"][measure] = number(v[0]);
-        auto& g = experiments[experiment_of(b)][measure];
-        g.first.push_back(v[1] - v[0]);
-        g.second.push_back(v[2] - v[0]);
-      }
-    }
-    if (control) {
-      described[experiment_of(b)]["finetuned"].push_back(b.name);
-      described[experiment_of(b)]["controls"].push_back(control->name);
     }
     pairs.push_back(pair);
+    if (!control) continue;  // nothing to compare its gains with
+    Experiment& x = experiments[experiment_of(b)];
+    x.from = b.from;
+    x.lambda = b.finetune_options.lambda;
+    x.finetuned.push_back(b.name);
+    x.controls.push_back(control->name);
+    for (const auto& [measure, v] : measures) {
+      Experiment::Measure& m = x.measures[measure];
+      m.start = v[0];
+      m.with_term.push_back(v[1] - v[0]);
+      m.without_term.push_back(v[2] - v[0]);
+    }
   }
   json summary = json::array();
-  for (const auto& [experiment, measures] : experiments) {
-    const json& d = described.at(experiment);
-    json e{{"experiment", experiment},
-           {"from", d["from"]},
-           {"lambda", d["lambda"]},
-           {"finetuned", d["finetuned"]},
-           {"controls", d["controls"]}};
-    for (const auto& [measure, g] : measures) {
-      e[measure] = gains(g.first, g.second);
-      e[measure]["start"] = d["start"][measure];
-    }
-    summary.push_back(e);
-    core::log_info("finetune " + d["from"].get<std::string>() + ": accuracy gain with the term " +
-                   points(e["accuracy"]["with_term"]) + ", without " +
-                   points(e["accuracy"]["without_term"]) + " (mean ± sd over " +
-                   std::to_string(e["accuracy"]["with_term"]["n"].get<int>()) + " seeds)");
-  }
+  for (const auto& [key, x] : experiments) summary.push_back(summary_of(key, x));
   core::write_text_atomic((fs::path(run_dir) / "finetune.csv").string(), csv);
   core::write_text_atomic((fs::path(run_dir) / "finetune.json").string(),
                           json{{"pairs", pairs}, {"experiments", summary}}.dump(2) + "\n");
